@@ -1,0 +1,239 @@
+//! [`select`]: which eligible agent takes a caller of a queue, by the queue's strategy.
+//!
+//! One pass over the pool's columns per call (two at most for round-robin's wrap), no
+//! allocation unless an explanation is asked for. Ties are broken deterministically
+//! (longest idle, then lowest index), so the same snapshot and the same random seed give
+//! the same answer.
+
+use std::cmp::Ordering;
+
+use super::explain::{self, Explain};
+use super::skills::Requirement;
+use super::{AgentIndex, AgentPool, CompiledQueue, ScoreWeights, Strategy};
+use crate::rng::Random;
+
+/// The caller being routed, as far as selection cares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallerContext<'a> {
+    /// When the caller entered the queue (unix ms); waiting time drives expansion.
+    pub arrived_at_ms: i64,
+    /// For `round-robin`: the agent picked last time for this queue (start after it);
+    /// `None` starts at index 0. Store [`Selection::round_robin_cursor`] between calls.
+    pub round_robin_cursor: Option<AgentIndex>,
+    /// Agents not to offer this caller again (declined, or let it ring out).
+    pub exclude: &'a [AgentIndex],
+}
+
+impl<'a> CallerContext<'a> {
+    /// A caller who arrived at `arrived_at_ms`, with no cursor and no exclusions.
+    pub fn new(arrived_at_ms: i64) -> Self {
+        Self {
+            arrived_at_ms,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the round-robin cursor.
+    #[must_use]
+    pub fn with_cursor(mut self, cursor: Option<AgentIndex>) -> Self {
+        self.round_robin_cursor = cursor;
+        self
+    }
+
+    /// Sets the agents to skip.
+    #[must_use]
+    pub fn excluding(mut self, exclude: &'a [AgentIndex]) -> Self {
+        self.exclude = exclude;
+        self
+    }
+
+    /// How long the caller has waited at `now_ms`, in ms (never negative).
+    pub fn waited_ms(&self, now_ms: i64) -> i64 {
+        now_ms.saturating_sub(self.arrived_at_ms).max(0)
+    }
+}
+
+/// The agent [`select`] picked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// The agent's index in the pool; its id is `pool.id(agent)`.
+    pub agent: AgentIndex,
+    /// `weighted-score` only: the agent's score.
+    pub score: Option<f64>,
+    /// `round-robin` only: the cursor to pass next time (the selected agent).
+    pub round_robin_cursor: Option<AgentIndex>,
+    /// The explanation, when asked for.
+    pub explain: Option<Explain>,
+}
+
+/// Picks the agent to offer `caller` of `queue` at `now_ms`, or `None` if nobody is
+/// eligible.
+///
+/// Eligible: state available (or wrap-up ended), `active_calls < capacity`, skills meeting
+/// the queue's requirement expanded to the caller's waiting time, and not in
+/// `caller.exclude`. Among those, the queue's [`Strategy`] decides; `rng` is drawn from
+/// only by [`Strategy::Random`] (once per eligible agent).
+///
+/// Does not allocate unless `explain` is true. `queue` must be compiled for `pool`'s
+/// skills ([`CompiledQueue::is_compiled_for`]); otherwise nobody is selected (and debug
+/// builds panic).
+pub fn select<R: Random + ?Sized>(
+    queue: &CompiledQueue,
+    caller: &CallerContext<'_>,
+    pool: &AgentPool,
+    now_ms: i64,
+    rng: &mut R,
+    explain: bool,
+) -> Option<Selection> {
+    let compiled_for_pool = queue.is_compiled_for(pool);
+    debug_assert!(
+        compiled_for_pool,
+        "queue `{}` was compiled for another pool's skills; recompile it",
+        queue.name()
+    );
+    if !compiled_for_pool {
+        return None;
+    }
+    let waited_ms = caller.waited_ms(now_ms);
+    let req = queue.requirement_at(waited_ms);
+    let eligible = pool.eligible(req, now_ms, caller.exclude);
+    let mut ranking = None;
+    let mut selection = match *queue.strategy() {
+        Strategy::LongestIdle => plain(eligible.min_by_key(|&i| pool.idle_since_ms(i))?),
+        Strategy::FewestCalls => plain(
+            eligible.min_by_key(|&i| (pool.calls_handled(i), pool.idle_since_ms(i)))?,
+        ),
+        Strategy::RoundRobin => {
+            let agent = round_robin(pool, req, now_ms, caller)?;
+            Selection {
+                round_robin_cursor: Some(agent),
+                ..plain(agent)
+            }
+        }
+        Strategy::Random => plain(reservoir(eligible, rng)?),
+        Strategy::WeightedScore { weights } => {
+            let r = rank(eligible, pool, req, now_ms, &weights)?;
+            ranking = Some(r);
+            Selection {
+                score: Some(r.best.score),
+                ..plain(r.best.agent)
+            }
+        }
+    };
+    if explain {
+        selection.explain = Some(Explain::build(&explain::Context {
+            queue,
+            pool,
+            req,
+            exclude: caller.exclude,
+            now_ms,
+            waited_ms,
+            agent: selection.agent,
+            ranking,
+        }));
+    }
+    Some(selection)
+}
+
+fn plain(agent: AgentIndex) -> Selection {
+    Selection {
+        agent,
+        score: None,
+        round_robin_cursor: None,
+        explain: None,
+    }
+}
+
+/// The first eligible agent after the cursor, wrapping to the start (and to the cursor's
+/// own agent last).
+fn round_robin(
+    pool: &AgentPool,
+    req: &Requirement,
+    now_ms: i64,
+    caller: &CallerContext<'_>,
+) -> Option<AgentIndex> {
+    let n = pool.len();
+    let start = caller
+        .round_robin_cursor
+        .map_or(0, |c| c.saturating_add(1).min(n));
+    pool.eligible_in(req, now_ms, caller.exclude, start..n)
+        .next()
+        .or_else(|| pool.eligible_in(req, now_ms, caller.exclude, 0..start).next())
+}
+
+/// Uniform choice in one pass (reservoir sampling with a reservoir of one): the `k`-th
+/// candidate replaces the pick with probability `1/k`.
+fn reservoir<R: Random + ?Sized>(
+    candidates: impl Iterator<Item = AgentIndex>,
+    rng: &mut R,
+) -> Option<AgentIndex> {
+    let mut pick = None;
+    for (seen, agent) in (1u64..).zip(candidates) {
+        if rng.below(seen) == 0 {
+            pick = Some(agent);
+        }
+    }
+    pick
+}
+
+/// An agent's weighted score.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scored {
+    pub(crate) agent: AgentIndex,
+    pub(crate) score: f64,
+    idle_since_ms: i64,
+}
+
+impl Scored {
+    /// Higher score, then longer idle; on a full tie the earlier agent keeps its place.
+    fn beats(&self, other: &Self) -> bool {
+        match self.score.total_cmp(&other.score) {
+            Ordering::Greater => true,
+            Ordering::Less => false,
+            Ordering::Equal => self.idle_since_ms < other.idle_since_ms,
+        }
+    }
+}
+
+/// The best and second-best weighted scores.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ranking {
+    pub(crate) best: Scored,
+    pub(crate) runner_up: Option<Scored>,
+}
+
+fn rank(
+    candidates: impl Iterator<Item = AgentIndex>,
+    pool: &AgentPool,
+    req: &Requirement,
+    now_ms: i64,
+    weights: &ScoreWeights,
+) -> Option<Ranking> {
+    let mut ranking: Option<Ranking> = None;
+    for agent in candidates {
+        let parts = explain::score_parts(pool, agent, req, now_ms, weights);
+        let scored = Scored {
+            agent,
+            score: explain::total(&parts),
+            idle_since_ms: pool.idle_since_ms(agent),
+        };
+        ranking = Some(match ranking {
+            None => Ranking {
+                best: scored,
+                runner_up: None,
+            },
+            Some(r) if scored.beats(&r.best) => Ranking {
+                best: scored,
+                runner_up: Some(r.best),
+            },
+            Some(r) => match r.runner_up {
+                Some(second) if !scored.beats(&second) => r,
+                _ => Ranking {
+                    runner_up: Some(scored),
+                    ..r
+                },
+            },
+        });
+    }
+    ranking
+}

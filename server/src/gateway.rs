@@ -1,0 +1,166 @@
+//! The running gateway: loads the config, compiles routing, serves HTTP, reloads the
+//! deck on SIGHUP, and stops cleanly on SIGINT/SIGTERM.
+//!
+//! Later issues add the SIP listener, the media loop and the WebSocket signaling to the
+//! same process; each takes its listener and a shutdown signal from here, so tests can
+//! bind `127.0.0.1:0`.
+
+use crate::config::{self, Loaded, Source};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router as HttpRouter};
+use dcx_routing::RouterStore;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What the HTTP handlers and the reload task share. The router is read through an
+/// atomic swap, the counters are atomics: no locks.
+pub struct Gateway {
+    loaded: Loaded,
+    routing: RouterStore,
+    deck_name: std::sync::Mutex<String>,
+    reloads: AtomicU64,
+    failed_reloads: AtomicU64,
+}
+
+pub fn main(config_path: Option<PathBuf>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DCX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let loaded = match config_path {
+        Some(path) => config::load_file(&path),
+        None => config::parse(config::DEMO_CONFIG, Source::Embedded),
+    };
+    let gateway = match loaded.and_then(Gateway::new) {
+        Ok(g) => Arc::new(g),
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dcx: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(gateway)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dcx: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl Gateway {
+    fn new(loaded: Loaded) -> Result<Self, config::Problems> {
+        let (deck_name, text) = loaded.read_deck()?;
+        let router = loaded.router(&deck_name, &text)?;
+        let t = router.table();
+        tracing::info!(deck = %deck_name, rows = t.rows(), prefixes = t.prefixes(), carriers = t.carriers().len(), "rate deck compiled");
+        Ok(Self {
+            routing: RouterStore::new(router),
+            loaded,
+            deck_name: std::sync::Mutex::new(deck_name),
+            reloads: AtomicU64::new(0),
+            failed_reloads: AtomicU64::new(0),
+        })
+    }
+
+    /// Re-reads and recompiles the deck; on any problem the old table stays in effect.
+    fn reload(&self) {
+        match self.loaded.read_deck().and_then(|(name, text)| self.loaded.router(&name, &text).map(|r| (name, r))) {
+            Ok((name, router)) => {
+                let rows = router.table().rows();
+                self.routing.replace(router);
+                self.reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(deck = %name, rows, "rate deck reloaded");
+                // A poisoned lock only means a panic elsewhere mid-write of a String.
+                *self.deck_name.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = name;
+            }
+            Err(problems) => {
+                self.failed_reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("rate deck reload failed, keeping the old deck:\n{problems}");
+            }
+        }
+    }
+}
+
+/// The HTTP routes.
+pub fn app(gateway: Arc<Gateway>) -> HttpRouter {
+    HttpRouter::new().route("/healthz", get(healthz)).with_state(gateway)
+}
+
+async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
+    let router = g.routing.load();
+    let t = router.table();
+    let deck = g.deck_name.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "routing": {
+            "deck": deck,
+            "rows": t.rows(),
+            "prefixes": t.prefixes(),
+            "carriers": t.carriers().iter().map(|c| &**c).collect::<Vec<_>>(),
+            "table_bytes": t.heap_bytes(),
+            "reloads": g.reloads.load(Ordering::Relaxed),
+            "failed_reloads": g.failed_reloads.load(Ordering::Relaxed),
+        }
+    }))
+}
+
+async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
+    let addr = gateway.loaded.config.server.http_listen.get_ref().clone();
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (server.http_listen): {e}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "http listening");
+    tokio::spawn(reload_on_sighup(gateway.clone()));
+    axum::serve(listener, app(gateway)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn reload_on_sighup(gateway: Arc<Gateway>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: deck reload by signal is off");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let g = gateway.clone();
+        // Compiling a large deck takes a moment of CPU: keep it off the async workers.
+        if let Err(e) = tokio::task::spawn_blocking(move || g.reload()).await {
+            tracing::error!("deck reload task failed: {e}");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
