@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 
 const COUNTRY_CODES: &[&str] = &[
     "1", "7", "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45",
-    "46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62",
-    "63", "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
-    "212", "213", "216", "218", "220", "221", "233", "234", "254", "255", "256", "351", "352",
-    "353", "354", "355", "356", "358", "359", "370", "371", "372", "380", "381", "385", "386",
-    "420", "421", "502", "503", "504", "505", "506", "507", "591", "593", "595", "598", "852",
-    "853", "855", "856", "880", "886", "960", "961", "962", "963", "964", "965", "966", "971",
-    "972", "973", "974", "975", "976", "977",
+    "46", "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+    "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98", "212",
+    "213", "216", "218", "220", "221", "233", "234", "254", "255", "256", "351", "352", "353",
+    "354", "355", "356", "358", "359", "370", "371", "372", "380", "381", "385", "386", "420",
+    "421", "502", "503", "504", "505", "506", "507", "591", "593", "595", "598", "852", "853",
+    "855", "856", "880", "886", "960", "961", "962", "963", "964", "965", "966", "971", "972",
+    "973", "974", "975", "976", "977",
 ];
 
 /// Carrier names `c00`..`c19`.
@@ -100,9 +100,17 @@ pub fn geo_dir() -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(home.join("registry/src"))
         .ok()?
         .flatten()
-        .flat_map(|index| std::fs::read_dir(index.path()).into_iter().flatten().flatten())
+        .flat_map(|index| {
+            std::fs::read_dir(index.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("phonenumber-")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("phonenumber-"))
+        })
         .map(|p| p.join("assets/geocoding/en"))
         .filter(|p| p.is_dir())
         .collect();
@@ -113,7 +121,11 @@ pub fn geo_dir() -> Option<PathBuf> {
 /// A deck from real geographic prefixes: each priced by 2-4 of `carriers` carriers.
 pub fn geo_deck(dir: &Path, carriers: usize, seed: u64) -> Option<(String, Vec<String>)> {
     let mut prefixes = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     for f in files {
         let text = std::fs::read_to_string(&f).ok()?;
@@ -133,7 +145,11 @@ pub fn geo_deck(dir: &Path, carriers: usize, seed: u64) -> Option<(String, Vec<S
         let first = rng.below(carriers as u64) as usize;
         for j in 0..2 + rng.below(3) as usize {
             let rate = 500 + rng.below(20_000);
-            let _ = writeln!(csv, "{p},{},0.{rate:06}", carrier((first + j * 3) % carriers));
+            let _ = writeln!(
+                csv,
+                "{p},{},0.{rate:06}",
+                carrier((first + j * 3) % carriers)
+            );
         }
     }
     Some((csv, prefixes))

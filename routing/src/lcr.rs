@@ -9,7 +9,7 @@
 use crate::deck::fields::nano_to_f64;
 use crate::deck::Tariff;
 use crate::failover::FailoverPolicy;
-use crate::number::{E164, NumberError, NumberPlan};
+use crate::number::{NumberError, NumberPlan, E164};
 use crate::prefix_fst::PrefixMap;
 use crate::quality::QualityBook;
 use crate::rng::Random;
@@ -144,7 +144,9 @@ impl RoutingPolicy {
 
     /// The failover policy that applies to a carrier.
     pub fn failover(&self, carrier: &str) -> &Arc<FailoverPolicy> {
-        self.per_carrier.get(carrier).unwrap_or(&self.default_failover)
+        self.per_carrier
+            .get(carrier)
+            .unwrap_or(&self.default_failover)
     }
 
     /// The most carriers one call tries.
@@ -324,7 +326,8 @@ impl Router {
             });
         }
         let mut matches = Vec::new();
-        self.table.matches(number.as_bytes(), input.at_s, &mut matches);
+        self.table
+            .matches(number.as_bytes(), input.at_s, &mut matches);
         if matches.is_empty() {
             return Err(RouteError::NoRoute {
                 number: number.to_string(),
@@ -348,7 +351,9 @@ impl Router {
                 ));
             } else {
                 let prefix = &number.as_str()[..usize::from(m.prefix_len)];
-                let demotion = input.quality.and_then(|q| q.demotion(name, prefix, input.at_s));
+                let demotion = input
+                    .quality
+                    .and_then(|q| q.demotion(name, prefix, input.at_s));
                 usable.push(Working { m, demotion });
             }
         }
@@ -454,7 +459,11 @@ impl Router {
                 line(&w.m, verdict)
             })
             .collect();
-        lines.extend(skipped.into_iter().map(|(m, why)| line(&m, Verdict::Skipped(why))));
+        lines.extend(
+            skipped
+                .into_iter()
+                .map(|(m, why)| line(&m, Verdict::Skipped(why))),
+        );
         lines
     }
 }

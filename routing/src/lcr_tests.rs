@@ -120,7 +120,10 @@ fn down_and_full_carriers_are_skipped_with_reasons() {
             .unwrap()
     };
     assert_eq!(reason("b"), Verdict::Skipped("down (health check)".into()));
-    assert_eq!(reason("c"), Verdict::Skipped("at capacity (30/30 calls)".into()));
+    assert_eq!(
+        reason("c"),
+        Verdict::Skipped("at capacity (30/30 calls)".into())
+    );
 
     for c in ["a", "d"] {
         snap.set(
@@ -158,7 +161,9 @@ fn blocked_and_unroutable_numbers_say_why() {
         .decide("33123456789", &input(&snap), &mut SplitMix64::new(1))
         .unwrap_err();
     assert!(matches!(err, RouteError::NoRoute { .. }));
-    let err = r.decide("12ab", &input(&snap), &mut SplitMix64::new(1)).unwrap_err();
+    let err = r
+        .decide("12ab", &input(&snap), &mut SplitMix64::new(1))
+        .unwrap_err();
     assert!(matches!(err, RouteError::InvalidNumber(_)));
     assert_eq!(err.sip_status(), 484);
 }
@@ -193,7 +198,13 @@ fn low_asr_carrier_is_demoted_after_min_samples() {
         .unwrap();
     assert_eq!(order(&d), ["c", "a", "d", "b"]);
     assert!(d.candidates[3].demoted);
-    let line = d.explain.unwrap().carriers.into_iter().find(|l| &*l.carrier == "b").unwrap();
+    let line = d
+        .explain
+        .unwrap()
+        .carriers
+        .into_iter()
+        .find(|l| &*l.carrier == "b")
+        .unwrap();
     assert!(
         matches!(&line.verdict, Verdict::Demoted { position: 3, reason } if reason.contains("ASR 20% < 50%")),
         "{line:?}"
@@ -217,7 +228,9 @@ fn weighted_ties_have_exact_proportions() {
     for _ in 0..n {
         let d = r.decide("442079460000", &no_explain, &mut rng).unwrap();
         assert_eq!(d.candidates.len(), 3);
-        *first.entry(d.candidates[0].carrier.to_string()).or_insert(0u32) += 1;
+        *first
+            .entry(d.candidates[0].carrier.to_string())
+            .or_insert(0u32) += 1;
     }
     let expected = [("e", 0.25), ("f", 0.5), ("g", 0.25)];
     let chi2: f64 = expected
@@ -233,8 +246,14 @@ fn weighted_ties_have_exact_proportions() {
 
 #[test]
 fn zero_weight_goes_last_among_ties() {
-    let table = RateTable::from_csv("prefix,carrier,rate,weight\n1,x,1,0\n1,y,1,5\n1,z,1,0\n").unwrap();
-    let r = Router::new(table, NumberPlan::default(), vec![], RoutingPolicy::default());
+    let table =
+        RateTable::from_csv("prefix,carrier,rate,weight\n1,x,1,0\n1,y,1,5\n1,z,1,0\n").unwrap();
+    let r = Router::new(
+        table,
+        NumberPlan::default(),
+        vec![],
+        RoutingPolicy::default(),
+    );
     let snap = CarrierSnapshot::default();
     let mut rng = SplitMix64::new(3);
     for _ in 0..200 {

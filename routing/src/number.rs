@@ -286,8 +286,14 @@ mod tests {
         );
         assert_eq!(norm("  "), Err(NumberError::Empty));
         assert_eq!(norm("+"), Err(NumberError::Empty));
-        assert!(matches!(norm("1+2"), Err(NumberError::InvalidChar { ch: '+', .. })));
-        assert!(matches!(norm("1234567890123456"), Err(NumberError::TooLong { digits: 16 })));
+        assert!(matches!(
+            norm("1+2"),
+            Err(NumberError::InvalidChar { ch: '+', .. })
+        ));
+        assert!(matches!(
+            norm("1234567890123456"),
+            Err(NumberError::TooLong { digits: 16 })
+        ));
         assert!(matches!(
             norm(&"9".repeat(40)),
             Err(NumberError::TooLong { .. })

@@ -58,7 +58,8 @@ impl PrefixMap {
     pub fn longest(&self, digits: &[u8]) -> Option<(usize, u64)> {
         let mut found = [(0u8, 0u64); MAX_MATCHES];
         let n = prefix_matches(self.map.as_fst(), digits, &mut found);
-        n.checked_sub(1).map(|last| (usize::from(found[last].0), found[last].1))
+        n.checked_sub(1)
+            .map(|last| (usize::from(found[last].0), found[last].1))
     }
 
     /// Number of prefixes.
@@ -84,7 +85,13 @@ mod tests {
 
     #[test]
     fn finds_every_prefix_on_the_path_with_its_value() {
-        let map = PrefixMap::new([("1", 10), ("1415", 20), ("14155", 30), ("2", 40), ("141", 7)]);
+        let map = PrefixMap::new([
+            ("1", 10),
+            ("1415", 20),
+            ("14155", 30),
+            ("2", 40),
+            ("141", 7),
+        ]);
         let mut out = [(0, 0); MAX_MATCHES];
         let n = prefix_matches(map.map.as_fst(), b"14155550100", &mut out);
         assert_eq!(&out[..n], &[(1, 10), (3, 7), (4, 20), (5, 30)]);

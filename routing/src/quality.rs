@@ -1,6 +1,6 @@
 //! Carrier quality: sliding-window ASR, ACD and PDD per (carrier, prefix group), fed by
 //! call outcomes, read by the LCR ordering to demote a carrier whose answer-seizure ratio
-//! falls under a threshold after a minimum number of attempts (as OpenSIPS qrouting).
+//! falls under a threshold after a minimum number of attempts (as `OpenSIPS` qrouting).
 //!
 //! The window is a ring of time buckets: recording touches one bucket, reading sums the
 //! buckets still inside the window. Time is passed in (unix seconds). The book is plain
@@ -48,7 +48,10 @@ impl QualityConfig {
             out.push(("window_s", "must be at least one second per bucket".into()));
         }
         if !(0.0..=1.0).contains(&self.min_asr) {
-            out.push(("min_asr", format!("{} is not a ratio in 0.0..=1.0", self.min_asr)));
+            out.push((
+                "min_asr",
+                format!("{} is not a ratio in 0.0..=1.0", self.min_asr),
+            ));
         }
         out
     }
@@ -173,7 +176,11 @@ impl QualityBook {
         let now_epoch = now_s.div_euclid(self.bucket_s());
         let oldest = now_epoch - i64::from(self.config.buckets.max(1)) + 1;
         let mut sum = Bucket::default();
-        for b in window.buckets.iter().filter(|b| (oldest..=now_epoch).contains(&b.epoch)) {
+        for b in window
+            .buckets
+            .iter()
+            .filter(|b| (oldest..=now_epoch).contains(&b.epoch))
+        {
             sum.attempts += b.attempts;
             sum.answered += b.answered;
             sum.duration_s += b.duration_s;
@@ -243,7 +250,10 @@ mod tests {
         assert!((s.asr - 0.3).abs() < 1e-9);
         assert!((s.acd_s - 60.0).abs() < 1e-9);
         assert!((s.pdd_ms - 2000.0).abs() < 1e-9);
-        assert!(b.demotion("c1", "4420", 1010).unwrap().contains("ASR 30% < 40% over 10"));
+        assert!(b
+            .demotion("c1", "4420", 1010)
+            .unwrap()
+            .contains("ASR 30% < 40% over 10"));
         assert_eq!(b.stats("c1", "44", 1010).attempts, 0);
         assert_eq!(b.stats("c2", "4420", 1010).attempts, 0);
     }

@@ -41,18 +41,23 @@ mod tests {
     use crate::number::NumberPlan;
     use crate::rng::SplitMix64;
     use crate::table::RateTable;
+    use std::fmt::Write;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     /// Two decks that differ everywhere: each lookup must see one of them whole.
     fn deck(generation: u32) -> Router {
         let mut csv = String::from("prefix,carrier,rate\n");
         for p in 0..2000 {
-            let (carrier, rate) = if generation % 2 == 0 {
+            let (carrier, rate) = if generation.is_multiple_of(2) {
                 ("even", 1)
             } else {
                 ("odd", 2)
             };
-            csv.push_str(&format!("1{p:04},{carrier},{rate}\n1{p:04},{carrier}2,{}\n", rate + 10));
+            let _ = writeln!(
+                csv,
+                "1{p:04},{carrier},{rate}\n1{p:04},{carrier}2,{}",
+                rate + 10
+            );
         }
         Router::new(
             RateTable::from_csv(&csv).unwrap(),

@@ -1,6 +1,6 @@
 //! The compiled rate table: an `fst::Map` from prefix to a range of a compact side table.
 //!
-//! Rows are sorted by (prefix, carrier, effective_from); each distinct prefix is one FST
+//! Rows are sorted by (prefix, carrier, `effective_from`); each distinct prefix is one FST
 //! key whose value packs `start << 16 | count` into the entry table. An entry is 16 bytes
 //! (rate, interned tariff, carrier id). The table is immutable: a reload compiles a new
 //! one and swaps it (see [`crate::store`]).
@@ -58,8 +58,16 @@ impl RateTable {
     /// effective windows overlap (which one would apply is ambiguous).
     pub fn compile(mut rows: Vec<DeckRow<'_>>) -> Result<Self, DeckError> {
         rows.sort_unstable_by(|a, b| {
-            (a.prefix.as_ref(), a.carrier.as_ref(), a.tariff.effective_from)
-                .cmp(&(b.prefix.as_ref(), b.carrier.as_ref(), b.tariff.effective_from))
+            (
+                a.prefix.as_ref(),
+                a.carrier.as_ref(),
+                a.tariff.effective_from,
+            )
+                .cmp(&(
+                    b.prefix.as_ref(),
+                    b.carrier.as_ref(),
+                    b.tariff.effective_from,
+                ))
         });
         let mut problems = Problems::default();
         let mut carrier_ids: HashMap<&str, CarrierId> = HashMap::new();
@@ -88,17 +96,16 @@ impl RateTable {
                     );
                 }
             }
-            let carrier = match carrier_ids.get(row.carrier.as_ref()) {
-                Some(&id) => id,
-                None => {
-                    let Ok(id) = u16::try_from(carriers.len()) else {
-                        problems.push(row.line, "carrier", "more than 65535 carriers in one deck");
-                        continue;
-                    };
-                    carriers.push(Arc::from(row.carrier.as_ref()));
-                    carrier_ids.insert(row.carrier.as_ref(), CarrierId(id));
-                    CarrierId(id)
-                }
+            let carrier = if let Some(&id) = carrier_ids.get(row.carrier.as_ref()) {
+                id
+            } else {
+                let Ok(id) = u16::try_from(carriers.len()) else {
+                    problems.push(row.line, "carrier", "more than 65535 carriers in one deck");
+                    continue;
+                };
+                carriers.push(Arc::from(row.carrier.as_ref()));
+                carrier_ids.insert(row.carrier.as_ref(), CarrierId(id));
+                CarrierId(id)
             };
             let next = tariffs.len() as u32;
             let tariff = *tariff_ids.entry(row.tariff).or_insert_with(|| {
@@ -114,7 +121,11 @@ impl RateTable {
             if last_of_group {
                 let count = entries.len() - group_start;
                 if count >= 1 << COUNT_BITS {
-                    problems.push(row.line, "prefix", format!("more than 65535 rows for prefix {}", row.prefix));
+                    problems.push(
+                        row.line,
+                        "prefix",
+                        format!("more than 65535 rows for prefix {}", row.prefix),
+                    );
                 } else {
                     let value = ((group_start as u64) << COUNT_BITS) | count as u64;
                     // Keys arrive sorted and distinct, so insertion cannot fail.
@@ -208,7 +219,13 @@ mod tests {
         let mut out = Vec::new();
         t.matches(number.as_bytes(), at, &mut out);
         out.iter()
-            .map(|m| (t.carrier_name(m.carrier).to_string(), m.prefix_len, m.rate_nano))
+            .map(|m| {
+                (
+                    t.carrier_name(m.carrier).to_string(),
+                    m.prefix_len,
+                    m.rate_nano,
+                )
+            })
             .collect()
     }
 

@@ -4,6 +4,7 @@
 use dcx_routing::{RateMatch, RateTable};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 #[derive(Debug, Clone)]
 struct Row {
@@ -46,10 +47,14 @@ fn deck(rows: &[Row]) -> (String, Vec<Row>) {
     }
     let mut csv = String::from("prefix,carrier,rate,effective_from,effective_until\n");
     for r in &kept {
-        let (f, u) = r
-            .window
-            .map_or((String::new(), String::new()), |(f, u)| ((f * 86_400).to_string(), (u * 86_400).to_string()));
-        csv.push_str(&format!("{},c{},0.{:03},{f},{u}\n", r.prefix, r.carrier, r.rate_milli));
+        let (f, u) = r.window.map_or((String::new(), String::new()), |(f, u)| {
+            ((f * 86_400).to_string(), (u * 86_400).to_string())
+        });
+        let _ = writeln!(
+            csv,
+            "{},c{},0.{:03},{f},{u}",
+            r.prefix, r.carrier, r.rate_milli
+        );
     }
     (csv, kept)
 }
@@ -57,7 +62,9 @@ fn deck(rows: &[Row]) -> (String, Vec<Row>) {
 fn reference(rows: &[Row], number: &str, at_s: i64) -> BTreeMap<String, (usize, u64)> {
     let mut best: BTreeMap<String, (usize, u64)> = BTreeMap::new();
     for r in rows {
-        let active = r.window.is_none_or(|(f, u)| f * 86_400 <= at_s && at_s < u * 86_400);
+        let active = r
+            .window
+            .is_none_or(|(f, u)| f * 86_400 <= at_s && at_s < u * 86_400);
         if !active || !number.starts_with(&r.prefix) {
             continue;
         }

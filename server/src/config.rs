@@ -100,7 +100,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.line, self.field, self.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.field, self.message
+        )
     }
 }
 
@@ -159,7 +163,10 @@ impl Locator<'_> {
         if offset == 0 && self.text.is_empty() {
             return 0;
         }
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 
     /// Points at the `key = ...` line inside a table's span when there is one, else at
@@ -169,7 +176,9 @@ impl Locator<'_> {
         let mut offset = table.start;
         for line in body.split_inclusive('\n') {
             let t = line.trim_start();
-            if t.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')) {
+            if t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+            {
                 return offset..offset + line.len();
             }
             offset += line.len();
@@ -177,8 +186,17 @@ impl Locator<'_> {
         table
     }
 
-    fn push(&mut self, span: std::ops::Range<usize>, field: impl Into<String>, message: impl Into<String>) {
-        let line = if span == (0..0) { 0 } else { self.line_of(span.start) };
+    fn push(
+        &mut self,
+        span: std::ops::Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        let line = if span == (0..0) {
+            0
+        } else {
+            self.line_of(span.start)
+        };
         self.problems.push(Problem {
             file: self.file.clone(),
             line,
@@ -228,12 +246,16 @@ pub fn parse(text: &str, source: Source) -> Result<Loaded, Problems> {
 /// The key on the line of `offset` (`key = value`), or the table header, for messages
 /// from the TOML parser, which do not name the field.
 fn field_at(text: &str, offset: usize) -> String {
-    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
     let line = text[start..].lines().next().unwrap_or("").trim();
     if let Some((key, _)) = line.split_once('=') {
         return key.trim().to_owned();
     }
-    line.trim_matches(|c| c == '[' || c == ']').trim().to_owned()
+    line.trim_matches(|c| c == '[' || c == ']')
+        .trim()
+        .to_owned()
 }
 
 fn validate(config: &Config, loc: &mut Locator<'_>) {
@@ -247,35 +269,63 @@ fn validate(config: &Config, loc: &mut Locator<'_>) {
     }
     let r = &config.routing;
     if r.deck.get_ref().trim().is_empty() {
-        loc.push(r.deck.span(), "routing.deck", "is empty: name the rate deck CSV");
+        loc.push(
+            r.deck.span(),
+            "routing.deck",
+            "is empty: name the rate deck CSV",
+        );
     }
     if *r.max_attempts.get_ref() == 0 {
-        loc.push(r.max_attempts.span(), "routing.max_attempts", "must be at least 1");
+        loc.push(
+            r.max_attempts.span(),
+            "routing.max_attempts",
+            "must be at least 1",
+        );
     }
     for (i, rule) in r.normalize.iter().enumerate() {
         if let Some(msg) = rule.get_ref().problem() {
-            loc.push(loc.key_span(rule.span(), "name"), format!("routing.normalize[{i}]"), format!("rule {:?}: {msg}", rule.get_ref().name));
+            loc.push(
+                loc.key_span(rule.span(), "name"),
+                format!("routing.normalize[{i}]"),
+                format!("rule {:?}: {msg}", rule.get_ref().name),
+            );
         }
     }
     for (i, b) in r.blocked.iter().enumerate() {
         let p = &b.get_ref().prefix;
         if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
-            loc.push(loc.key_span(b.span(), "prefix"), format!("routing.blocked[{i}].prefix"), format!("{p:?} must be E.164 digits without '+'"));
+            loc.push(
+                loc.key_span(b.span(), "prefix"),
+                format!("routing.blocked[{i}].prefix"),
+                format!("{p:?} must be E.164 digits without '+'"),
+            );
         }
     }
     let policies = r
         .failover
         .iter()
         .map(|p| ("routing.failover".to_owned(), p))
-        .chain(r.carrier_failover.iter().map(|(c, p)| (format!("routing.carrier_failover.{c}"), p)));
+        .chain(
+            r.carrier_failover
+                .iter()
+                .map(|(c, p)| (format!("routing.carrier_failover.{c}"), p)),
+        );
     for (path, p) in policies {
         for (field, msg) in p.get_ref().problems() {
-            loc.push(loc.key_span(p.span(), field), format!("{path}.{field}"), msg);
+            loc.push(
+                loc.key_span(p.span(), field),
+                format!("{path}.{field}"),
+                msg,
+            );
         }
     }
     if let Some(q) = &r.quality {
         for (field, msg) in q.get_ref().problems() {
-            loc.push(loc.key_span(q.span(), field), format!("routing.quality.{field}"), msg);
+            loc.push(
+                loc.key_span(q.span(), field),
+                format!("routing.quality.{field}"),
+                msg,
+            );
         }
     }
 }
@@ -293,7 +343,9 @@ impl Loaded {
     /// Reads the deck named by the config (the embedded demo deck for the embedded
     /// config) and returns `(display name, text)`.
     pub fn read_deck(&self) -> Result<(String, String), Problems> {
-        if matches!(self.source, Source::Embedded) && self.config.routing.deck.get_ref() == DEMO_DECK_NAME {
+        if matches!(self.source, Source::Embedded)
+            && self.config.routing.deck.get_ref() == DEMO_DECK_NAME
+        {
             return Ok((format!("<embedded {DEMO_DECK_NAME}>"), DEMO_DECK.to_owned()));
         }
         read_deck_file(&self.deck_path())
@@ -310,7 +362,10 @@ impl Loaded {
     pub fn router_with_table(&self, table: RateTable, max_attempts_cap: usize) -> Router {
         let r = &self.config.routing;
         let policy = RoutingPolicy::new(
-            r.failover.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default(),
+            r.failover
+                .as_ref()
+                .map(|p| p.get_ref().clone())
+                .unwrap_or_default(),
             r.carrier_failover
                 .iter()
                 .map(|(c, p)| (c.clone(), p.get_ref().clone()))
@@ -388,7 +443,10 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].starts_with("dcx.toml:3: max_attempts: "), "{p:?}");
         let p = problems("[routing]\ndeck = \"d.csv\"\nwieght = 1\n");
-        assert!(p[0].starts_with("dcx.toml:3: wieght: unknown field"), "{p:?}");
+        assert!(
+            p[0].starts_with("dcx.toml:3: wieght: unknown field"),
+            "{p:?}"
+        );
         let p = problems("[routing\n");
         assert!(p[0].starts_with("dcx.toml:1:"), "{p:?}");
     }
@@ -413,15 +471,27 @@ mod tests {
         ];
         assert_eq!(p.len(), expect.len(), "{p:#?}");
         for e in expect {
-            assert!(p.iter().any(|l| l.starts_with(e)), "missing {e:?} in {p:#?}");
+            assert!(
+                p.iter().any(|l| l.starts_with(e)),
+                "missing {e:?} in {p:#?}"
+            );
         }
     }
 
     #[test]
     fn deck_problems_are_located_in_the_deck() {
-        let loaded = parse("[routing]\ndeck = \"d.csv\"\n", Source::File("/etc/dcx/dcx.toml".into())).unwrap();
+        let loaded = parse(
+            "[routing]\ndeck = \"d.csv\"\n",
+            Source::File("/etc/dcx/dcx.toml".into()),
+        )
+        .unwrap();
         assert_eq!(loaded.deck_path(), Path::new("/etc/dcx/d.csv"));
-        let err = loaded.router("d.csv", "prefix,carrier,rate\n1,a,x\n").unwrap_err();
-        assert_eq!(err.to_string(), "d.csv:2: rate: \"x\" is not a non-negative decimal number (digits and one '.')");
+        let err = loaded
+            .router("d.csv", "prefix,carrier,rate\n1,a,x\n")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "d.csv:2: rate: \"x\" is not a non-negative decimal number (digits and one '.')"
+        );
     }
 }

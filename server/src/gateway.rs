@@ -47,7 +47,10 @@ pub fn main(config_path: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("dcx: cannot start the async runtime: {e}");
@@ -80,14 +83,21 @@ impl Gateway {
 
     /// Re-reads and recompiles the deck; on any problem the old table stays in effect.
     fn reload(&self) {
-        match self.loaded.read_deck().and_then(|(name, text)| self.loaded.router(&name, &text).map(|r| (name, r))) {
+        match self
+            .loaded
+            .read_deck()
+            .and_then(|(name, text)| self.loaded.router(&name, &text).map(|r| (name, r)))
+        {
             Ok((name, router)) => {
                 let rows = router.table().rows();
                 self.routing.replace(router);
                 self.reloads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(deck = %name, rows, "rate deck reloaded");
                 // A poisoned lock only means a panic elsewhere mid-write of a String.
-                *self.deck_name.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = name;
+                *self
+                    .deck_name
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = name;
             }
             Err(problems) => {
                 self.failed_reloads.fetch_add(1, Ordering::Relaxed);
@@ -99,13 +109,19 @@ impl Gateway {
 
 /// The HTTP routes.
 pub fn app(gateway: Arc<Gateway>) -> HttpRouter {
-    HttpRouter::new().route("/healthz", get(healthz)).with_state(gateway)
+    HttpRouter::new()
+        .route("/healthz", get(healthz))
+        .with_state(gateway)
 }
 
 async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
     let router = g.routing.load();
     let t = router.table();
-    let deck = g.deck_name.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let deck = g
+        .deck_name
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
@@ -128,7 +144,9 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (server.http_listen): {e}"))?;
     tracing::info!(addr = %listener.local_addr()?, "http listening");
     tokio::spawn(reload_on_sighup(gateway.clone()));
-    axum::serve(listener, app(gateway)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app(gateway))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }

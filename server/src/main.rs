@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "dcx", version, about = "dcx, the Dependable Call Exchange: WebRTC-first browser-to-PSTN gateway")]
+#[command(
+    name = "dcx",
+    version,
+    about = "dcx, the Dependable Call Exchange: WebRTC-first browser-to-PSTN gateway"
+)]
 struct Cli {
     /// Config file (TOML). Without it, `dcx` runs the embedded demo config.
     #[arg(long, short, global = true, value_name = "FILE")]
@@ -28,7 +32,7 @@ enum Command {
     Run,
     /// Show where numbers route: least-cost candidates with the explanation.
     Route(route_cmd::RouteArgs),
-    /// Validate a config file and its rate deck; print each problem as FILE:LINE: field: what.
+    /// Validate a config file and its rate deck; print each problem as `FILE:LINE: field: what`.
     CheckConfig(CheckArgs),
 }
 

@@ -8,7 +8,9 @@ use crate::config::{self, Loaded};
 use clap::Args;
 use dcx_routing::deck::fields::{nano_to_f64, parse_timestamp};
 use dcx_routing::rng::SplitMix64;
-use dcx_routing::{CarrierSnapshot, Decision, DecisionInput, RateTable, RouteError, Router, Verdict};
+use dcx_routing::{
+    CarrierSnapshot, Decision, DecisionInput, RateTable, RouteError, Router, Verdict,
+};
 use serde_json::json;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -69,7 +71,11 @@ fn build(args: &RouteArgs, config_path: Option<&Path>) -> Result<(Router, i64), 
             table,
             dcx_routing::NumberPlan::default(),
             Vec::new(),
-            dcx_routing::RoutingPolicy::new(Default::default(), Default::default(), usize::MAX),
+            dcx_routing::RoutingPolicy::new(
+                dcx_routing::FailoverPolicy::default(),
+                std::collections::HashMap::default(),
+                usize::MAX,
+            ),
         ),
     };
     Ok((router, at_s))
@@ -78,7 +84,9 @@ fn build(args: &RouteArgs, config_path: Option<&Path>) -> Result<(Router, i64), 
 fn run(args: &RouteArgs, router: &Router, at_s: i64) -> ExitCode {
     let seed = args.seed.unwrap_or_else(|| {
         use std::hash::{BuildHasher, Hasher};
-        std::collections::hash_map::RandomState::new().build_hasher().finish()
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
     });
     let mut rng = SplitMix64::new(seed);
     let snapshot = CarrierSnapshot::default();
@@ -193,13 +201,19 @@ fn to_json(input: &str, result: &Result<Decision, RouteError>) -> serde_json::Va
 fn verdict_text(v: &Verdict) -> String {
     match v {
         Verdict::Candidate(i) => format!("candidate #{}", i + 1),
-        Verdict::Demoted { position, reason } => format!("candidate #{} (demoted: {reason})", position + 1),
+        Verdict::Demoted { position, reason } => {
+            format!("candidate #{} (demoted: {reason})", position + 1)
+        }
         Verdict::Skipped(why) => format!("skipped: {why}"),
         Verdict::BeyondMaxAttempts => "beyond max_attempts".into(),
     }
 }
 
-fn write_table(out: &mut dyn Write, input: &str, result: &Result<Decision, RouteError>) -> std::io::Result<()> {
+fn write_table(
+    out: &mut dyn Write,
+    input: &str,
+    result: &Result<Decision, RouteError>,
+) -> std::io::Result<()> {
     let d = match result {
         Err(e) => return writeln!(out, "{input}: error: {e} (SIP {})\n", e.sip_status()),
         Ok(d) => d,
@@ -210,7 +224,11 @@ fn write_table(out: &mut dyn Write, input: &str, result: &Result<Decision, Route
         .and_then(|x| x.normalized_by.as_deref())
         .map_or(String::new(), |r| format!(" (normalized by rule {r:?})"));
     writeln!(out, "{input} -> {}{how}", d.number)?;
-    writeln!(out, "  {:<20} {:<16} {:>10} {:>5} {:>6}  verdict", "carrier", "prefix", "rate/min", "prio", "weight")?;
+    writeln!(
+        out,
+        "  {:<20} {:<16} {:>10} {:>5} {:>6}  verdict",
+        "carrier", "prefix", "rate/min", "prio", "weight"
+    )?;
     for l in d.explain.iter().flat_map(|x| &x.carriers) {
         writeln!(
             out,

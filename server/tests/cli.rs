@@ -46,7 +46,11 @@ fn route_json_gives_lcr_order_and_reports_bad_lines() {
         .write_all(b"12ab\n442079460000\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "a bad line makes the exit status non-zero");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a bad line makes the exit status non-zero"
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -55,16 +59,29 @@ fn route_json_gives_lcr_order_and_reports_bad_lines() {
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["number"], "14155550100");
     let c = &lines[0]["candidates"];
-    let carriers: Vec<&str> = c.as_array().unwrap().iter().map(|c| c["carrier"].as_str().unwrap()).collect();
+    let carriers: Vec<&str> = c
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["carrier"].as_str().unwrap())
+        .collect();
     assert_eq!(carriers, ["c3", "c2", "c1"]);
     assert_eq!(c[0]["prefix"], "1415");
     assert_eq!(c[0]["rate"], 0.0123);
     assert_eq!(c[2]["prefix"], "1");
     assert_eq!(lines[1]["number"], "12ab");
-    assert!(lines[1]["error"].as_str().unwrap().contains("invalid character 'a'"));
+    assert!(lines[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("invalid character 'a'"));
     assert_eq!(lines[2]["candidates"][0]["carrier"], "c1");
 
-    let ok = dcx().args(["route", "--json", "--deck"]).arg(&deck).arg("14155550100").output().unwrap();
+    let ok = dcx()
+        .args(["route", "--json", "--deck"])
+        .arg(&deck)
+        .arg("14155550100")
+        .output()
+        .unwrap();
     assert!(ok.status.success());
 }
 
@@ -78,18 +95,36 @@ fn route_table_explains_with_the_config_dial_plan_and_deny_list() {
         "[routing]\ndeck = \"deck.csv\"\nmax_attempts = 2\nblocked = [{ prefix = \"1900\", reason = \"premium\" }]\n\
          [[routing.normalize]]\nname = \"nanp-10\"\nlengths = [10]\nprepend = \"1\"\n",
     );
-    let out = dcx().arg("--config").arg(&cfg).args(["route", "4155550100", "19005550100"]).output().unwrap();
+    let out = dcx()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["route", "4155550100", "19005550100"])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("4155550100 -> 14155550100 (normalized by rule \"nanp-10\")"), "{text}");
-    assert!(text.contains("candidate #1") && text.contains("beyond max_attempts"), "{text}");
-    assert!(text.contains("blocked by rule \"premium\" (prefix 1900)"), "{text}");
+    assert!(
+        text.contains("4155550100 -> 14155550100 (normalized by rule \"nanp-10\")"),
+        "{text}"
+    );
+    assert!(
+        text.contains("candidate #1") && text.contains("beyond max_attempts"),
+        "{text}"
+    );
+    assert!(
+        text.contains("blocked by rule \"premium\" (prefix 1900)"),
+        "{text}"
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
 fn check_config_lists_every_problem_with_file_line_and_field() {
     let dir = tempdir("check");
-    write(&dir, "deck.csv", "prefix,carrier,rate\n1,c1,0.01\n+44,c2,abc\n");
+    write(
+        &dir,
+        "deck.csv",
+        "prefix,carrier,rate\n1,c1,0.01\n+44,c2,abc\n",
+    );
     let cfg = write(
         &dir,
         "dcx.toml",
@@ -98,19 +133,38 @@ fn check_config_lists_every_problem_with_file_line_and_field() {
     let out = dcx().arg("check-config").arg(&cfg).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains(&format!("{}:5: routing.failover.retry_codes: 486 ends the call", cfg.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:5: routing.failover.retry_codes: 486 ends the call",
+            cfg.display()
+        )),
+        "{err}"
+    );
 
     let cfg = write(&dir, "dcx.toml", "[routing]\ndeck = \"deck.csv\"\n");
     let out = dcx().arg("check-config").arg(&cfg).output().unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
     let deck = dir.join("deck.csv");
-    assert!(err.contains(&format!("{}:3: prefix: \"+44\": prefixes are E.164 digits without '+'", deck.display())), "{err}");
-    assert!(err.contains(&format!("{}:3: rate: \"abc\"", deck.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:3: prefix: \"+44\": prefixes are E.164 digits without '+'",
+            deck.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}:3: rate: \"abc\"", deck.display())),
+        "{err}"
+    );
 
     write(&dir, "deck.csv", DECK);
     let out = dcx().arg("check-config").arg(&cfg).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8(out.stdout).unwrap().contains("ok (") );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8(out.stdout).unwrap().contains("ok ("));
 }
 
 /// Kills the gateway if a test fails half-way.
@@ -126,7 +180,11 @@ impl Drop for Gateway {
 fn http_get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
     body
@@ -139,7 +197,10 @@ fn health(addr: &str) -> serde_json::Value {
 }
 
 fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
 }
 
@@ -147,9 +208,19 @@ fn signal(child: &Child, sig: &str) {
 fn gateway_serves_health_and_reloads_the_deck_on_sighup() {
     let dir = tempdir("gateway");
     let deck = write(&dir, "deck.csv", DECK);
-    let cfg = write(&dir, "dcx.toml", "[server]\nhttp_listen = \"127.0.0.1:0\"\n[routing]\ndeck = \"deck.csv\"\n");
+    let cfg = write(
+        &dir,
+        "dcx.toml",
+        "[server]\nhttp_listen = \"127.0.0.1:0\"\n[routing]\ndeck = \"deck.csv\"\n",
+    );
     let mut gw = Gateway(
-        dcx().arg("--config").arg(&cfg).env("DCX_LOG", "info").stderr(Stdio::piped()).spawn().unwrap(),
+        dcx()
+            .arg("--config")
+            .arg(&cfg)
+            .env("DCX_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
     );
     let (tx, rx) = mpsc::channel();
     let stderr = gw.0.stderr.take().unwrap();
@@ -162,7 +233,9 @@ fn gateway_serves_health_and_reloads_the_deck_on_sighup() {
     });
     let wait_for = |needle: &str| -> String {
         loop {
-            let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no log line with {needle:?}"));
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no log line with {needle:?}"));
             if line.contains(needle) {
                 return line;
             }
@@ -179,13 +252,25 @@ fn gateway_serves_health_and_reloads_the_deck_on_sighup() {
     signal(&gw.0, "-HUP");
     wait_for("reload failed");
     let h = health(&addr);
-    assert_eq!((h["routing"]["rows"].as_u64(), h["routing"]["failed_reloads"].as_u64()), (Some(4), Some(1)));
+    assert_eq!(
+        (
+            h["routing"]["rows"].as_u64(),
+            h["routing"]["failed_reloads"].as_u64()
+        ),
+        (Some(4), Some(1))
+    );
 
     std::fs::write(&deck, format!("{DECK}49,c4,0.01\n")).unwrap();
     signal(&gw.0, "-HUP");
     wait_for("rate deck reloaded");
     let h = health(&addr);
-    assert_eq!((h["routing"]["rows"].as_u64(), h["routing"]["reloads"].as_u64()), (Some(5), Some(1)));
+    assert_eq!(
+        (
+            h["routing"]["rows"].as_u64(),
+            h["routing"]["reloads"].as_u64()
+        ),
+        (Some(5), Some(1))
+    );
 
     signal(&gw.0, "-TERM");
     let status = gw.0.wait().unwrap();
@@ -199,5 +284,8 @@ fn a_bad_config_stops_the_gateway_with_located_problems() {
     let out = dcx().arg("--config").arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("missing.csv:0: routing.deck: cannot read the rate deck"), "{err}");
+    assert!(
+        err.contains("missing.csv:0: routing.deck: cannot read the rate deck"),
+        "{err}"
+    );
 }

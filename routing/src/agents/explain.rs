@@ -19,7 +19,7 @@ pub struct ScorePart {
 }
 
 impl ScorePart {
-    fn new(value: f64, weight: f64) -> Self {
+    pub(crate) fn new(value: f64, weight: f64) -> Self {
         Self {
             value,
             weight,
@@ -47,8 +47,22 @@ pub struct ScoreBreakdown {
     pub total: f64,
 }
 
-/// The three components of agent `i`'s weighted score. The hot path and the explanation
-/// both sum them with [`total`], so the two agree to the bit.
+/// The idle and load components of agent `i`'s weighted score: cheap column reads, so
+/// selection computes them first and bounds the score before looking at skills.
+pub(crate) fn availability_parts(
+    pool: &AgentPool,
+    i: AgentIndex,
+    now_ms: i64,
+    w: &ScoreWeights,
+) -> [ScorePart; 2] {
+    [
+        ScorePart::new(pool.idle_fraction(i, now_ms, w.idle_horizon_ms()), w.idle),
+        ScorePart::new(pool.free_fraction(i), w.load),
+    ]
+}
+
+/// All three components of agent `i`'s weighted score. Selection and explanation both
+/// sum them with [`total`], so the two agree to the bit.
 pub(crate) fn score_parts(
     pool: &AgentPool,
     i: AgentIndex,
@@ -56,11 +70,8 @@ pub(crate) fn score_parts(
     now_ms: i64,
     w: &ScoreWeights,
 ) -> [ScorePart; 3] {
-    [
-        ScorePart::new(pool.skill_fit(i, req), w.skill),
-        ScorePart::new(pool.idle_fraction(i, now_ms, w.idle_horizon_ms()), w.idle),
-        ScorePart::new(pool.free_fraction(i), w.load),
-    ]
+    let [idle, load] = availability_parts(pool, i, now_ms, w);
+    [ScorePart::new(pool.skill_fit(i, req), w.skill), idle, load]
 }
 
 /// The score from its parts.
@@ -69,7 +80,13 @@ pub(crate) fn total(parts: &[ScorePart; 3]) -> f64 {
 }
 
 impl ScoreBreakdown {
-    fn new(pool: &AgentPool, i: AgentIndex, req: &Requirement, now_ms: i64, w: &ScoreWeights) -> Self {
+    fn new(
+        pool: &AgentPool,
+        i: AgentIndex,
+        req: &Requirement,
+        now_ms: i64,
+        w: &ScoreWeights,
+    ) -> Self {
         let parts = score_parts(pool, i, req, now_ms, w);
         Self {
             agent: i,
@@ -125,7 +142,14 @@ pub(crate) struct Context<'a> {
 
 impl Explain {
     pub(crate) fn build(cx: &Context<'_>) -> Self {
-        let Context { queue, pool, req, exclude, now_ms, .. } = *cx;
+        let Context {
+            queue,
+            pool,
+            req,
+            exclude,
+            now_ms,
+            ..
+        } = *cx;
         let eligible = pool.eligible(req, now_ms, exclude).count();
         let without_exclusions = pool.eligible(req, now_ms, &[]).count();
         let breakdown = |i| match queue.strategy() {
@@ -195,7 +219,11 @@ impl fmt::Display for Explain {
         if !self.relaxed.is_empty() {
             write!(f, "; relaxed {}", self.relaxed.join(", "))?;
         }
-        write!(f, "; {} eligible, {} excluded; chose ", self.eligible, self.excluded)?;
+        write!(
+            f,
+            "; {} eligible, {} excluded; chose ",
+            self.eligible, self.excluded
+        )?;
         match &self.chosen {
             Some(b) => write!(f, "{b}")?,
             None => write!(f, "`{}`", self.agent_id)?,

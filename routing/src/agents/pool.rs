@@ -9,6 +9,9 @@
 //! - `skill_mask`: bit `skill_id % 128` for each skill, a prefilter before the exact check
 //!   against the agent's `(skill, level)` entries, kept sorted by skill id.
 //!
+//! Both tests run branch-free over 64 agents at a time into a bitset (whether an agent
+//! passes looks random to the branch predictor); only the set bits are visited.
+//!
 //! The server owns the pool. It updates presence in place with the `set_*` methods (O(1))
 //! and publishes clones as immutable snapshots; it rebuilds the pool when agents leave or
 //! change skills, then recompiles its queues (see [`CompiledQueue::is_compiled_for`]).
@@ -36,6 +39,8 @@ pub struct AgentPool {
     active_calls: Vec<u16>,
     capacity: Vec<u16>,
     ready_at_ms: Vec<i64>,
+    /// `1 - active_calls / capacity` (floored at 0), kept in step with `active_calls`.
+    free_fraction: Vec<f64>,
     idle_since_ms: Vec<i64>,
     calls_handled: Vec<u32>,
 }
@@ -53,10 +58,15 @@ impl Default for AgentPool {
             active_calls: Vec::new(),
             capacity: Vec::new(),
             ready_at_ms: Vec::new(),
+            free_fraction: Vec::new(),
             idle_since_ms: Vec::new(),
             calls_handled: Vec::new(),
         }
     }
+}
+
+fn free_fraction(active_calls: u16, capacity: u16) -> f64 {
+    (1.0 - f64::from(active_calls) / f64::from(capacity)).max(0.0)
 }
 
 fn ready_at(state: AgentState, active_calls: u16, capacity: u16) -> i64 {
@@ -88,6 +98,7 @@ impl AgentPool {
         self.active_calls.reserve(additional);
         self.capacity.reserve(additional);
         self.ready_at_ms.reserve(additional);
+        self.free_fraction.reserve(additional);
         self.idle_since_ms.reserve(additional);
         self.calls_handled.reserve(additional);
     }
@@ -142,6 +153,8 @@ impl AgentPool {
         self.capacity.push(agent.capacity);
         self.ready_at_ms
             .push(ready_at(agent.state, agent.active_calls, agent.capacity));
+        self.free_fraction
+            .push(free_fraction(agent.active_calls, agent.capacity));
         self.idle_since_ms.push(agent.idle_since_ms);
         self.calls_handled.push(agent.calls_handled);
         Ok(index)
@@ -164,6 +177,7 @@ impl AgentPool {
     pub fn set_active_calls(&mut self, i: AgentIndex, active_calls: u16) {
         self.active_calls[i] = active_calls;
         self.ready_at_ms[i] = ready_at(self.states[i], active_calls, self.capacity[i]);
+        self.free_fraction[i] = free_fraction(active_calls, self.capacity[i]);
     }
 
     /// Sets when agent `i` became idle (unix ms). Panics if `i` is out of range.
@@ -256,7 +270,7 @@ impl AgentPool {
     pub fn meets(&self, i: AgentIndex, req: &Requirement) -> bool {
         req.is_satisfiable()
             && self.skill_mask[i] & req.mask == req.mask
-            && self.meets_exact(i, &req.needs)
+            && self.meets_levels(i, req)
     }
 
     /// Whether agent `i` is eligible for `req` at `now_ms`: ready and meets it.
@@ -283,19 +297,53 @@ impl AgentPool {
         exclude: &'a [AgentIndex],
         range: Range<usize>,
     ) -> Eligible<'a> {
+        Eligible {
+            pool: self,
+            req,
+            candidates: self.candidates_in(req, now_ms, exclude, range),
+        }
+    }
+
+    /// The agents that pass the cheap tests (ready, skill mask, not excluded) in index
+    /// order; each still needs [`meets_levels`](Self::meets_levels).
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        req: &Requirement,
+        now_ms: i64,
+        exclude: &'a [AgentIndex],
+    ) -> Candidates<'a> {
+        self.candidates_in(req, now_ms, exclude, 0..self.len())
+    }
+
+    fn candidates_in<'a>(
+        &'a self,
+        req: &Requirement,
+        now_ms: i64,
+        exclude: &'a [AgentIndex],
+        range: Range<usize>,
+    ) -> Candidates<'a> {
         let end = if req.is_satisfiable() {
             range.end.min(self.len())
         } else {
             0
         };
-        Eligible {
-            pool: self,
-            req,
+        let start = range.start.min(end);
+        Candidates {
+            ready_at_ms: &self.ready_at_ms[start..end],
+            skill_mask: &self.skill_mask[start..end],
+            base: start,
             now_ms: clamp_now(now_ms),
+            mask: req.mask,
             exclude,
-            next: range.start.min(end),
-            end,
+            chunk: 0,
+            next_chunk: 0,
+            bits: 0,
         }
+    }
+
+    /// The exact skill check, after the mask prefilter has passed.
+    pub(crate) fn meets_levels(&self, i: AgentIndex, req: &Requirement) -> bool {
+        req.mask_is_exact || self.meets_exact(i, &req.needs)
     }
 
     fn entries(&self, i: AgentIndex) -> &[(SkillId, u8)] {
@@ -343,14 +391,15 @@ impl AgentPool {
 
     /// Agent `i`'s idle time at `now_ms` as a fraction of `horizon_ms` (capped at 1).
     pub(crate) fn idle_fraction(&self, i: AgentIndex, now_ms: i64, horizon_ms: i64) -> f64 {
-        let idle_ms = now_ms.saturating_sub(self.idle_since_ms[i]).clamp(0, horizon_ms);
+        let idle_ms = now_ms
+            .saturating_sub(self.idle_since_ms[i])
+            .clamp(0, horizon_ms);
         idle_ms as f64 / horizon_ms as f64
     }
 
     /// `1 - active_calls / capacity`, floored at 0.
     pub(crate) fn free_fraction(&self, i: AgentIndex) -> f64 {
-        let load = f64::from(self.active_calls[i]) / f64::from(self.capacity[i]);
-        (1.0 - load).max(0.0)
+        self.free_fraction[i]
     }
 }
 
@@ -364,42 +413,89 @@ fn clamp_now(now_ms: i64) -> i64 {
 pub struct Eligible<'a> {
     pool: &'a AgentPool,
     req: &'a Requirement,
-    now_ms: i64,
-    exclude: &'a [AgentIndex],
-    next: usize,
-    end: usize,
+    candidates: Candidates<'a>,
 }
 
 impl Iterator for Eligible<'_> {
     type Item = AgentIndex;
 
-    // Non-short-circuit `&` below: both tests are cheap loads and compares, so one
-    // branch on the rarely true combination beats two poorly predicted ones.
-    #[allow(clippy::needless_bitwise_bool)]
     fn next(&mut self) -> Option<AgentIndex> {
-        let pool = self.pool;
-        let ready_at = &pool.ready_at_ms[..self.end];
-        let masks = &pool.skill_mask[..self.end];
-        let mask = self.req.mask;
-        while self.next < self.end {
-            let i = self.next;
-            self.next += 1;
-            if (ready_at[i] <= self.now_ms) & (masks[i] & mask == mask)
-                && pool.meets_exact(i, &self.req.needs)
-                && !self.exclude.contains(&i)
-            {
-                return Some(i);
-            }
-        }
-        None
+        let (pool, req) = (self.pool, self.req);
+        self.candidates.find(|&i| pool.meets_levels(i, req))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.end - self.next))
+        (0, self.candidates.size_hint().1)
     }
 }
 
 impl FusedIterator for Eligible<'_> {}
+
+/// Agents passing the cheap tests, found 64 at a time: each chunk of the `ready_at_ms`
+/// and `skill_mask` columns becomes a bitset without a branch per agent (whether an
+/// agent passes is close to random, so a branch would mispredict often), then the set
+/// bits are walked.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidates<'a> {
+    ready_at_ms: &'a [i64],
+    skill_mask: &'a [u128],
+    /// Pool index of `ready_at_ms[0]`.
+    base: usize,
+    now_ms: i64,
+    mask: u128,
+    exclude: &'a [AgentIndex],
+    /// Offset (into the slices) of the chunk `bits` describes.
+    chunk: usize,
+    next_chunk: usize,
+    bits: u64,
+}
+
+impl Candidates<'_> {
+    // `&` on purpose: no short-circuit branch inside the chunk loop.
+    #[allow(clippy::needless_bitwise_bool)]
+    fn load_next_chunk(&mut self) {
+        let start = self.next_chunk;
+        let stop = self.ready_at_ms.len().min(start + 64);
+        let ready = &self.ready_at_ms[start..stop];
+        let masks = &self.skill_mask[start..stop];
+        let mut bits = 0u64;
+        for (j, (&ready_at, &mask)) in ready.iter().zip(masks).enumerate() {
+            let pass = (ready_at <= self.now_ms) & (mask & self.mask == self.mask);
+            bits |= u64::from(pass) << j;
+        }
+        self.chunk = start;
+        self.next_chunk = stop;
+        self.bits = bits;
+    }
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = AgentIndex;
+
+    fn next(&mut self) -> Option<AgentIndex> {
+        loop {
+            while self.bits != 0 {
+                let j = self.bits.trailing_zeros() as usize;
+                self.bits &= self.bits - 1;
+                let i = self.base + self.chunk + j;
+                if !self.exclude.contains(&i) {
+                    return Some(i);
+                }
+            }
+            if self.next_chunk >= self.ready_at_ms.len() {
+                return None;
+            }
+            self.load_next_chunk();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let rest = self.ready_at_ms.len() - self.next_chunk;
+        (0, Some(rest + self.bits.count_ones() as usize))
+    }
+}
+
+impl FusedIterator for Candidates<'_> {}
 
 #[cfg(test)]
 mod tests {
@@ -407,7 +503,9 @@ mod tests {
 
     fn pool() -> AgentPool {
         AgentPool::new(vec![
-            Agent::new("a").with_skill("spanish", 3).with_skill("billing", 5),
+            Agent::new("a")
+                .with_skill("spanish", 3)
+                .with_skill("billing", 5),
             Agent::new("b").with_skill("billing", 1).with_capacity(2),
         ])
         .unwrap()
@@ -438,7 +536,9 @@ mod tests {
             (Agent::new("c").with_skill("german", 6), "level 6"),
             (Agent::new("c").with_skill("german", 0), "level 0"),
             (
-                Agent::new("c").with_skill("german", 2).with_skill("german", 3),
+                Agent::new("c")
+                    .with_skill("german", 2)
+                    .with_skill("german", 3),
                 "duplicate skill",
             ),
         ];
@@ -465,7 +565,10 @@ mod tests {
         assert!(!p.is_ready(0, 499));
         assert!(p.is_ready(0, 500));
         p.set_state(0, AgentState::Busy);
-        assert!(!p.is_ready(0, i64::MAX), "busy is never ready, even at the end of time");
+        assert!(
+            !p.is_ready(0, i64::MAX),
+            "busy is never ready, even at the end of time"
+        );
         p.set_active_calls(1, 1);
         assert!(p.is_ready(1, 0), "capacity 2 leaves room");
     }
@@ -476,7 +579,10 @@ mod tests {
         p.set_idle_since(0, 1_000);
         assert!((p.idle_fraction(0, 31_000, 60_000) - 0.5).abs() < 1e-12);
         assert!((p.idle_fraction(0, 999_000, 60_000) - 1.0).abs() < 1e-12);
-        assert!(p.idle_fraction(0, 0, 60_000).abs() < 1e-12, "idle_since in the future");
+        assert!(
+            p.idle_fraction(0, 0, 60_000).abs() < 1e-12,
+            "idle_since in the future"
+        );
         p.set_active_calls(1, 1);
         assert!((p.free_fraction(1) - 0.5).abs() < 1e-12);
         p.set_active_calls(1, 3);

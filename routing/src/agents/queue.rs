@@ -312,6 +312,7 @@ fn resolve(
     let mut req = Requirement {
         needs: Vec::new(),
         mask: 0,
+        mask_is_exact: false,
         unknown: Vec::new(),
         relaxed: Vec::new(),
         after_ms,
@@ -328,6 +329,7 @@ fn resolve(
         }
     }
     req.needs.sort_unstable_by_key(|n| n.skill);
+    req.mask_is_exact = skills.len() <= 128 && req.needs.iter().all(|n| n.min == MIN_PROFICIENCY);
     req
 }
 
@@ -396,7 +398,10 @@ mod tests {
             .with_expansion(Expansion::after(10).relax("german"));
         let q = p.compile_queue(&spec).unwrap();
         assert!(!q.requirement_at(9_999).is_satisfiable());
-        assert_eq!(q.requirement_at(0).unknown_skills(), [("german".to_owned(), 2)]);
+        assert_eq!(
+            q.requirement_at(0).unknown_skills(),
+            [("german".to_owned(), 2)]
+        );
         assert!(q.requirement_at(10_000).is_satisfiable());
     }
 
@@ -413,8 +418,14 @@ mod tests {
                     .with_expansion(Expansion::after(30).min_delta(-1)),
                 "descending",
             ),
-            (base().with_expansion(Expansion::after(5).min_delta(1)), "raising"),
-            (base().with_expansion(Expansion::after(5).relax("billing")), "relax unknown"),
+            (
+                base().with_expansion(Expansion::after(5).min_delta(1)),
+                "raising",
+            ),
+            (
+                base().with_expansion(Expansion::after(5).relax("billing")),
+                "relax unknown",
+            ),
             (
                 base().with_expansion(Expansion::after(5).skill("billing").min_delta(-1)),
                 "lower unknown",
@@ -442,7 +453,12 @@ mod tests {
                 .with_expansion(Expansion::after(9))
                 .with_expansion(Expansion::after(3))
                 .validate(),
-            Err(AgentError::ExpansionOrder { step: 1, after_s: 3, previous_after_s: 9, .. })
+            Err(AgentError::ExpansionOrder {
+                step: 1,
+                after_s: 3,
+                previous_after_s: 9,
+                ..
+            })
         ));
     }
 

@@ -1,13 +1,16 @@
 //! [`select`]: which eligible agent takes a caller of a queue, by the queue's strategy.
 //!
-//! One pass over the pool's columns per call (two at most for round-robin's wrap), no
-//! allocation unless an explanation is asked for. Ties are broken deterministically
-//! (longest idle, then lowest index), so the same snapshot and the same random seed give
-//! the same answer.
+//! One pass over the pool's two hot columns (ready-at time and skill mask, 64 agents at
+//! a time, see [`AgentPool::eligible`]); the candidates that pass are then judged by the
+//! strategy's cheap key first (idle time, calls handled, an upper bound of the weighted
+//! score), and only one that could win pays for the exact skill check. No allocation
+//! unless an explanation is asked for. Ties are broken deterministically (longest idle,
+//! then lowest index), so the same snapshot and the same random seed give the same
+//! answer.
 
 use std::cmp::Ordering;
 
-use super::explain::{self, Explain};
+use super::explain::{self, Explain, ScorePart};
 use super::skills::Requirement;
 use super::{AgentIndex, AgentPool, CompiledQueue, ScoreWeights, Strategy};
 use crate::rng::Random;
@@ -96,13 +99,15 @@ pub fn select<R: Random + ?Sized>(
     }
     let waited_ms = caller.waited_ms(now_ms);
     let req = queue.requirement_at(waited_ms);
-    let eligible = pool.eligible(req, now_ms, caller.exclude);
+    let candidates = pool.candidates(req, now_ms, caller.exclude);
     let mut ranking = None;
     let mut selection = match *queue.strategy() {
-        Strategy::LongestIdle => plain(eligible.min_by_key(|&i| pool.idle_since_ms(i))?),
-        Strategy::FewestCalls => plain(
-            eligible.min_by_key(|&i| (pool.calls_handled(i), pool.idle_since_ms(i)))?,
-        ),
+        Strategy::LongestIdle => {
+            plain(first_min(candidates, pool, req, |i| pool.idle_since_ms(i))?)
+        }
+        Strategy::FewestCalls => plain(first_min(candidates, pool, req, |i| {
+            (pool.calls_handled(i), pool.idle_since_ms(i))
+        })?),
         Strategy::RoundRobin => {
             let agent = round_robin(pool, req, now_ms, caller)?;
             Selection {
@@ -110,9 +115,9 @@ pub fn select<R: Random + ?Sized>(
                 ..plain(agent)
             }
         }
-        Strategy::Random => plain(reservoir(eligible, rng)?),
+        Strategy::Random => plain(reservoir(pool.eligible(req, now_ms, caller.exclude), rng)?),
         Strategy::WeightedScore { weights } => {
-            let r = rank(eligible, pool, req, now_ms, &weights)?;
+            let r = rank(candidates, pool, req, now_ms, &weights, explain)?;
             ranking = Some(r);
             Selection {
                 score: Some(r.best.score),
@@ -144,6 +149,30 @@ fn plain(agent: AgentIndex) -> Selection {
     }
 }
 
+/// The eligible agent with the smallest `key`, the first such in index order.
+///
+/// The key is a column read, so it is compared before the exact skill check: only an
+/// agent that would become the new minimum pays for it.
+fn first_min<K: Ord>(
+    candidates: impl Iterator<Item = AgentIndex>,
+    pool: &AgentPool,
+    req: &Requirement,
+    key: impl Fn(AgentIndex) -> K,
+) -> Option<AgentIndex> {
+    let mut best: Option<(AgentIndex, K)> = None;
+    for agent in candidates {
+        let k = key(agent);
+        let improves = match &best {
+            None => true,
+            Some((_, min)) => k < *min,
+        };
+        if improves && pool.meets_levels(agent, req) {
+            best = Some((agent, k));
+        }
+    }
+    best.map(|(agent, _)| agent)
+}
+
 /// The first eligible agent after the cursor, wrapping to the start (and to the cursor's
 /// own agent last).
 fn round_robin(
@@ -158,17 +187,20 @@ fn round_robin(
         .map_or(0, |c| c.saturating_add(1).min(n));
     pool.eligible_in(req, now_ms, caller.exclude, start..n)
         .next()
-        .or_else(|| pool.eligible_in(req, now_ms, caller.exclude, 0..start).next())
+        .or_else(|| {
+            pool.eligible_in(req, now_ms, caller.exclude, 0..start)
+                .next()
+        })
 }
 
 /// Uniform choice in one pass (reservoir sampling with a reservoir of one): the `k`-th
-/// candidate replaces the pick with probability `1/k`.
+/// eligible agent replaces the pick with probability `1/k`.
 fn reservoir<R: Random + ?Sized>(
-    candidates: impl Iterator<Item = AgentIndex>,
+    eligible: impl Iterator<Item = AgentIndex>,
     rng: &mut R,
 ) -> Option<AgentIndex> {
     let mut pick = None;
-    for (seen, agent) in (1u64..).zip(candidates) {
+    for (seen, agent) in (1u64..).zip(eligible) {
         if rng.below(seen) == 0 {
             pick = Some(agent);
         }
@@ -195,44 +227,80 @@ impl Scored {
     }
 }
 
-/// The best and second-best weighted scores.
+/// The best weighted score, and the second best when asked for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ranking {
     pub(crate) best: Scored,
     pub(crate) runner_up: Option<Scored>,
 }
 
+impl Ranking {
+    fn admit(self, scored: Scored, with_runner_up: bool) -> Self {
+        if scored.beats(&self.best) {
+            return Self {
+                best: scored,
+                runner_up: with_runner_up.then_some(self.best),
+            };
+        }
+        let second = match self.runner_up {
+            None => true,
+            Some(second) => scored.beats(&second),
+        };
+        if with_runner_up && second {
+            Self {
+                runner_up: Some(scored),
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+}
+
+/// Ranks eligible agents by weighted score.
+///
+/// Idle and load come from columns; skill fit needs the agent's skill list. The score
+/// with a perfect skill fit bounds the real one from above (rounding is monotonic and
+/// the sums are done in the same order), so when only the best is wanted, an agent
+/// whose bound cannot beat it is skipped before the exact skill check and the fit.
 fn rank(
     candidates: impl Iterator<Item = AgentIndex>,
     pool: &AgentPool,
     req: &Requirement,
     now_ms: i64,
     weights: &ScoreWeights,
+    with_runner_up: bool,
 ) -> Option<Ranking> {
     let mut ranking: Option<Ranking> = None;
     for agent in candidates {
-        let parts = explain::score_parts(pool, agent, req, now_ms, weights);
+        let [idle, load] = explain::availability_parts(pool, agent, now_ms, weights);
+        let idle_since_ms = pool.idle_since_ms(agent);
+        if let (Some(r), false) = (&ranking, with_runner_up) {
+            let perfect = [ScorePart::new(1.0, weights.skill), idle, load];
+            let bound = Scored {
+                agent,
+                score: explain::total(&perfect),
+                idle_since_ms,
+            };
+            if !bound.beats(&r.best) {
+                continue;
+            }
+        }
+        if !pool.meets_levels(agent, req) {
+            continue;
+        }
+        let fit = ScorePart::new(pool.skill_fit(agent, req), weights.skill);
         let scored = Scored {
             agent,
-            score: explain::total(&parts),
-            idle_since_ms: pool.idle_since_ms(agent),
+            score: explain::total(&[fit, idle, load]),
+            idle_since_ms,
         };
         ranking = Some(match ranking {
             None => Ranking {
                 best: scored,
                 runner_up: None,
             },
-            Some(r) if scored.beats(&r.best) => Ranking {
-                best: scored,
-                runner_up: Some(r.best),
-            },
-            Some(r) => match r.runner_up {
-                Some(second) if !scored.beats(&second) => r,
-                _ => Ranking {
-                    runner_up: Some(scored),
-                    ..r
-                },
-            },
+            Some(r) => r.admit(scored, with_runner_up),
         });
     }
     ranking

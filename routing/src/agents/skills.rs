@@ -111,9 +111,8 @@ impl SkillRegistry {
         if let Some(id) = self.ids.get(name) {
             return Ok(*id);
         }
-        let raw = u16::try_from(self.names.len()).map_err(|_| AgentError::TooManySkills {
-            limit: Self::LIMIT,
-        })?;
+        let raw = u16::try_from(self.names.len())
+            .map_err(|_| AgentError::TooManySkills { limit: Self::LIMIT })?;
         let id = SkillId(raw);
         self.names.push(name.to_owned());
         self.ids.insert(name.to_owned(), id);
@@ -141,7 +140,11 @@ impl Need {
         Self {
             skill,
             min,
-            inv_span: if span == 0 { 0.0 } else { 1.0 / f64::from(span) },
+            inv_span: if span == 0 {
+                0.0
+            } else {
+                1.0 / f64::from(span)
+            },
         }
     }
 }
@@ -156,6 +159,9 @@ pub struct Requirement {
     pub(crate) needs: Vec<Need>,
     /// OR of the needs' bits.
     pub(crate) mask: u128,
+    /// The mask test alone decides: every minimum is 1 and the pool has at most 128
+    /// skills (no two share a bit), so the exact level check can be skipped.
+    pub(crate) mask_is_exact: bool,
     /// Required skills (with their minimum) that no agent of the pool has.
     pub(crate) unknown: Vec<(String, u8)>,
     /// Skills of the queue that expansion has dropped.

@@ -49,7 +49,11 @@ impl Default for ScoreWeights {
 impl ScoreWeights {
     /// Weights finite and `>= 0`, horizon at least one second.
     pub(crate) fn validate(&self, queue: &str) -> Result<(), AgentError> {
-        let fields = [("skill", self.skill), ("idle", self.idle), ("load", self.load)];
+        let fields = [
+            ("skill", self.skill),
+            ("idle", self.idle),
+            ("load", self.load),
+        ];
         let bad = fields
             .into_iter()
             .find(|&(_, w)| !(w.is_finite() && w >= 0.0))
@@ -224,14 +228,15 @@ mod tests {
             }
         );
         let err = from_str("least-recent").unwrap_err().to_string();
-        assert!(err.contains("least-recent") && err.contains("longest-idle"), "{err}");
+        assert!(
+            err.contains("least-recent") && err.contains("longest-idle"),
+            "{err}"
+        );
     }
 
     #[test]
     fn weighted_score_takes_weights_in_a_table() {
-        let weights = MapDeserializer::<_, Error>::new(
-            [("skill", 2.5), ("load", 0.0)].into_iter(),
-        );
+        let weights = MapDeserializer::<_, Error>::new([("skill", 2.5), ("load", 0.0)].into_iter());
         let table = MapDeserializer::<_, Error>::new([("weighted-score", weights)].into_iter());
         let s = Strategy::deserialize(table).unwrap();
         assert_eq!(
@@ -246,8 +251,11 @@ mod tests {
         );
 
         let unit = MapDeserializer::<_, Error>::new(
-            [("round-robin", MapDeserializer::<_, Error>::new([("skill", 1.0)].into_iter()))]
-                .into_iter(),
+            [(
+                "round-robin",
+                MapDeserializer::<_, Error>::new([("skill", 1.0)].into_iter()),
+            )]
+            .into_iter(),
         );
         let err = Strategy::deserialize(unit).unwrap_err().to_string();
         assert!(err.contains("takes no parameters"), "{err}");
@@ -266,10 +274,22 @@ mod tests {
     fn weights_validation() {
         assert!(ScoreWeights::default().validate("q").is_ok());
         let bad = [
-            ScoreWeights { skill: f64::NAN, ..ScoreWeights::default() },
-            ScoreWeights { load: f64::INFINITY, ..ScoreWeights::default() },
-            ScoreWeights { idle: -0.1, ..ScoreWeights::default() },
-            ScoreWeights { idle_horizon_s: 0, ..ScoreWeights::default() },
+            ScoreWeights {
+                skill: f64::NAN,
+                ..ScoreWeights::default()
+            },
+            ScoreWeights {
+                load: f64::INFINITY,
+                ..ScoreWeights::default()
+            },
+            ScoreWeights {
+                idle: -0.1,
+                ..ScoreWeights::default()
+            },
+            ScoreWeights {
+                idle_horizon_s: 0,
+                ..ScoreWeights::default()
+            },
         ];
         for w in bad {
             assert!(

@@ -62,7 +62,10 @@ mod tests {
     fn splits_plain_and_quoted_fields() {
         assert_eq!(split("1,a,0.1").unwrap(), ["1", "a", "0.1"]);
         assert_eq!(split("1, a ,").unwrap(), ["1", "a", ""]);
-        assert_eq!(split("\"1\",\"a,b\",\"x\"\"y\"").unwrap(), ["1", "a,b", "x\"y"]);
+        assert_eq!(
+            split("\"1\",\"a,b\",\"x\"\"y\"").unwrap(),
+            ["1", "a,b", "x\"y"]
+        );
         assert_eq!(split("").unwrap(), [""]);
         assert!(split("\"open").is_err());
         assert!(split("\"a\"b,c").is_err());

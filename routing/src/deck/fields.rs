@@ -24,8 +24,7 @@ pub fn parse_decimal_nano(s: &str) -> Result<u64, String> {
     let int_value: u64 = if int.is_empty() {
         0
     } else {
-        int.parse()
-            .map_err(|_| format!("{s:?} is too large"))?
+        int.parse().map_err(|_| format!("{s:?} is too large"))?
     };
     let mut frac_value: u64 = 0;
     for (i, b) in frac.bytes().enumerate() {
@@ -49,9 +48,8 @@ pub fn parse_timestamp(s: &str) -> Result<i64, String> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse().map_err(|_| format!("{s:?} is too large"));
     }
-    let bad = || {
-        format!("{s:?} is not a UTC time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds")
-    };
+    let bad =
+        || format!("{s:?} is not a UTC time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds");
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
         let part = s.get(r).ok_or_else(bad)?;
@@ -130,8 +128,14 @@ mod tests {
     fn timestamps_are_utc() {
         assert_eq!(parse_timestamp("1970-01-01"), Ok(0));
         assert_eq!(parse_timestamp("2026-11-25"), Ok(1_795_564_800));
-        assert_eq!(parse_timestamp("2026-11-25T01:02:03Z"), Ok(1_795_564_800 + 3723));
-        assert_eq!(parse_timestamp("2026-11-25 01:02:03"), Ok(1_795_564_800 + 3723));
+        assert_eq!(
+            parse_timestamp("2026-11-25T01:02:03Z"),
+            Ok(1_795_564_800 + 3723)
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-25 01:02:03"),
+            Ok(1_795_564_800 + 3723)
+        );
         assert_eq!(parse_timestamp("2024-02-29"), Ok(1_709_164_800));
         assert_eq!(parse_timestamp("1795564800"), Ok(1_795_564_800));
         assert!(parse_timestamp("2023-02-29").is_err());

@@ -245,7 +245,11 @@ pub fn parse_deck(text: &str) -> Result<Vec<DeckRow<'_>>, DeckError> {
         }
     }
     if header.is_none() {
-        problems.push(1, "header", "the deck is empty: expected a header row `prefix,carrier,rate`");
+        problems.push(
+            1,
+            "header",
+            "the deck is empty: expected a header row `prefix,carrier,rate`",
+        );
     }
     problems.into_result(rows)
 }
@@ -267,7 +271,10 @@ fn parse_header(cells: &[Cow<'_, str>]) -> Result<Vec<Column>, String> {
     }
     for required in [Column::Prefix, Column::Carrier, Column::Rate] {
         if !cols.contains(&required) {
-            let name = COLUMNS.iter().find(|(_, c)| *c == required).map_or("", |(n, _)| n);
+            let name = COLUMNS
+                .iter()
+                .find(|(_, c)| *c == required)
+                .map_or("", |(n, _)| n);
             return Err(format!(
                 "missing required column {name:?} (required: prefix,carrier,rate)"
             ));
@@ -288,7 +295,10 @@ fn parse_row<'a>(
     let mut rate_nano = 0;
     let mut t = Tariff::default();
     for (col, cell) in columns.iter().zip(cells.drain(..)) {
-        let field = COLUMNS.iter().find(|(_, c)| c == col).map_or("", |(n, _)| n);
+        let field = COLUMNS
+            .iter()
+            .find(|(_, c)| c == col)
+            .map_or("", |(n, _)| n);
         let value = cell.trim();
         let is_empty = value.is_empty();
         let result: Result<(), String> = match col {
@@ -298,9 +308,7 @@ fn parse_row<'a>(
             _ if is_empty => Ok(()),
             Column::ConnectFee => parse_decimal_nano(value).map(|v| t.connect_fee_nano = v),
             Column::IncrementS => parse_int(value, 1, 3600).map(|v| t.increment_s = v as u32),
-            Column::MinDurationS => {
-                parse_int(value, 0, 3600).map(|v| t.min_duration_s = v as u32)
-            }
+            Column::MinDurationS => parse_int(value, 0, 3600).map(|v| t.min_duration_s = v as u32),
             Column::EffectiveFrom => parse_timestamp(value).map(|v| t.effective_from = v),
             Column::EffectiveUntil => parse_timestamp(value).map(|v| t.effective_until = v),
             Column::Priority => {
@@ -313,11 +321,7 @@ fn parse_row<'a>(
         }
     }
     if t.effective_from >= t.effective_until {
-        problems.push(
-            line,
-            "effective_until",
-            "must be later than effective_from",
-        );
+        problems.push(line, "effective_until", "must be later than effective_from");
     }
     (problems.list.len() + problems.more == before).then_some(DeckRow {
         line,
@@ -357,7 +361,11 @@ fn check_carrier(v: &str) -> Result<(), String> {
     if v.is_empty() {
         return Err("is empty".into());
     }
-    if v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+    if v.len() > 64
+        || !v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
         return Err(format!(
             "{v:?} must be up to 64 letters, digits, '-', '_' or '.'"
         ));
@@ -399,12 +407,24 @@ mod tests {
         let deck = "prefix,carrier,rate,weight\n1,a,0.1,1\n+44,b,x,2\n12a,,0.1,-1\n1,a\n";
         let err = parse_deck(deck).unwrap_err();
         let rendered = err.render("deck.csv");
-        assert!(rendered.contains("deck.csv:3: prefix: \"+44\""), "{rendered}");
+        assert!(
+            rendered.contains("deck.csv:3: prefix: \"+44\""),
+            "{rendered}"
+        );
         assert!(rendered.contains("deck.csv:3: rate: \"x\""), "{rendered}");
         assert!(rendered.contains("deck.csv:4: prefix:"), "{rendered}");
-        assert!(rendered.contains("deck.csv:4: carrier: is empty"), "{rendered}");
-        assert!(rendered.contains("deck.csv:4: weight: -1 is outside"), "{rendered}");
-        assert!(rendered.contains("deck.csv:5: row: has 2 fields"), "{rendered}");
+        assert!(
+            rendered.contains("deck.csv:4: carrier: is empty"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("deck.csv:4: weight: -1 is outside"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("deck.csv:5: row: has 2 fields"),
+            "{rendered}"
+        );
         assert_eq!(err.problems.len(), 6);
     }
 

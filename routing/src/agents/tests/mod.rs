@@ -17,8 +17,8 @@ fn ago(s: i64) -> i64 {
     NOW - s * 1_000
 }
 
-fn compile(pool: &AgentPool, spec: QueueSpec) -> CompiledQueue {
-    pool.compile_queue(&spec).expect("valid spec")
+fn compile(pool: &AgentPool, spec: &QueueSpec) -> CompiledQueue {
+    pool.compile_queue(spec).expect("valid spec")
 }
 
 /// Selects with a fixed seed; the selected agent's id.
@@ -42,5 +42,12 @@ fn select_at(
     now_ms: i64,
     explain: bool,
 ) -> Option<Selection> {
-    select(queue, caller, pool, now_ms, &mut SplitMix64::new(42), explain)
+    select(
+        queue,
+        caller,
+        pool,
+        now_ms,
+        &mut SplitMix64::new(42),
+        explain,
+    )
 }
