@@ -28,48 +28,70 @@ pub fn carrier(i: usize) -> String {
     format!("c{i:02}")
 }
 
-/// A synthetic deck of exactly `rows` rows over `carriers` carriers.
+/// A synthetic deck of exactly `rows` rows over `carriers` carriers, and its prefixes.
+///
+/// Shaped like a wholesale A-Z deck: under each country code, area and mobile ranges
+/// 1-3 digits longer; under 30% of those, sub-ranges 1-2 digits longer again, and under
+/// 30% of those a further level (at most 9 digits in all). A number thus matches about
+/// three nested prefixes, as in real decks (`1` / `1415` / `1415555`).
 pub fn synthetic_deck(rows: usize, carriers: usize, seed: u64) -> (String, Vec<String>) {
     let mut rng = SplitMix64::new(seed);
-    let target_prefixes = rows / 3 + 1;
+    // 1-5 carriers per prefix, 3 on average: 20% more prefixes than needed, then stop at
+    // exactly `rows`.
+    let target = rows * 2 / 5 + COUNTRY_CODES.len();
     let mut prefixes: Vec<String> = COUNTRY_CODES.iter().map(|s| (*s).to_owned()).collect();
     let mut seen: HashSet<String> = prefixes.iter().cloned().collect();
-    while prefixes.len() < target_prefixes {
-        // Extend a random existing prefix by 1-2 digits; shorter ones are picked more
-        // often because there are more of their extensions to pick among.
-        let base = &prefixes[rng.below(prefixes.len() as u64) as usize];
-        if base.len() >= 9 {
+    // (prefix index, nesting level) of every prefix that may get children.
+    let mut parents: Vec<(usize, u8)> = (0..prefixes.len()).map(|i| (i, 0)).collect();
+    while prefixes.len() < target {
+        let (parent, level) = parents[rng.below(parents.len() as u64) as usize];
+        let base = &prefixes[parent];
+        let room = 9usize.saturating_sub(base.len());
+        if room == 0 {
             continue;
         }
+        let extend = if level == 0 {
+            1 + rng.below(3)
+        } else {
+            1 + rng.below(2)
+        } as usize;
         let mut p = base.clone();
-        for _ in 0..=rng.below(2).min(8 - base.len() as u64) {
+        for _ in 0..extend.min(room) {
             p.push(char::from(b'0' + rng.below(10) as u8));
         }
-        if seen.insert(p.clone()) {
-            prefixes.push(p);
+        if !seen.insert(p.clone()) {
+            continue;
+        }
+        prefixes.push(p);
+        // Country codes stay parents; a range becomes one with probability 0.3.
+        if level < 3 && rng.below(10) < 3 {
+            parents.push((prefixes.len() - 1, level + 1));
         }
     }
     let mut csv = String::with_capacity(rows * 32);
     csv.push_str("prefix,carrier,rate,priority,weight\n");
     let mut n = 0;
-    'outer: loop {
-        for p in &prefixes {
-            let k = 1 + rng.below(5) as usize;
-            let first = rng.below(carriers as u64) as usize;
-            let base_milli = 5 + rng.below(200);
-            for j in 0..k {
-                let c = (first + j * 7) % carriers;
-                let rate = base_milli * 100 + rng.below(40) * 25;
-                let weight = if rng.below(10) == 0 { 2 } else { 1 };
-                let priority = u64::from(rng.below(20) == 0);
-                let _ = writeln!(csv, "{p},{},0.{rate:06},{priority},{weight}", carrier(c));
-                n += 1;
-                if n == rows {
-                    break 'outer;
-                }
+    let mut used = 0;
+    'rows: for p in &prefixes {
+        used += 1;
+        let k = 1 + rng.below(5) as usize;
+        let first = rng.below(carriers as u64) as usize;
+        let base_milli = 5 + rng.below(200);
+        for j in 0..k {
+            // 7 is coprime with 20: the k carriers of a prefix are distinct.
+            let c = (first + j * 7) % carriers;
+            let rate = base_milli * 100 + rng.below(40) * 25;
+            let weight = if rng.below(10) == 0 { 2 } else { 1 };
+            let priority = u64::from(rng.below(20) == 0);
+            let _ = writeln!(csv, "{p},{},0.{rate:06},{priority},{weight}", carrier(c));
+            n += 1;
+            if n == rows {
+                break 'rows;
             }
         }
     }
+    assert_eq!(n, rows, "not enough prefixes for {rows} rows");
+    prefixes.truncate(used);
     (csv, prefixes)
 }
 

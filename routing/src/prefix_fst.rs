@@ -10,16 +10,12 @@ use fst::raw::{Fst, Output};
 /// The most prefixes one number can match (one per digit of the longest number).
 pub const MAX_MATCHES: usize = 32;
 
-/// The prefixes of `digits` that are keys of `fst`, as `(prefix_len, value)`, shortest
-/// first, written into `out`; returns how many. Never allocates.
-pub fn prefix_matches(
-    fst: &Fst<Vec<u8>>,
-    digits: &[u8],
-    out: &mut [(u8, u64); MAX_MATCHES],
-) -> usize {
+/// Calls `on_final(prefix_len, value)` for each prefix of `digits` that is a key of
+/// `fst`, shortest first. Never allocates.
+#[inline]
+pub fn walk_prefixes(fst: &Fst<Vec<u8>>, digits: &[u8], mut on_final: impl FnMut(u8, u64)) {
     let mut node = fst.root();
     let mut acc = Output::zero();
-    let mut n = 0;
     for (depth, &byte) in digits.iter().enumerate().take(MAX_MATCHES) {
         let Some(i) = node.find_input(byte) else {
             break;
@@ -28,10 +24,23 @@ pub fn prefix_matches(
         acc = acc.cat(t.out);
         node = fst.node(t.addr);
         if node.is_final() {
-            out[n] = ((depth + 1) as u8, acc.cat(node.final_output()).value());
-            n += 1;
+            on_final((depth + 1) as u8, acc.cat(node.final_output()).value());
         }
     }
+}
+
+/// The prefixes of `digits` that are keys of `fst`, as `(prefix_len, value)`, shortest
+/// first, written into `out`; returns how many.
+pub fn prefix_matches(
+    fst: &Fst<Vec<u8>>,
+    digits: &[u8],
+    out: &mut [(u8, u64); MAX_MATCHES],
+) -> usize {
+    let mut n = 0;
+    walk_prefixes(fst, digits, |len, value| {
+        out[n] = (len, value);
+        n += 1;
+    });
     n
 }
 

@@ -9,7 +9,7 @@
 //! prefix that is in effect at the lookup time gives that carrier's rate.
 
 use crate::deck::{parse_deck, DeckError, DeckRow, Problems, Tariff};
-use crate::prefix_fst::{prefix_matches, MAX_MATCHES};
+use crate::prefix_fst::{walk_prefixes, MAX_MATCHES};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -22,6 +22,8 @@ struct Entry {
     rate_nano: u64,
     tariff: u32,
     carrier: CarrierId,
+    /// Whether the row has an effective window (else the tariff need not be read).
+    windowed: bool,
 }
 
 /// One carrier's match for a number: its longest prefix in effect.
@@ -116,6 +118,8 @@ impl RateTable {
                 rate_nano: row.rate_nano,
                 tariff,
                 carrier,
+                windowed: row.tariff.effective_from != i64::MIN
+                    || row.tariff.effective_until != i64::MAX,
             });
             let last_of_group = rows.get(i + 1).is_none_or(|n| n.prefix != row.prefix);
             if last_of_group {
@@ -157,14 +161,35 @@ impl RateTable {
     pub fn matches(&self, digits: &[u8], at_s: i64, out: &mut Vec<RateMatch>) {
         out.clear();
         let mut found = [(0u8, 0u64); MAX_MATCHES];
-        let n = prefix_matches(self.map.as_fst(), digits, &mut found);
+        let mut n = 0;
+        // In a large table the groups lie far apart. Touching each group as soon as the
+        // walk finds it issues its cache miss while the walk goes on to the next node,
+        // instead of paying the misses one after another afterwards.
+        let mut touch = 0u64;
+        walk_prefixes(self.map.as_fst(), digits, |len, value| {
+            let start = (value >> COUNT_BITS) as usize;
+            let last = start + (value & ((1 << COUNT_BITS) - 1)) as usize - 1;
+            touch ^= self.entries[start].rate_nano ^ self.entries[last].rate_nano;
+            found[n] = (len, value);
+            n += 1;
+        });
+        std::hint::black_box(touch);
+        // Carriers already matched: a bit per carrier id below 64, a scan of `out` above.
+        let mut seen = 0u64;
         for &(prefix_len, value) in found[..n].iter().rev() {
             let start = (value >> COUNT_BITS) as usize;
             let count = (value & ((1 << COUNT_BITS) - 1)) as usize;
             for e in &self.entries[start..start + count] {
-                if !self.tariffs[e.tariff as usize].is_active(at_s)
-                    || out.iter().any(|m| m.carrier == e.carrier)
-                {
+                if e.windowed && !self.tariffs[e.tariff as usize].is_active(at_s) {
+                    continue;
+                }
+                let id = e.carrier.0;
+                if id < 64 {
+                    if seen & (1 << id) != 0 {
+                        continue;
+                    }
+                    seen |= 1 << id;
+                } else if out.iter().any(|m| m.carrier == e.carrier) {
                     continue;
                 }
                 out.push(RateMatch {
@@ -247,6 +272,21 @@ mod tests {
         assert!(names(&t, "3", 0).is_empty());
         assert_eq!(t.rows(), 6);
         assert_eq!(t.prefixes(), 5);
+    }
+
+    #[test]
+    fn carriers_beyond_the_first_64_are_deduplicated_too() {
+        use std::fmt::Write;
+        let mut csv = String::from("prefix,carrier,rate\n");
+        for c in 0..100 {
+            let _ = writeln!(csv, "1,k{c:03},0.{:03}\n14,k{c:03},0.5", c + 1);
+        }
+        let t = RateTable::from_csv(&csv).unwrap();
+        let got = names(&t, "145", 0);
+        assert_eq!(got.len(), 100, "one match per carrier");
+        assert!(got
+            .iter()
+            .all(|(_, len, rate)| *len == 2 && *rate == 500_000_000));
     }
 
     #[test]
