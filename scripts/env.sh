@@ -10,13 +10,18 @@ if [ -z "${CARGO_TARGET_DIR:-}" ]; then
   fi
 fi
 
-# ensure_packages CMD:PACKAGE...: installs each Debian PACKAGE whose program CMD is not on
-# PATH (shell builtins do not count).
-# Idempotent: does nothing when every command is already there.
+# ensure_packages WHAT:PACKAGE...: installs each Debian PACKAGE whose WHAT is missing: a
+# program on PATH (shell builtins do not count) or, when WHAT starts with '/', a file.
+# Idempotent: does nothing when everything is already there.
 ensure_packages() {
-  local missing=() pair
+  local missing=() pair what
   for pair in "$@"; do
-    type -P "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    what=${pair%%:*}
+    if [ "${what#/}" != "$what" ]; then
+      [ -e "$what" ] || missing+=("${pair#*:}")
+    else
+      type -P "$what" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    fi
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=()
@@ -29,4 +34,21 @@ ensure_packages() {
 command -v cargo >/dev/null 2>&1 || {
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) first" >&2
   exit 1
+}
+
+# What every build needs: a C toolchain for rustc's linker and the C runtime objects.
+BUILD_PACKAGES=(cc:gcc /usr/include/stdio.h:libc6-dev)
+# `kill` for the end-to-end tests that signal the gateway.
+TEST_PACKAGES=(kill:procps)
+
+# ensure_rust_components COMPONENT...: adds rustup components (clippy, rustfmt) if missing.
+ensure_rust_components() {
+  local c
+  for c in "$@"; do
+    case $c in
+      clippy) cargo clippy --version >/dev/null 2>&1 && continue ;;
+      rustfmt) cargo fmt --version >/dev/null 2>&1 && continue ;;
+    esac
+    command -v rustup >/dev/null 2>&1 && rustup component add "$c"
+  done
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::pool::idle_fraction_of;
 use super::select::Ranking;
 use super::skills::Requirement;
 use super::{AgentIndex, AgentPool, CompiledQueue, ScoreWeights, SkillRequirement, Strategy};
@@ -59,6 +60,17 @@ pub(crate) fn availability_parts(
         ScorePart::new(pool.idle_fraction(i, now_ms, w.idle_horizon_ms()), w.idle),
         ScorePart::new(pool.free_fraction(i), w.load),
     ]
+}
+
+/// An upper bound of the weighted score of any agent whose capped idle time is
+/// `idle_ms`: skill fit and spare capacity at their maximum (1), summed like [`total`].
+/// Nondecreasing in `idle_ms` (every step rounds monotonically).
+pub(crate) fn upper_bound(w: &ScoreWeights, idle_ms: i64, horizon_ms: i64) -> f64 {
+    total(&[
+        ScorePart::new(1.0, w.skill),
+        ScorePart::new(idle_fraction_of(idle_ms, horizon_ms), w.idle),
+        ScorePart::new(1.0, w.load),
+    ])
 }
 
 /// All three components of agent `i`'s weighted score. Selection and explanation both

@@ -2,15 +2,21 @@
 //!
 //! Selection among thousands of agents is a scan, so the pool stores each attribute in
 //! its own `Vec` (a column) indexed by [`AgentIndex`]: the scan touches only the columns
-//! it needs, in order, without chasing pointers. Two derived columns make the common
-//! rejections one compare each:
-//! - `ready_at_ms`: the earliest time the agent can take a call given state and load
-//!   (`i64::MIN` available, `until_ms` in wrap-up, `i64::MAX` busy/away/offline or full);
-//! - `skill_mask`: bit `skill_id % 128` for each skill, a prefilter before the exact check
-//!   against the agent's `(skill, level)` entries, kept sorted by skill id.
+//! it needs, in order, without chasing pointers. Eligibility is decided 64 agents at a
+//! time on bitsets, so the agents that fail it cost nothing each:
+//! - per skill, the agents that have it (at any level), as a sparse bitset (only the
+//!   nonzero 64-agent words: a common skill costs 12 bytes per 64 agents, a rare one 12
+//!   bytes per holder). Skills never change in place, so these are built by
+//!   [`push`](AgentPool::push) only; a requirement intersects the bitsets of its skills;
+//! - readiness, from the derived `ready_at_ms` column (the earliest time the agent can
+//!   take a call given state and load: `i64::MIN` available, `until_ms` in wrap-up,
+//!   `i64::MAX` busy/away/offline or full), kept as two bitsets in step with it: ready at
+//!   any time (`i64::MIN`), and ready from a finite time (wrap-up), whose agents alone
+//!   compare their time with `now_ms`.
 //!
-//! Both tests run branch-free over 64 agents at a time into a bitset (whether an agent
-//! passes looks random to the branch predictor); only the set bits are visited.
+//! Only the set bits of `skills & ready & !excluded` are visited. Levels above 1 are
+//! checked exactly (a merge of the agent's `(skill, level)` entries, kept sorted by skill
+//! id, with the requirement) by the strategy, after its cheap key says the agent could win.
 //!
 //! The server owns the pool. It updates presence in place with the `set_*` methods (O(1))
 //! and publishes clones as immutable snapshots; it rebuilds the pool when agents leave or
@@ -23,6 +29,40 @@ use std::ops::Range;
 use super::skills::{check_proficiency, Need, Requirement, SkillId, SkillRegistry};
 use super::{Agent, AgentError, AgentIndex, AgentState, CompiledQueue, QueueSpec};
 
+/// The agents that have one skill: a sparse bitset of 64-agent words, ascending, only the
+/// nonzero ones (`bits[k]` are the agents `64 * words[k]..` that have it).
+#[derive(Debug, Clone, Default)]
+struct Holders {
+    words: Vec<u32>,
+    bits: Vec<u64>,
+}
+
+/// No agent: the holders of a skill id the pool does not know.
+static NOBODY: Holders = Holders {
+    words: Vec::new(),
+    bits: Vec::new(),
+};
+
+impl Holders {
+    /// Adds agent `i`, which is after every agent already in the set.
+    fn append(&mut self, i: AgentIndex) {
+        let word = (i / 64) as u32;
+        let bit = 1u64 << (i % 64);
+        match (self.words.last(), self.bits.last_mut()) {
+            (Some(&last), Some(bits)) if last == word => *bits |= bit,
+            _ => {
+                self.words.push(word);
+                self.bits.push(bit);
+            }
+        }
+    }
+
+    /// The first position whose word is at least `word`.
+    fn seek(&self, word: usize) -> usize {
+        self.words.partition_point(|&w| (w as usize) < word)
+    }
+}
+
 /// A snapshot of agents, stored by column for fast selection.
 ///
 /// Agents keep the index they were pushed at ([`AgentIndex`]) for the pool's lifetime.
@@ -31,7 +71,8 @@ pub struct AgentPool {
     ids: Vec<String>,
     index_by_id: HashMap<String, AgentIndex>,
     skills: SkillRegistry,
-    skill_mask: Vec<u128>,
+    /// `holders[skill id]`: the agents with that skill.
+    holders: Vec<Holders>,
     /// Agent `i`'s skills are `skill_entries[skill_start[i]..skill_start[i + 1]]`.
     skill_start: Vec<usize>,
     skill_entries: Vec<(SkillId, u8)>,
@@ -39,6 +80,11 @@ pub struct AgentPool {
     active_calls: Vec<u16>,
     capacity: Vec<u16>,
     ready_at_ms: Vec<i64>,
+    /// Bit `i % 64` of word `i / 64`: `ready_at_ms[i] == i64::MIN` (ready whenever).
+    ready_always: Vec<u64>,
+    /// Bit `i % 64` of word `i / 64`: `ready_at_ms[i]` is a time (neither `i64::MIN` nor
+    /// `i64::MAX`), to compare with `now_ms`.
+    ready_timed: Vec<u64>,
     /// `1 - active_calls / capacity` (floored at 0), kept in step with `active_calls`.
     free_fraction: Vec<f64>,
     idle_since_ms: Vec<i64>,
@@ -51,13 +97,15 @@ impl Default for AgentPool {
             ids: Vec::new(),
             index_by_id: HashMap::new(),
             skills: SkillRegistry::default(),
-            skill_mask: Vec::new(),
+            holders: Vec::new(),
             skill_start: vec![0],
             skill_entries: Vec::new(),
             states: Vec::new(),
             active_calls: Vec::new(),
             capacity: Vec::new(),
             ready_at_ms: Vec::new(),
+            ready_always: Vec::new(),
+            ready_timed: Vec::new(),
             free_fraction: Vec::new(),
             idle_since_ms: Vec::new(),
             calls_handled: Vec::new(),
@@ -77,6 +125,13 @@ fn ready_at(state: AgentState, active_calls: u16, capacity: u16) -> i64 {
     }
 }
 
+/// `idle_ms` (already clamped to `0..=horizon_ms`) as a fraction of `horizon_ms`. The
+/// one place this division is written, so that bounds computed from an idle time agree
+/// to the bit with agents' scores.
+pub(crate) fn idle_fraction_of(idle_ms: i64, horizon_ms: i64) -> f64 {
+    idle_ms as f64 / horizon_ms as f64
+}
+
 impl AgentPool {
     /// A pool of `agents`, indexed in the order given.
     pub fn new(agents: Vec<Agent>) -> Result<Self, AgentError> {
@@ -92,12 +147,13 @@ impl AgentPool {
     pub fn reserve(&mut self, additional: usize) {
         self.ids.reserve(additional);
         self.index_by_id.reserve(additional);
-        self.skill_mask.reserve(additional);
         self.skill_start.reserve(additional);
         self.states.reserve(additional);
         self.active_calls.reserve(additional);
         self.capacity.reserve(additional);
         self.ready_at_ms.reserve(additional);
+        self.ready_always.reserve(additional / 64 + 1);
+        self.ready_timed.reserve(additional / 64 + 1);
         self.free_fraction.reserve(additional);
         self.idle_since_ms.reserve(additional);
         self.calls_handled.reserve(additional);
@@ -134,25 +190,34 @@ impl AgentPool {
             });
         }
 
+        let index = self.ids.len();
         let first = self.skill_entries.len();
-        let mut mask = 0u128;
         for s in &agent.skills {
             let id = self.skills.intern(&s.skill)?;
-            mask |= id.bit();
             self.skill_entries.push((id, s.level));
+        }
+        self.holders
+            .resize_with(self.skills.len(), Holders::default);
+        for &(id, _) in &self.skill_entries[first..] {
+            self.holders[usize::from(id.get())].append(index);
         }
         self.skill_entries[first..].sort_unstable_by_key(|&(id, _)| id);
         self.skill_start.push(self.skill_entries.len());
-        self.skill_mask.push(mask);
 
-        let index = self.ids.len();
         self.index_by_id.insert(agent.id.clone(), index);
         self.ids.push(agent.id);
         self.states.push(agent.state);
         self.active_calls.push(agent.active_calls);
         self.capacity.push(agent.capacity);
-        self.ready_at_ms
-            .push(ready_at(agent.state, agent.active_calls, agent.capacity));
+        if index.is_multiple_of(64) {
+            self.ready_always.push(0);
+            self.ready_timed.push(0);
+        }
+        self.ready_at_ms.push(i64::MAX);
+        self.set_ready_at(
+            index,
+            ready_at(agent.state, agent.active_calls, agent.capacity),
+        );
         self.free_fraction
             .push(free_fraction(agent.active_calls, agent.capacity));
         self.idle_since_ms.push(agent.idle_since_ms);
@@ -170,13 +235,13 @@ impl AgentPool {
     /// Sets agent `i`'s state. Panics if `i` is out of range.
     pub fn set_state(&mut self, i: AgentIndex, state: AgentState) {
         self.states[i] = state;
-        self.ready_at_ms[i] = ready_at(state, self.active_calls[i], self.capacity[i]);
+        self.set_ready_at(i, ready_at(state, self.active_calls[i], self.capacity[i]));
     }
 
     /// Sets agent `i`'s active call count. Panics if `i` is out of range.
     pub fn set_active_calls(&mut self, i: AgentIndex, active_calls: u16) {
         self.active_calls[i] = active_calls;
-        self.ready_at_ms[i] = ready_at(self.states[i], active_calls, self.capacity[i]);
+        self.set_ready_at(i, ready_at(self.states[i], active_calls, self.capacity[i]));
         self.free_fraction[i] = free_fraction(active_calls, self.capacity[i]);
     }
 
@@ -188,6 +253,17 @@ impl AgentPool {
     /// Sets agent `i`'s handled-call count. Panics if `i` is out of range.
     pub fn set_calls_handled(&mut self, i: AgentIndex, calls_handled: u32) {
         self.calls_handled[i] = calls_handled;
+    }
+
+    /// Sets `ready_at_ms[i]` and its bits in `ready_always` and `ready_timed`.
+    fn set_ready_at(&mut self, i: AgentIndex, ready_at_ms: i64) {
+        self.ready_at_ms[i] = ready_at_ms;
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let always = ready_at_ms == i64::MIN;
+        let timed = !always && ready_at_ms != i64::MAX;
+        self.ready_always[word] =
+            (self.ready_always[word] & !bit) | (u64::from(always) << (i % 64));
+        self.ready_timed[word] = (self.ready_timed[word] & !bit) | (u64::from(timed) << (i % 64));
     }
 
     // ---- getters (panic if `i` is out of range, like slice indexing) ----
@@ -268,9 +344,7 @@ impl AgentPool {
 
     /// Whether agent `i`'s skills meet `req` (presence is not considered).
     pub fn meets(&self, i: AgentIndex, req: &Requirement) -> bool {
-        req.is_satisfiable()
-            && self.skill_mask[i] & req.mask == req.mask
-            && self.meets_levels(i, req)
+        req.is_satisfiable() && self.meets_exact(i, &req.needs)
     }
 
     /// Whether agent `i` is eligible for `req` at `now_ms`: ready and meets it.
@@ -304,7 +378,7 @@ impl AgentPool {
         }
     }
 
-    /// The agents that pass the cheap tests (ready, skill mask, not excluded) in index
+    /// The agents that are ready, have `req`'s skills and are not excluded, in index
     /// order; each still needs [`meets_levels`](Self::meets_levels).
     pub(crate) fn candidates<'a>(
         &'a self,
@@ -328,22 +402,42 @@ impl AgentPool {
             0
         };
         let start = range.start.min(end);
+        let mut lists = [&NOBODY; MAX_BITSET_NEEDS];
+        let filtered = req.needs.len().min(MAX_BITSET_NEEDS);
+        for (list, need) in lists.iter_mut().zip(&req.needs) {
+            *list = self
+                .holders
+                .get(usize::from(need.skill.get()))
+                .unwrap_or(&NOBODY);
+        }
+        // The sparsest list drives: the others are only looked up at its words.
+        if let Some(sparsest) = (0..filtered).min_by_key(|&k| lists[k].words.len()) {
+            lists.swap(0, sparsest);
+        }
+        let (first_word, end_word) = (start / 64, end.div_ceil(64));
+        let mut cursors = [0; MAX_BITSET_NEEDS];
+        for (cursor, list) in cursors.iter_mut().zip(&lists[..filtered]) {
+            *cursor = list.seek(first_word);
+        }
         Candidates {
-            ready_at_ms: &self.ready_at_ms[start..end],
-            skill_mask: &self.skill_mask[start..end],
-            base: start,
+            pool: self,
+            lists,
+            filtered,
+            cursors,
+            next_word: first_word,
+            start,
+            end,
+            end_word: if start < end { end_word } else { first_word },
             now_ms: clamp_now(now_ms),
-            mask: req.mask,
             exclude,
-            chunk: 0,
-            next_chunk: 0,
+            word: 0,
             bits: 0,
         }
     }
 
-    /// The exact skill check, after the mask prefilter has passed.
+    /// The exact skill check, for an agent that has all of `req`'s skills.
     pub(crate) fn meets_levels(&self, i: AgentIndex, req: &Requirement) -> bool {
-        req.mask_is_exact || self.meets_exact(i, &req.needs)
+        req.skills_suffice || self.meets_exact(i, &req.needs)
     }
 
     fn entries(&self, i: AgentIndex) -> &[(SkillId, u8)] {
@@ -389,12 +483,16 @@ impl AgentPool {
         sum / req.needs.len() as f64
     }
 
+    /// Agent `i`'s idle time at `now_ms`, in ms, clamped to `0..=horizon_ms`.
+    pub(crate) fn idle_ms(&self, i: AgentIndex, now_ms: i64, horizon_ms: i64) -> i64 {
+        now_ms
+            .saturating_sub(self.idle_since_ms[i])
+            .clamp(0, horizon_ms)
+    }
+
     /// Agent `i`'s idle time at `now_ms` as a fraction of `horizon_ms` (capped at 1).
     pub(crate) fn idle_fraction(&self, i: AgentIndex, now_ms: i64, horizon_ms: i64) -> f64 {
-        let idle_ms = now_ms
-            .saturating_sub(self.idle_since_ms[i])
-            .clamp(0, horizon_ms);
-        idle_ms as f64 / horizon_ms as f64
+        idle_fraction_of(self.idle_ms(i, now_ms, horizon_ms), horizon_ms)
     }
 
     /// `1 - active_calls / capacity`, floored at 0.
@@ -407,6 +505,10 @@ impl AgentPool {
 fn clamp_now(now_ms: i64) -> i64 {
     now_ms.min(i64::MAX - 1)
 }
+
+/// At most this many of a requirement's skills are intersected as bitsets; the exact
+/// check covers any further ones (see [`Requirement`]'s `skills_suffice`).
+pub(crate) const MAX_BITSET_NEEDS: usize = 8;
 
 /// Iterator over eligible agents, from [`AgentPool::eligible`].
 #[derive(Debug, Clone)]
@@ -423,75 +525,115 @@ impl Iterator for Eligible<'_> {
         let (pool, req) = (self.pool, self.req);
         self.candidates.find(|&i| pool.meets_levels(i, req))
     }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, self.candidates.size_hint().1)
-    }
 }
 
 impl FusedIterator for Eligible<'_> {}
 
-/// Agents passing the cheap tests, found 64 at a time: each chunk of the `ready_at_ms`
-/// and `skill_mask` columns becomes a bitset without a branch per agent (whether an
-/// agent passes is close to random, so a branch would mispredict often), then the set
-/// bits are walked.
+/// Agents that are ready, have the required skills and are not excluded, found 64 at a
+/// time: a word of the sparsest skill's bitset, and-ed with the other skills' words at
+/// that position, the range, readiness and exclusions, then its set bits are walked.
+/// Only agents in wrap-up compare a time; nothing is decided by a branch per agent
+/// except for the agents that pass.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidates<'a> {
-    ready_at_ms: &'a [i64],
-    skill_mask: &'a [u128],
-    /// Pool index of `ready_at_ms[0]`.
-    base: usize,
+    pool: &'a AgentPool,
+    /// The holders of the first `filtered` required skills, the sparsest first.
+    lists: [&'a Holders; MAX_BITSET_NEEDS],
+    filtered: usize,
+    /// Per list, the position of the first word not yet passed.
+    cursors: [usize; MAX_BITSET_NEEDS],
+    /// Without required skills: the next word to look at.
+    next_word: usize,
+    /// The agents considered: `start..end`, in words `start / 64..end_word`.
+    start: usize,
+    end: usize,
+    end_word: usize,
     now_ms: i64,
-    mask: u128,
     exclude: &'a [AgentIndex],
-    /// Offset (into the slices) of the chunk `bits` describes.
-    chunk: usize,
-    next_chunk: usize,
+    /// The word `bits` belongs to, and its candidates not yet returned.
+    word: usize,
     bits: u64,
 }
 
 impl Candidates<'_> {
-    // `&` on purpose: no short-circuit branch inside the chunk loop.
-    #[allow(clippy::needless_bitwise_bool)]
-    fn load_next_chunk(&mut self) {
-        let start = self.next_chunk;
-        let stop = self.ready_at_ms.len().min(start + 64);
-        let ready = &self.ready_at_ms[start..stop];
-        let masks = &self.skill_mask[start..stop];
-        let mut bits = 0u64;
-        for (j, (&ready_at, &mask)) in ready.iter().zip(masks).enumerate() {
-            let pass = (ready_at <= self.now_ms) & (mask & self.mask == self.mask);
-            bits |= u64::from(pass) << j;
+    /// The next word with a candidate, and its candidates.
+    fn next_candidates(&mut self) -> Option<(usize, u64)> {
+        loop {
+            let (word, mut bits) = if self.filtered == 0 {
+                if self.next_word >= self.end_word {
+                    return None;
+                }
+                self.next_word += 1;
+                (self.next_word - 1, u64::MAX)
+            } else {
+                let driver = self.lists[0];
+                let k = self.cursors[0];
+                let word = match driver.words.get(k) {
+                    Some(&w) if (w as usize) < self.end_word => w as usize,
+                    _ => return None,
+                };
+                self.cursors[0] = k + 1;
+                (word, driver.bits[k])
+            };
+            let others = self.lists.iter().zip(&mut self.cursors);
+            for (list, cursor) in others.take(self.filtered).skip(1) {
+                if bits == 0 {
+                    break;
+                }
+                while list
+                    .words
+                    .get(*cursor)
+                    .is_some_and(|&w| (w as usize) < word)
+                {
+                    *cursor += 1;
+                }
+                bits &= match list.words.get(*cursor) {
+                    Some(&w) if w as usize == word => list.bits[*cursor],
+                    _ => 0,
+                };
+            }
+            if word == self.start / 64 {
+                bits &= u64::MAX << (self.start % 64);
+            }
+            if word + 1 == self.end_word && !self.end.is_multiple_of(64) {
+                bits &= (1u64 << (self.end % 64)) - 1;
+            }
+            if bits == 0 {
+                continue;
+            }
+            let pool = self.pool;
+            let mut ready = pool.ready_always[word];
+            let mut timed = bits & pool.ready_timed[word];
+            while timed != 0 {
+                let j = timed.trailing_zeros();
+                timed &= timed - 1;
+                let on_time = pool.ready_at_ms[word * 64 + j as usize] <= self.now_ms;
+                ready |= u64::from(on_time) << j;
+            }
+            bits &= ready;
+            for &x in self.exclude {
+                if x / 64 == word {
+                    bits &= !(1u64 << (x % 64));
+                }
+            }
+            if bits != 0 {
+                return Some((word, bits));
+            }
         }
-        self.chunk = start;
-        self.next_chunk = stop;
-        self.bits = bits;
     }
 }
 
 impl Iterator for Candidates<'_> {
     type Item = AgentIndex;
 
+    #[inline]
     fn next(&mut self) -> Option<AgentIndex> {
-        loop {
-            while self.bits != 0 {
-                let j = self.bits.trailing_zeros() as usize;
-                self.bits &= self.bits - 1;
-                let i = self.base + self.chunk + j;
-                if !self.exclude.contains(&i) {
-                    return Some(i);
-                }
-            }
-            if self.next_chunk >= self.ready_at_ms.len() {
-                return None;
-            }
-            self.load_next_chunk();
+        if self.bits == 0 {
+            (self.word, self.bits) = self.next_candidates()?;
         }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let rest = self.ready_at_ms.len() - self.next_chunk;
-        (0, Some(rest + self.bits.count_ones() as usize))
+        let j = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(self.word * 64 + j)
     }
 }
 
@@ -571,6 +713,79 @@ mod tests {
         );
         p.set_active_calls(1, 1);
         assert!(p.is_ready(1, 0), "capacity 2 leaves room");
+    }
+
+    #[test]
+    fn eligibility_bitsets_follow_pushes_and_presence_across_words() {
+        let mut p = AgentPool::default();
+        for k in 0..150 {
+            let mut a = Agent::new(format!("a{k}")).with_state(AgentState::Busy);
+            if k % 3 == 0 {
+                a = a.with_skill("es", 1 + (k % 5) as u8);
+            }
+            p.push(a).unwrap();
+        }
+        let q = p
+            .compile_queue(&QueueSpec::new("q").with_skill("es", 2))
+            .unwrap();
+        let req = q.requirement_at(0);
+        assert_eq!(p.eligible(req, 0, &[]).count(), 0, "all busy");
+        for k in [0, 3, 63, 66, 129, 147, 148] {
+            p.set_state(k, AgentState::Available);
+        }
+        p.set_state(129, AgentState::WrapUp { until_ms: 10 });
+        // 0 is level 1, 148 lacks the skill; 129 is in wrap-up until 10.
+        let got: Vec<_> = p.eligible(req, 9, &[]).collect();
+        assert_eq!(got, [3, 63, 66, 147]);
+        let got: Vec<_> = p.eligible(req, 10, &[66]).collect();
+        assert_eq!(got, [3, 63, 129, 147]);
+        p.set_active_calls(63, 1);
+        assert!(!p.eligible(req, 10, &[]).any(|i| i == 63), "full");
+        let idx = p.push(Agent::new("late").with_skill("es", 5)).unwrap();
+        assert_eq!(idx, 150);
+        assert_eq!(p.eligible(req, 10, &[]).last(), Some(150));
+        assert_eq!(
+            p.eligible_in(req, 10, &[], 4..148).collect::<Vec<_>>(),
+            [66, 129, 147]
+        );
+    }
+
+    #[test]
+    fn many_required_skills_are_checked_exactly() {
+        let skills: Vec<String> = (0..MAX_BITSET_NEEDS + 2).map(|k| format!("s{k}")).collect();
+        let agent = |id: &str, missing: Option<usize>| {
+            let mut a = Agent::new(id);
+            for (k, s) in skills.iter().enumerate() {
+                if Some(k) != missing {
+                    a = a.with_skill(s.clone(), 1);
+                }
+            }
+            a.with_skill("other", 1)
+        };
+        let mut agents = vec![agent("all", None)];
+        agents.extend((0..skills.len()).map(|k| agent(&format!("no-s{k}"), Some(k))));
+        let p = AgentPool::new(agents).unwrap();
+        let mut spec = QueueSpec::new("q");
+        for s in &skills {
+            spec = spec.with_skill(s.clone(), 1);
+        }
+        let q = p.compile_queue(&spec).unwrap();
+        let req = q.requirement_at(0);
+        assert!(!req.skills_suffice);
+        assert_eq!(p.eligible(req, 0, &[]).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn a_requirement_from_another_pool_finds_nobody_without_panicking() {
+        let other = AgentPool::new(vec![Agent::new("x")
+            .with_skill("a", 1)
+            .with_skill("b", 1)
+            .with_skill("c", 1)])
+        .unwrap();
+        let q = other
+            .compile_queue(&QueueSpec::new("q").with_skill("c", 1))
+            .unwrap();
+        assert_eq!(pool().eligible(q.requirement_at(0), 0, &[]).count(), 0);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pool::MAX_BITSET_NEEDS;
 use super::skills::{check_proficiency, Need, Requirement, SkillRegistry, MIN_PROFICIENCY};
 use super::{AgentError, AgentPool, Strategy};
 
@@ -311,8 +312,7 @@ fn resolve(
 ) -> Requirement {
     let mut req = Requirement {
         needs: Vec::new(),
-        mask: 0,
-        mask_is_exact: false,
+        skills_suffice: false,
         unknown: Vec::new(),
         relaxed: Vec::new(),
         after_ms,
@@ -323,13 +323,13 @@ fn resolve(
             req.relaxed.push(w.skill.to_owned());
         } else if let Some(id) = skills.id(w.skill) {
             req.needs.push(Need::new(id, w.min));
-            req.mask |= id.bit();
         } else {
             req.unknown.push((w.skill.to_owned(), w.min));
         }
     }
     req.needs.sort_unstable_by_key(|n| n.skill);
-    req.mask_is_exact = skills.len() <= 128 && req.needs.iter().all(|n| n.min == MIN_PROFICIENCY);
+    req.skills_suffice =
+        req.needs.len() <= MAX_BITSET_NEEDS && req.needs.iter().all(|n| n.min == MIN_PROFICIENCY);
     req
 }
 

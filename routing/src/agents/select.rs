@@ -1,12 +1,12 @@
 //! [`select`]: which eligible agent takes a caller of a queue, by the queue's strategy.
 //!
-//! One pass over the pool's two hot columns (ready-at time and skill mask, 64 agents at
-//! a time, see [`AgentPool::eligible`]); the candidates that pass are then judged by the
-//! strategy's cheap key first (idle time, calls handled, an upper bound of the weighted
-//! score), and only one that could win pays for the exact skill check. No allocation
-//! unless an explanation is asked for. Ties are broken deterministically (longest idle,
-//! then lowest index), so the same snapshot and the same random seed give the same
-//! answer.
+//! One pass over the pool's bitsets (the required skills' holders and readiness, 64
+//! agents at a time, see [`AgentPool::eligible`]); the candidates that pass are then
+//! judged by the strategy's cheap key first (idle time, calls handled, an upper bound of
+//! the weighted score), and only one that could win pays for the exact skill check. No
+//! allocation unless an explanation is asked for. Ties are broken deterministically
+//! (longest idle, then lowest index), so the same snapshot and the same random seed give
+//! the same answer.
 
 use std::cmp::Ordering;
 
@@ -263,6 +263,8 @@ impl Ranking {
 /// with a perfect skill fit bounds the real one from above (rounding is monotonic and
 /// the sums are done in the same order), so when only the best is wanted, an agent
 /// whose bound cannot beat it is skipped before the exact skill check and the fit.
+/// Before even that, a [`Bar`] turns "could beat the best" into one integer compare of
+/// the agent's `idle_since_ms`, so most agents cost a load and a compare.
 fn rank(
     candidates: impl Iterator<Item = AgentIndex>,
     pool: &AgentPool,
@@ -271,10 +273,16 @@ fn rank(
     weights: &ScoreWeights,
     with_runner_up: bool,
 ) -> Option<Ranking> {
+    let horizon_ms = weights.idle_horizon_ms();
+    let top = explain::upper_bound(weights, horizon_ms, horizon_ms);
+    let mut bar = Bar::OPEN;
     let mut ranking: Option<Ranking> = None;
     for agent in candidates {
-        let [idle, load] = explain::availability_parts(pool, agent, now_ms, weights);
         let idle_since_ms = pool.idle_since_ms(agent);
+        if idle_since_ms > bar.latest_idle_since {
+            continue;
+        }
+        let [idle, load] = explain::availability_parts(pool, agent, now_ms, weights);
         if let (Some(r), false) = (&ranking, with_runner_up) {
             let perfect = [ScorePart::new(1.0, weights.skill), idle, load];
             let bound = Scored {
@@ -295,13 +303,89 @@ fn rank(
             score: explain::total(&[fit, idle, load]),
             idle_since_ms,
         };
-        ranking = Some(match ranking {
+        let r = match ranking {
             None => Ranking {
                 best: scored,
                 runner_up: None,
             },
             Some(r) => r.admit(scored, with_runner_up),
-        });
+        };
+        ranking = Some(r);
+        if !with_runner_up {
+            match bar.above(&r.best, top, now_ms, weights) {
+                Some(raised) => bar = raised,
+                None => break,
+            }
+        }
     }
     ranking
+}
+
+/// Which agents could still beat the best score so far, as one integer compare: an
+/// agent idle since later than `latest_idle_since` cannot.
+///
+/// Exact, not a heuristic: [`explain::upper_bound`] of an agent's capped idle time (skill
+/// fit and spare capacity at their maximum, 1) is at least the bound `rank` computes for
+/// it, and is nondecreasing in the idle time, so the least idle time that reaches the
+/// best score is found by bisection, and every agent idle for less is out. When even a
+/// full idle horizon only ties the best, only an agent idle since earlier can still win
+/// (ties go to the longest idle).
+#[derive(Debug, Clone, Copy)]
+struct Bar {
+    latest_idle_since: i64,
+    /// The best score this bar was computed for and the least capped idle time (ms)
+    /// whose upper bound reaches it; scores only rise, so this only rises.
+    score: f64,
+    min_idle_ms: i64,
+}
+
+impl Bar {
+    /// Before any agent is scored: everyone could win.
+    const OPEN: Self = Self {
+        latest_idle_since: i64::MAX,
+        score: f64::NEG_INFINITY,
+        min_idle_ms: 0,
+    };
+
+    /// The bar to beat `best`, given `top`, the upper bound at a full idle horizon; `None`
+    /// when no agent can beat it.
+    fn above(self, best: &Scored, top: f64, now_ms: i64, weights: &ScoreWeights) -> Option<Self> {
+        let reaches_top = top.total_cmp(&best.score);
+        if reaches_top.is_lt() {
+            return None;
+        }
+        let horizon_ms = weights.idle_horizon_ms();
+        let min_idle_ms = if best.score.total_cmp(&self.score).is_eq() {
+            self.min_idle_ms
+        } else {
+            // The least idle time in `lo..=hi` whose bound reaches the score; `hi` does.
+            let (mut lo, mut hi) = (self.min_idle_ms, horizon_ms);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if explain::upper_bound(weights, mid, horizon_ms)
+                    .total_cmp(&best.score)
+                    .is_lt()
+                {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        // Capped idle time `>= min_idle_ms` (>= 1) means `idle_since <= now - min_idle_ms`.
+        let mut latest_idle_since = if min_idle_ms == 0 {
+            i64::MAX
+        } else {
+            now_ms.checked_sub(min_idle_ms)?
+        };
+        if reaches_top.is_eq() {
+            latest_idle_since = latest_idle_since.min(best.idle_since_ms.checked_sub(1)?);
+        }
+        Some(Self {
+            latest_idle_since,
+            score: best.score,
+            min_idle_ms,
+        })
+    }
 }

@@ -2,8 +2,9 @@
 //! requirement resolved to those ids.
 //!
 //! Interning turns "does this agent speak Spanish at level 3 or better" from string
-//! compares into a 128-bit mask test (bit `id % 128`, a prefilter) and a short merge of
-//! two sorted `(id, level)` lists (the exact check). The registry is append-only and
+//! compares into a bitset lookup (the pool keeps, per skill id, the agents that have it)
+//! and, for levels above 1, a short merge of two sorted `(id, level)` lists (the exact
+//! check). The registry is append-only and
 //! carries a fingerprint of its contents, so a queue compiled against one pool can tell
 //! whether another pool numbers its skills the same way.
 
@@ -41,11 +42,6 @@ impl SkillId {
     /// The raw id: skills are numbered `0..registry.len()` in order of first appearance.
     pub fn get(self) -> u16 {
         self.0
-    }
-
-    /// This skill's bit in a 128-bit prefilter mask.
-    pub(crate) fn bit(self) -> u128 {
-        1u128 << (self.0 % 128)
     }
 }
 
@@ -157,11 +153,10 @@ impl Need {
 pub struct Requirement {
     /// Sorted by skill id, each skill once.
     pub(crate) needs: Vec<Need>,
-    /// OR of the needs' bits.
-    pub(crate) mask: u128,
-    /// The mask test alone decides: every minimum is 1 and the pool has at most 128
-    /// skills (no two share a bit), so the exact level check can be skipped.
-    pub(crate) mask_is_exact: bool,
+    /// Having the skills decides: every minimum is 1 and there are at most
+    /// `MAX_BITSET_NEEDS` of them (all intersected as bitsets), so the exact level check
+    /// can be skipped.
+    pub(crate) skills_suffice: bool,
     /// Required skills (with their minimum) that no agent of the pool has.
     pub(crate) unknown: Vec<(String, u8)>,
     /// Skills of the queue that expansion has dropped.

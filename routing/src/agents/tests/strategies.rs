@@ -444,3 +444,46 @@ fn weighted_score_ties_go_to_the_longest_idle_not_the_lowest_index() {
         Some("idle-300")
     );
 }
+
+#[test]
+fn weighted_score_top_ties_are_decided_to_the_millisecond_across_the_pool() {
+    // Every agent reaches the highest possible score (perfect fit, idle past the
+    // horizon, free): only the idle time decides, by one millisecond, over several
+    // 64-agent words. `order(k)` is agent k's rank by idle time (0 = longest).
+    let top_pool = |order: &dyn Fn(i64) -> i64| {
+        let agents = (0..200)
+            .map(|k| {
+                Agent::new(format!("a{k}"))
+                    .with_skill("spanish", 5)
+                    .with_idle_since(ago(3_600) + order(k))
+            })
+            .collect();
+        AgentPool::new(agents).unwrap()
+    };
+    let spec = QueueSpec::new("es")
+        .with_strategy(weighted(1.0))
+        .with_skill("spanish", 3);
+    let cases: [(&dyn Fn(i64) -> i64, &str); 4] = [
+        (&|k| 199 - k, "a199"),           // each later agent 1 ms longer idle
+        (&|k| k, "a0"),                   // the first is the longest idle
+        (&|k| (k - 130).abs(), "a130"),   // longest in the middle of the third word
+        (&|k| i64::from(k != 77), "a77"), // one 1 ms longer, the rest tied
+    ];
+    for (order, want) in cases {
+        let pool = top_pool(order);
+        let q = compile(&pool, &spec);
+        let caller = CallerContext::new(NOW);
+        let told = select_at(&q, &pool, &caller, NOW, true).unwrap();
+        let quiet = select_at(&q, &pool, &caller, NOW, false).unwrap();
+        assert_eq!(pool.id(told.agent), want);
+        assert_eq!(quiet.agent, told.agent, "{want}");
+        assert_eq!(quiet.score.map(f64::to_bits), told.score.map(f64::to_bits));
+    }
+    let tied = top_pool(&|_| 0);
+    let q = compile(&tied, &spec);
+    assert_eq!(
+        pick(&q, &tied, &CallerContext::new(NOW)).as_deref(),
+        Some("a0"),
+        "a full tie goes to the lowest index"
+    );
+}
