@@ -1,0 +1,135 @@
+//! RTP port allocation for the carrier leg: even ports from the configured range (RTP on
+//! the even port, RTCP on the odd one above, RFC 3550 11), handed out round-robin, and a
+//! released port rests for a quarantine before reuse so that late packets of a finished
+//! call never reach the next one.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How long a released port rests before it is handed out again.
+pub const QUARANTINE: Duration = Duration::from_secs(10);
+
+/// Why a port range is not usable, or no port is free.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortError {
+    /// The range text does not parse.
+    #[error("{0:?} is not a port range like \"31000-31999\"")]
+    BadRange(String),
+    /// The range holds no RTP/RTCP pair.
+    #[error("port range {0}-{1} holds no even/odd RTP/RTCP pair")]
+    EmptyRange(u16, u16),
+    /// Every pair is in use or resting.
+    #[error("no free RTP port: all {0} pairs are in use")]
+    Exhausted(usize),
+}
+
+/// The pool of RTP/RTCP port pairs.
+#[derive(Debug, Clone)]
+pub struct PortPool {
+    free: VecDeque<u16>,
+    resting: VecDeque<(Instant, u16)>,
+    pairs: usize,
+}
+
+impl PortPool {
+    /// A pool over `"first-last"` (inclusive).
+    pub fn parse(range: &str) -> Result<Self, PortError> {
+        let bad = || PortError::BadRange(range.to_owned());
+        let (a, b) = range.split_once('-').ok_or_else(bad)?;
+        let first: u16 = a.trim().parse().map_err(|_| bad())?;
+        let last: u16 = b.trim().parse().map_err(|_| bad())?;
+        Self::new(first, last)
+    }
+
+    /// A pool over `first..=last`.
+    pub fn new(first: u16, last: u16) -> Result<Self, PortError> {
+        let start = first.max(1024).next_multiple_of(2);
+        let free: VecDeque<u16> = (u32::from(start)..u32::from(last))
+            .step_by(2)
+            .filter_map(|p| u16::try_from(p).ok())
+            .collect();
+        if free.is_empty() {
+            return Err(PortError::EmptyRange(first, last));
+        }
+        Ok(Self {
+            pairs: free.len(),
+            free,
+            resting: VecDeque::new(),
+        })
+    }
+
+    /// An even RTP port (RTCP is the next one).
+    pub fn allocate(&mut self, now: Instant) -> Result<u16, PortError> {
+        while self
+            .resting
+            .front()
+            .is_some_and(|&(since, _)| now.duration_since(since) >= QUARANTINE)
+        {
+            if let Some((_, port)) = self.resting.pop_front() {
+                self.free.push_back(port);
+            }
+        }
+        self.free
+            .pop_front()
+            .ok_or(PortError::Exhausted(self.pairs))
+    }
+
+    /// Gives a port back; it rests for [`QUARANTINE`] before reuse.
+    pub fn release(&mut self, now: Instant, port: u16) {
+        self.resting.push_back((now, port));
+    }
+
+    /// Pairs free right now.
+    pub fn available(&self) -> usize {
+        self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hands_out_even_ports_and_quarantines_released_ones() {
+        let t0 = Instant::now();
+        let mut pool = PortPool::parse("31001-31006").unwrap();
+        assert_eq!(
+            pool.available(),
+            2,
+            "31002/3 and 31004/5; 31006 has no RTCP port"
+        );
+        let a = pool.allocate(t0).unwrap();
+        let b = pool.allocate(t0).unwrap();
+        assert_eq!((a, b), (31002, 31004));
+        assert_eq!(pool.allocate(t0), Err(PortError::Exhausted(2)));
+        pool.release(t0, a);
+        assert!(
+            pool.allocate(t0 + Duration::from_secs(9)).is_err(),
+            "still resting"
+        );
+        assert_eq!(pool.allocate(t0 + QUARANTINE), Ok(31002));
+    }
+
+    #[test]
+    fn bad_ranges_are_clear() {
+        assert!(matches!(
+            PortPool::parse("31000"),
+            Err(PortError::BadRange(_))
+        ));
+        assert!(matches!(
+            PortPool::parse("a-b"),
+            Err(PortError::BadRange(_))
+        ));
+        assert_eq!(
+            PortPool::parse("31001-31001").unwrap_err(),
+            PortError::EmptyRange(31001, 31001)
+        );
+        assert_eq!(
+            PortPool::parse("65534-65535")
+                .unwrap()
+                .allocate(Instant::now()),
+            Ok(65534)
+        );
+    }
+}
