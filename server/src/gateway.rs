@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 /// What the HTTP handlers and the reload task share. The router is read through an
 /// atomic swap, the counters are atomics: no locks.
 pub struct Gateway {
+    sip_stats: Arc<std::sync::Mutex<crate::sip::endpoint::EndpointStats>>,
     loaded: Loaded,
     routing: RouterStore,
     deck_name: std::sync::Mutex<String>,
@@ -73,6 +74,7 @@ impl Gateway {
         let t = router.table();
         tracing::info!(deck = %deck_name, rows = t.rows(), prefixes = t.prefixes(), carriers = t.carriers().len(), "rate deck compiled");
         Ok(Self {
+            sip_stats: Arc::default(),
             routing: RouterStore::new(router),
             loaded,
             deck_name: std::sync::Mutex::new(deck_name),
@@ -122,8 +124,19 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
+    let sip = *g
+        .sip_stats
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Json(json!({
         "status": "ok",
+        "sip": {
+            "datagrams": sip.datagrams,
+            "malformed": sip.malformed,
+            "forbidden": sip.forbidden,
+            "stray_responses": sip.stray_responses,
+            "retransmissions": sip.retransmissions,
+        },
         "version": env!("CARGO_PKG_VERSION"),
         "routing": {
             "deck": deck,
@@ -144,11 +157,59 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (server.http_listen): {e}"))?;
     tracing::info!(addr = %listener.local_addr()?, "http listening");
     tokio::spawn(reload_on_sighup(gateway.clone()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sip_task = start_sip(&gateway, stopped).await?;
     axum::serve(listener, app(gateway))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    let _ = stop.send(true);
+    if let Some(task) = sip_task {
+        let _ = task.await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the SIP port and starts the endpoint's task, if `[sip]` is configured.
+async fn start_sip(
+    gateway: &Arc<Gateway>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let config = &gateway.loaded.config;
+    let Some(sip) = &config.sip else {
+        return Ok(None);
+    };
+    let addr = sip.listen.get_ref();
+    let socket = tokio::net::UdpSocket::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIP on {addr} (sip.listen): {e}"))?;
+    tracing::info!(addr = %socket.local_addr()?, "sip listening");
+    let inbound = config
+        .trunks
+        .iter()
+        .flat_map(|t| {
+            let t = t.get_ref();
+            t.inbound_from.iter().filter_map(move |net| {
+                Some(crate::sip::endpoint::InboundRule {
+                    net: crate::config::sip::IpNet::parse(net.get_ref()).ok()?,
+                    trunk: t.name.clone(),
+                })
+            })
+        })
+        .collect();
+    let seed = {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    let endpoint = crate::sip::endpoint::Endpoint::new(inbound, seed);
+    Ok(Some(tokio::spawn(crate::sip::udp::run(
+        socket,
+        endpoint,
+        gateway.sip_stats.clone(),
+        stopped,
+    ))))
 }
 
 async fn reload_on_sighup(gateway: Arc<Gateway>) {

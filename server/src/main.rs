@@ -7,6 +7,7 @@
 mod config;
 mod gateway;
 mod route_cmd;
+mod sip;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

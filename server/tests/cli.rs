@@ -1,31 +1,13 @@
 //! The `dcx` binary end to end: `route`, `check-config`, and the gateway's health and
 //! deck reload on SIGHUP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod support;
 
-fn dcx() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dcx"))
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dcx-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::io::Write;
+use std::process::Stdio;
+use support::{dcx, tempdir, write, Gateway};
 
 const DECK: &str = "prefix,carrier,rate\n1,c1,0.0200\n1415,c3,0.0123\n1415,c2,0.0150\n44,c1,0.03\n";
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 #[test]
 fn route_json_gives_lcr_order_and_reports_bad_lines() {
@@ -167,91 +149,23 @@ fn check_config_lists_every_problem_with_file_line_and_field() {
     assert!(String::from_utf8(out.stdout).unwrap().contains("ok ("));
 }
 
-/// Kills the gateway if a test fails half-way.
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
-}
-
-fn health(addr: &str) -> serde_json::Value {
-    let resp = http_get(addr, "/healthz");
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap()
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
 #[test]
 fn gateway_serves_health_and_reloads_the_deck_on_sighup() {
-    let dir = tempdir("gateway");
-    let deck = write(&dir, "deck.csv", DECK);
-    let cfg = write(
-        &dir,
-        "dcx.toml",
+    let gw = Gateway::start(
+        "gateway",
         "[server]\nhttp_listen = \"127.0.0.1:0\"\n[routing]\ndeck = \"deck.csv\"\n",
+        &[("deck.csv", DECK)],
     );
-    let mut gw = Gateway(
-        dcx()
-            .arg("--config")
-            .arg(&cfg)
-            .env("DCX_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let (tx, rx) = mpsc::channel();
-    let stderr = gw.0.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_for = |needle: &str| -> String {
-        loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("no log line with {needle:?}"));
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    };
-    let line = wait_for("http listening");
-    let addr = line.split("addr=").nth(1).unwrap().trim().to_owned();
-    let h = health(&addr);
+    let deck = gw.dir.join("deck.csv");
+    let h = gw.health();
     assert_eq!(h["status"], "ok");
     assert_eq!(h["routing"]["rows"], 4);
 
     // A broken deck is refused and the old one stays in effect.
     std::fs::write(&deck, "prefix,carrier,rate\n1,c1,zero\n").unwrap();
-    signal(&gw.0, "-HUP");
-    wait_for("reload failed");
-    let h = health(&addr);
+    gw.signal("-HUP");
+    gw.wait_for("reload failed");
+    let h = gw.health();
     assert_eq!(
         (
             h["routing"]["rows"].as_u64(),
@@ -261,9 +175,9 @@ fn gateway_serves_health_and_reloads_the_deck_on_sighup() {
     );
 
     std::fs::write(&deck, format!("{DECK}49,c4,0.01\n")).unwrap();
-    signal(&gw.0, "-HUP");
-    wait_for("rate deck reloaded");
-    let h = health(&addr);
+    gw.signal("-HUP");
+    gw.wait_for("rate deck reloaded");
+    let h = gw.health();
     assert_eq!(
         (
             h["routing"]["rows"].as_u64(),
@@ -272,8 +186,9 @@ fn gateway_serves_health_and_reloads_the_deck_on_sighup() {
         (Some(5), Some(1))
     );
 
-    signal(&gw.0, "-TERM");
-    let status = gw.0.wait().unwrap();
+    gw.signal("-TERM");
+    let mut gw = gw;
+    let status = gw.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
 

@@ -16,10 +16,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+pub mod sip;
+
 /// The demo configuration compiled into the binary (what `dcx` runs without `--config`).
-pub const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
+pub const DEMO_CONFIG: &str = include_str!("../../../config/demo.toml");
 /// The demo rate deck the demo configuration names.
-pub const DEMO_DECK: &str = include_str!("../../config/demo-deck.csv");
+pub const DEMO_DECK: &str = include_str!("../../../config/demo-deck.csv");
 /// The name the demo config gives its deck.
 const DEMO_DECK_NAME: &str = "demo-deck.csv";
 
@@ -32,6 +34,15 @@ pub struct Config {
     pub server: ServerSection,
     /// `[routing]`: deck, dial plan, deny list, failover and quality.
     pub routing: RoutingSection,
+    /// `[sip]`: the SIP listener; SIP is off without it.
+    #[serde(default)]
+    pub sip: Option<sip::SipSection>,
+    /// `[media]`: RTP ports and the address put in SDP.
+    #[serde(default)]
+    pub media: Option<sip::MediaSection>,
+    /// `[[trunks]]`: carriers and origins.
+    #[serde(default)]
+    pub trunks: Vec<Spanned<sip::TrunkSection>>,
 }
 
 /// `[server]`.
@@ -152,7 +163,7 @@ pub struct Loaded {
     pub source: Source,
 }
 
-struct Locator<'a> {
+pub(crate) struct Locator<'a> {
     file: String,
     text: &'a str,
     problems: Vec<Problem>,
@@ -171,7 +182,11 @@ impl Locator<'_> {
 
     /// Points at the `key = ...` line inside a table's span when there is one, else at
     /// the table itself.
-    fn key_span(&self, table: std::ops::Range<usize>, key: &str) -> std::ops::Range<usize> {
+    pub(crate) fn key_span(
+        &self,
+        table: std::ops::Range<usize>,
+        key: &str,
+    ) -> std::ops::Range<usize> {
         let body = self.text.get(table.clone()).unwrap_or("");
         let mut offset = table.start;
         for line in body.split_inclusive('\n') {
@@ -186,7 +201,7 @@ impl Locator<'_> {
         table
     }
 
-    fn push(
+    pub(crate) fn push(
         &mut self,
         span: std::ops::Range<usize>,
         field: impl Into<String>,
@@ -259,6 +274,7 @@ fn field_at(text: &str, offset: usize) -> String {
 }
 
 fn validate(config: &Config, loc: &mut Locator<'_>) {
+    sip::validate(config, loc);
     let listen = &config.server.http_listen;
     if listen.get_ref().parse::<SocketAddr>().is_err() {
         loc.push(

@@ -1,0 +1,50 @@
+//! The tokio shell around the [`Endpoint`]: one task owns the UDP socket and the
+//! endpoint, and waits for whichever comes first: a datagram, the endpoint's next
+//! deadline, or shutdown. The endpoint never sees the socket; the shell never decides.
+
+use super::endpoint::{Endpoint, EndpointStats};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+/// The largest datagram read (a SIP message over UDP stays well below it).
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Runs until `shutdown` flips to true. `stats` is refreshed after every event for the
+/// health and metrics endpoints (a std mutex: held for a copy, never across an await).
+pub async fn run(
+    socket: UdpSocket,
+    mut endpoint: Endpoint,
+    stats: Arc<Mutex<EndpointStats>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let deadline = endpoint.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, from)) => endpoint.handle_datagram(Instant::now(), from, &buf[..n]),
+                // ICMP port unreachable from an earlier send surfaces here on Linux:
+                // not this socket's failure.
+                Err(e) => tracing::debug!("sip udp receive: {e}"),
+            },
+            () = sleep => endpoint.handle_timeout(Instant::now()),
+            _ = shutdown.changed() => break,
+        }
+        while let Some((to, bytes)) = endpoint.poll_transmit() {
+            if let Err(e) = socket.send_to(&bytes, to).await {
+                tracing::debug!(%to, "sip udp send: {e}");
+            }
+        }
+        *stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = endpoint.stats();
+    }
+}

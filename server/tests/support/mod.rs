@@ -1,0 +1,129 @@
+//! Starting the `dcx` binary for end-to-end tests: a config in a fresh directory, the
+//! process killed when the test ends, its log lines readable with a timeout.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The `dcx` binary.
+pub fn dcx() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dcx"))
+}
+
+/// A fresh directory for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dcx-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes a file and returns its path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A running gateway; killed on drop.
+pub struct Gateway {
+    pub child: Child,
+    pub dir: PathBuf,
+    lines: mpsc::Receiver<String>,
+    http: Option<String>,
+}
+
+impl Gateway {
+    /// Starts `dcx --config dcx.toml` with `files` beside the config.
+    pub fn start(name: &str, config: &str, files: &[(&str, &str)]) -> Self {
+        let dir = tempdir(name);
+        for (file, text) in files {
+            write(&dir, file, text);
+        }
+        let cfg = write(&dir, "dcx.toml", config);
+        let mut child = dcx()
+            .arg("--config")
+            .arg(&cfg)
+            .env("DCX_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut gw = Self {
+            child,
+            dir,
+            lines,
+            http: None,
+        };
+        gw.http = Some(gw.wait_for_addr("http listening"));
+        gw
+    }
+
+    /// Waits (30 s at most) for a log line containing `needle`.
+    pub fn wait_for(&self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no log line with {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// The `addr=` of the log line containing `needle`.
+    pub fn wait_for_addr(&self, needle: &str) -> String {
+        let line = self.wait_for(needle);
+        line.split("addr=").nth(1).unwrap().trim().to_owned()
+    }
+
+    /// `GET /healthz` as JSON.
+    pub fn health(&self) -> serde_json::Value {
+        let resp = http_get(self.http.as_deref().unwrap(), "/healthz");
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+        serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    }
+
+    /// Sends a signal (`-HUP`, `-TERM`) to the process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 GET; the whole response as text.
+pub fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
