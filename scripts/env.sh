@@ -38,8 +38,8 @@ command -v cargo >/dev/null 2>&1 || {
 
 # What every build needs: a C toolchain for rustc's linker and the C runtime objects.
 BUILD_PACKAGES=(cc:gcc /usr/include/stdio.h:libc6-dev)
-# `kill` for the end-to-end tests that signal the gateway.
-TEST_PACKAGES=(kill:procps)
+# `kill` for the end-to-end tests that signal the gateway; sipp for the SIP ones.
+TEST_PACKAGES=(kill:procps sipp:sip-tester)
 
 # ensure_rust_components COMPONENT...: adds rustup components (clippy, rustfmt) if missing.
 ensure_rust_components() {
