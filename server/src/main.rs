@@ -4,6 +4,8 @@
 //! names a file; `dcx route` asks the routing core where numbers go; `dcx check-config`
 //! validates a config and its deck and prints every problem as `FILE:LINE: field: what`.
 
+mod cdr;
+mod cdr_cmd;
 mod config;
 mod gateway;
 mod route_cmd;
@@ -33,6 +35,8 @@ enum Command {
     Run,
     /// Show where numbers route: least-cost candidates with the explanation.
     Route(route_cmd::RouteArgs),
+    /// Show call detail records, newest first (a table, or JSON lines).
+    Cdr(cdr_cmd::CdrArgs),
     /// Validate a config file and its rate deck; print each problem as `FILE:LINE: field: what`.
     CheckConfig(CheckArgs),
 }
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => gateway::main(cli.config),
         Command::Route(args) => route_cmd::main(&args, cli.config.as_deref()),
+        Command::Cdr(args) => cdr_cmd::main(&args, cli.config.as_deref()),
         Command::CheckConfig(args) => check_config(&args),
     }
 }

@@ -204,3 +204,17 @@ fn a_bad_config_stops_the_gateway_with_located_problems() {
         "{err}"
     );
 }
+
+#[test]
+fn cdr_on_a_missing_store_says_which_file() {
+    let dir = tempdir("cdr-missing");
+    let db = dir.join("nope.sqlite");
+    let out = dcx().args(["cdr", "--db"]).arg(&db).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("dcx cdr: CDR store ") && err.contains("nope.sqlite"),
+        "{err}"
+    );
+    assert!(!db.exists(), "reading never creates a store");
+}

@@ -43,6 +43,30 @@ pub struct Config {
     /// `[[trunks]]`: carriers and origins.
     #[serde(default)]
     pub trunks: Vec<Spanned<sip::TrunkSection>>,
+    /// `[cdr]`: where call detail records are kept.
+    #[serde(default)]
+    pub cdr: CdrSection,
+}
+
+/// `[cdr]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdrSection {
+    /// The `SQLite` file, relative to the config file's directory.
+    #[serde(default = "default_cdr_path")]
+    pub path: String,
+}
+
+impl Default for CdrSection {
+    fn default() -> Self {
+        Self {
+            path: default_cdr_path(),
+        }
+    }
+}
+
+fn default_cdr_path() -> String {
+    "dcx-cdr.sqlite".to_owned()
 }
 
 /// `[server]`.
@@ -353,6 +377,16 @@ impl Loaded {
         match &self.source {
             Source::File(cfg) => cfg.parent().unwrap_or(Path::new(".")).join(deck),
             Source::Embedded => deck.to_owned(),
+        }
+    }
+
+    /// The CDR file as resolved against the config's directory (the working directory
+    /// for the embedded config).
+    pub fn cdr_path(&self) -> PathBuf {
+        let p = Path::new(&self.config.cdr.path);
+        match &self.source {
+            Source::File(cfg) => cfg.parent().unwrap_or(Path::new(".")).join(p),
+            Source::Embedded => p.to_owned(),
         }
     }
 
