@@ -14,6 +14,8 @@
 //!   [`munger::Munger`] (rewrites SSRC, sequence numbers and timestamps).
 //! - [`tone`]: sine generation and frequency checks (Goertzel, zero crossings) for tests
 //!   and hold audio.
+//! - [`webrtc`]: the [`webrtc::MediaCore`], every browser peer of a shard on one UDP
+//!   socket (str0m, ICE-lite, DTLS-SRTP with the offer's fingerprint verified), sans-IO.
 //!
 //! ## Rules
 //! - Sans-IO: no sockets, no threads, no sleeping, no `Instant::now()`. Time comes in as
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
