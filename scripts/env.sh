@@ -36,8 +36,9 @@ command -v cargo >/dev/null 2>&1 || {
   exit 1
 }
 
-# What every build needs: a C toolchain for rustc's linker and the C runtime objects.
-BUILD_PACKAGES=(cc:gcc /usr/include/stdio.h:libc6-dev)
+# What every build needs: a C toolchain for rustc's linker and the C runtime objects,
+# cmake and make for libopus (built by the opus crate).
+BUILD_PACKAGES=(cc:gcc /usr/include/stdio.h:libc6-dev cmake:cmake make:make)
 # `kill` for the end-to-end tests that signal the gateway; sipp for the SIP ones.
 TEST_PACKAGES=(kill:procps sipp:sip-tester)
 
