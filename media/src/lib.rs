@@ -36,6 +36,7 @@ pub mod jitter;
 pub mod munger;
 pub mod rtp;
 pub mod tone;
+pub mod webrtc;
 
 pub use g711::Law;
 pub use rtp::{RtpError, RtpHeader, RtpPacket, SeqUnwrapper, TimestampUnwrapper};

@@ -1,0 +1,332 @@
+//! [`MediaCore`]: all WebRTC peers of one shard behind one UDP socket. See the module
+//! docs of [`crate::webrtc`] for the run loop.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use str0m::change::SdpOffer;
+use str0m::config::{CryptoProvider, DtlsCert};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Input, Rtc, RtcConfig};
+
+use super::demux::{stun_local_ufrag, Demux};
+use super::peer::{KeyPress, Outbox, Peer};
+use super::{AudioCodec, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig};
+
+/// Counters of the shared socket, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CoreCounters {
+    /// Datagrams handed to [`MediaCore::handle_datagram`].
+    pub datagrams_received: u64,
+    /// Datagrams that are not STUN, DTLS, RTP or RTCP (or are truncated): dropped.
+    pub datagrams_malformed: u64,
+    /// Well-formed datagrams that no peer accepts: dropped.
+    pub datagrams_unrouted: u64,
+    /// Peers added with [`MediaCore::add_peer`].
+    pub peers_added: u64,
+    /// Peers gone, for whatever reason.
+    pub peers_gone: u64,
+}
+
+/// The WebRTC peers of one shard. Inputs are `handle_*` and commands; outputs are
+/// drained with `poll_transmit`, `poll_event` and `poll_timeout`.
+pub struct MediaCore {
+    rtc_config: RtcConfig,
+    candidates: Vec<Candidate>,
+    connect_timeout: std::time::Duration,
+    peers: BTreeMap<PeerId, Peer>,
+    demux: Demux,
+    next_id: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<MediaEvent>,
+    counters: CoreCounters,
+}
+
+impl std::fmt::Debug for MediaCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaCore")
+            .field("candidates", &self.candidates)
+            .field("peers", &self.peers.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaCore {
+    /// A core with no peers. Generates the DTLS certificate all its peers present.
+    pub fn new(config: &WebRtcConfig) -> Result<Self, MediaError> {
+        let crypto = Arc::new(str0m::crypto::from_feature_flags());
+        let certificate =
+            crypto
+                .dtls_provider
+                .generate_certificate()
+                .ok_or(MediaError::InvalidConfig(
+                    "the crypto provider cannot generate a DTLS certificate",
+                ))?;
+        Self::with_certificate(config, &crypto, &certificate)
+    }
+
+    /// A core whose peers present `certificate` (e.g. one kept across restarts).
+    pub fn with_certificate(
+        config: &WebRtcConfig,
+        crypto: &Arc<CryptoProvider>,
+        certificate: &DtlsCert,
+    ) -> Result<Self, MediaError> {
+        config.validate()?;
+        let candidates = config
+            .candidate_addrs()
+            .map(|addr| {
+                Candidate::host(addr, Protocol::Udp).map_err(|_| {
+                    MediaError::InvalidConfig("a public IP is not usable as an ICE host candidate")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            rtc_config: config.rtc_config(crypto, certificate),
+            candidates,
+            connect_timeout: config.connect_timeout,
+            peers: BTreeMap::new(),
+            demux: Demux::default(),
+            next_id: 1,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: CoreCounters::default(),
+        })
+    }
+
+    // ---- getters ----
+
+    /// The counters so far.
+    pub fn counters(&self) -> CoreCounters {
+        self.counters
+    }
+
+    /// Peers added and not yet reported gone.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    // ---- commands ----
+
+    /// Answers a browser's SDP offer: a new ICE-lite peer with our host candidates.
+    /// Returns its id and the SDP answer to send back. Nothing is kept on error.
+    pub fn add_peer(
+        &mut self,
+        now: Instant,
+        offer_sdp: &str,
+    ) -> Result<(PeerId, String), MediaError> {
+        let offer = SdpOffer::from_sdp_string(offer_sdp)
+            .map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        let mut rtc: Rtc = self.rtc_config.clone().build(now);
+        for candidate in &self.candidates {
+            rtc.add_local_candidate(candidate.clone());
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| MediaError::OfferRefused(e.to_string()))?;
+        let answer = answer.to_sdp_string();
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        let id = PeerId(self.next_id);
+        let mut peer = Peer::new(id, rtc, now, self.connect_timeout);
+        // str0m reports MediaAdded only once SRTP is up, so the answer names the mid.
+        peer.find_audio_mid(&answer);
+        if !peer.has_common_audio_codec() {
+            return Err(MediaError::NoCommonCodec);
+        }
+        // Nothing reaches the browser before it sends its first check (ICE-lite);
+        // this only learns str0m's first timeout.
+        peer.drain(&mut Outbox {
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        });
+        self.next_id += 1;
+        self.counters.peers_added += 1;
+        self.demux.add_peer(id, ufrag);
+        self.peers.insert(id, peer);
+        self.reap(id);
+        Ok((id, answer))
+    }
+
+    /// Closes a peer (DTLS `close_notify` to the browser) and forgets it; reported as
+    /// [`MediaEvent::PeerDisconnected`] with [`super::DisconnectReason::Removed`].
+    pub fn remove_peer(&mut self, peer: PeerId) -> Result<(), MediaError> {
+        self.with_peer(peer, |peer, out| {
+            peer.close(out);
+            Ok(())
+        })
+    }
+
+    /// Sends one audio frame to a peer. `rtp_time` counts `codec.clock_rate_hz()` from
+    /// any origin (str0m maps it onto the stream's random offset); `payload` is the
+    /// codec frame. Frames written before the peer is connected are dropped.
+    pub fn write_audio(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        codec: AudioCodec,
+        rtp_time: u64,
+        payload: impl Into<Arc<[u8]>>,
+    ) -> Result<(), MediaError> {
+        let payload = payload.into();
+        self.with_peer(peer, |peer, out| {
+            peer.write_audio(now, codec, rtp_time, payload, out)
+        })
+    }
+
+    /// Sends a key press to a peer as RFC 4733 telephone-events starting at `rtp_time`
+    /// of its audio in `codec`; str0m sends the updates and the three end packets on
+    /// time from then on, between the audio frames.
+    pub fn send_dtmf(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        codec: AudioCodec,
+        rtp_time: u64,
+        press: KeyPress,
+    ) -> Result<(), MediaError> {
+        self.with_peer(peer, |peer, out| {
+            peer.send_dtmf(now, codec, rtp_time, press, out)
+        })
+    }
+
+    // ---- inputs ----
+
+    /// A datagram arrived on the shared socket from `source`. `destination` is the
+    /// local address it arrived on; when it is none of the host candidates (a socket
+    /// bound to 0.0.0.0, or behind 1:1 NAT), the candidate of the same IP family
+    /// stands in for it, as ICE only answers on its own candidates.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) {
+        self.counters.datagrams_received += 1;
+        let destination = self.local_addr(destination);
+        let Ok(receive) = Receive::new(Protocol::Udp, source, destination, datagram) else {
+            self.counters.datagrams_malformed += 1;
+            return;
+        };
+        let input = Input::Receive(now, receive);
+        let Some(id) = self.route(source, datagram, &input) else {
+            self.counters.datagrams_unrouted += 1;
+            return;
+        };
+        let _ = self.with_peer(id, |peer, out| {
+            peer.handle_input(input, out);
+            Ok(())
+        });
+    }
+
+    /// Time has come to `now`: runs every peer whose timeout has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut out = Outbox {
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        // Allocates only in the rare call where a peer ends.
+        let mut ended = Vec::new();
+        for (id, peer) in &mut self.peers {
+            if peer.timeout() <= now {
+                peer.handle_timeout(now, &mut out);
+                if peer.gone().is_some() {
+                    ended.push(*id);
+                }
+            }
+        }
+        for id in ended {
+            self.reap(id);
+        }
+    }
+
+    // ---- outputs ----
+
+    /// The next datagram to send, oldest first.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Self::handle_timeout`]; `None` with no peers.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.peers.values().map(Peer::timeout).min()
+    }
+
+    // ---- internals ----
+
+    /// Runs `f` on a peer with the core's queues, then reaps the peer if it ended.
+    fn with_peer<T>(
+        &mut self,
+        id: PeerId,
+        f: impl FnOnce(&mut Peer, &mut Outbox) -> Result<T, MediaError>,
+    ) -> Result<T, MediaError> {
+        let peer = self.peers.get_mut(&id).ok_or(MediaError::UnknownPeer(id))?;
+        let mut out = Outbox {
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        let result = f(peer, &mut out);
+        self.reap(id);
+        result
+    }
+
+    /// Forgets a peer if it ended, and reports why.
+    fn reap(&mut self, id: PeerId) {
+        let Some(reason) = self.peers.get(&id).and_then(|p| p.gone().cloned()) else {
+            return;
+        };
+        self.peers.remove(&id);
+        self.demux.remove_peer(id);
+        self.counters.peers_gone += 1;
+        self.events
+            .push_back(MediaEvent::PeerDisconnected(id, reason));
+    }
+
+    /// The peer a datagram belongs to: STUN by the ufrag it names, the rest by the
+    /// address ICE proved; each candidate confirmed by str0m's `accepts`.
+    fn route(&mut self, source: SocketAddr, datagram: &[u8], input: &Input) -> Option<PeerId> {
+        let accepted = |peers: &BTreeMap<PeerId, Peer>, id: PeerId| {
+            peers.get(&id).is_some_and(|p| p.accepts(input))
+        };
+        if stun_local_ufrag(datagram).is_some() {
+            return self
+                .demux
+                .by_ufrag(datagram)
+                .filter(|id| accepted(&self.peers, *id));
+        }
+        if let Some(id) = self.demux.by_addr(source) {
+            if accepted(&self.peers, id) {
+                return Some(id);
+            }
+        }
+        // A first non-STUN datagram from an address ICE nominated: ask each peer once,
+        // then remember the answer.
+        let id = *self.peers.iter().find(|(_, p)| p.accepts(input))?.0;
+        self.demux.learn_addr(source, id);
+        Some(id)
+    }
+
+    fn local_addr(&self, destination: SocketAddr) -> SocketAddr {
+        let addrs = || self.candidates.iter().map(Candidate::addr);
+        if addrs().any(|a| a == destination) {
+            return destination;
+        }
+        addrs()
+            .find(|a| a.is_ipv4() == destination.is_ipv4())
+            .or_else(|| addrs().next())
+            .unwrap_or(destination)
+    }
+
+    #[cfg(test)]
+    pub(super) fn remembered_addrs(&self) -> usize {
+        self.demux.addr_count()
+    }
+}

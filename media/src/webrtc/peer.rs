@@ -1,0 +1,313 @@
+//! One browser peer: its `str0m::Rtc`, the mid of its audio m-line, its DTMF receiver,
+//! and the translation of str0m's outputs into the core's transmits and events.
+//!
+//! Every mutation of the `Rtc` (an input, a write, a close) is followed here by
+//! [`Peer::drain`], which polls str0m until it names its next timeout, as str0m
+//! requires. A failure ends the peer: it records why in `gone`, and the core removes
+//! it and reports [`MediaEvent::PeerDisconnected`] once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::media::{Frequency, MediaData, MediaKind, MediaTime, Mid, TelephoneEvent};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc, RtcError};
+
+use super::{AudioCodec, DisconnectReason, MediaError, MediaEvent, PeerId, Transmit};
+use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReceiverConfig};
+
+/// Where a peer puts what it produces: the core's queues.
+pub(super) struct Outbox<'a> {
+    pub(super) transmits: &'a mut VecDeque<Transmit>,
+    pub(super) events: &'a mut VecDeque<MediaEvent>,
+}
+
+/// A DTMF key press to send as telephone-events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPress {
+    /// The key.
+    pub digit: DtmfDigit,
+    /// How long it is held (RFC 4733 senders use 40 ms or more; browsers 100 ms).
+    pub duration: Duration,
+    /// Power in -dBm0, 0-63 (10 is a usual level).
+    pub volume: u8,
+}
+
+pub(super) struct Peer {
+    id: PeerId,
+    rtc: Rtc,
+    audio_mid: Option<Mid>,
+    connected: bool,
+    /// When the peer is given up if it has not connected by then.
+    connect_deadline: Instant,
+    /// str0m's next timeout, from the last drain.
+    rtc_timeout: Instant,
+    /// Made on the first telephone-event, at that payload's clock rate.
+    dtmf: Option<DtmfReceiver>,
+    gone: Option<DisconnectReason>,
+}
+
+impl Peer {
+    pub(super) fn new(id: PeerId, rtc: Rtc, now: Instant, connect_timeout: Duration) -> Self {
+        Self {
+            id,
+            rtc,
+            audio_mid: None,
+            connected: false,
+            connect_deadline: now + connect_timeout,
+            rtc_timeout: now,
+            dtmf: None,
+            gone: None,
+        }
+    }
+
+    pub(super) fn accepts(&self, input: &Input) -> bool {
+        self.gone.is_none() && self.rtc.accepts(input)
+    }
+
+    /// Why the peer ended, once it has.
+    pub(super) fn gone(&self) -> Option<&DisconnectReason> {
+        self.gone.as_ref()
+    }
+
+    /// Learns the mid of the first enabled audio m-line of our answer.
+    pub(super) fn find_audio_mid(&mut self, answer_sdp: &str) {
+        self.audio_mid = answer_sdp
+            .lines()
+            .filter_map(|line| line.trim_end().strip_prefix("a=mid:"))
+            .map(Mid::from)
+            .find(|mid| {
+                self.rtc
+                    .media(*mid)
+                    .is_some_and(|m| m.kind() == MediaKind::Audio && !m.disabled())
+            });
+    }
+
+    /// True when the offer gave us an audio m-line with a codec we take.
+    pub(super) fn has_common_audio_codec(&self) -> bool {
+        let Some(media) = self.audio_mid.and_then(|mid| self.rtc.media(mid)) else {
+            return false;
+        };
+        let config = self.rtc.codec_config();
+        media.remote_pts().iter().any(|pt| {
+            config
+                .find(|p| p.pt() == *pt)
+                .is_some_and(|p| AudioCodec::from_str0m(p.spec().codec).is_some())
+        })
+    }
+
+    /// When [`Self::handle_timeout`] has work to do.
+    pub(super) fn timeout(&self) -> Instant {
+        let mut at = self.rtc_timeout;
+        if !self.connected {
+            at = at.min(self.connect_deadline);
+        }
+        if let Some(dtmf) = self.dtmf.as_ref().and_then(DtmfReceiver::poll_timeout) {
+            at = at.min(dtmf);
+        }
+        at
+    }
+
+    pub(super) fn handle_input(&mut self, input: Input, out: &mut Outbox) {
+        if let Err(e) = self.rtc.handle_input(input) {
+            self.fail(reason_for(e));
+        }
+        self.drain(out);
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        if !self.connected && now >= self.connect_deadline {
+            self.fail(DisconnectReason::ConnectTimeout);
+            return;
+        }
+        if let Some(dtmf) = &mut self.dtmf {
+            dtmf.handle_timeout(now);
+            self.pump_dtmf(out);
+        }
+        if now >= self.rtc_timeout {
+            self.handle_input(Input::Timeout(now), out);
+        }
+    }
+
+    /// Sends one audio frame (the frame-level API: str0m packetizes, numbers and
+    /// protects it). Frames written before the peer is connected are dropped by str0m.
+    pub(super) fn write_audio(
+        &mut self,
+        now: Instant,
+        codec: AudioCodec,
+        rtp_time: u64,
+        payload: Arc<[u8]>,
+        out: &mut Outbox,
+    ) -> Result<(), MediaError> {
+        self.write(now, codec, rtp_time, payload, None, out)
+    }
+
+    /// Sends a key press as telephone-events at `rtp_time` of the audio stream in
+    /// `codec`'s clock; str0m paces the packets (and the three end packets) itself.
+    pub(super) fn send_dtmf(
+        &mut self,
+        now: Instant,
+        codec: AudioCodec,
+        rtp_time: u64,
+        press: KeyPress,
+        out: &mut Outbox,
+    ) -> Result<(), MediaError> {
+        let event = TelephoneEvent {
+            event: press.digit.event(),
+            end: true,
+            volume: press.volume.min(63),
+            duration: press.duration,
+        };
+        self.write(now, codec, rtp_time, Arc::from([]), Some(event), out)
+    }
+
+    fn write(
+        &mut self,
+        now: Instant,
+        codec: AudioCodec,
+        rtp_time: u64,
+        payload: Arc<[u8]>,
+        event: Option<TelephoneEvent>,
+        out: &mut Outbox,
+    ) -> Result<(), MediaError> {
+        let id = self.id;
+        let mid = self.audio_mid.ok_or(MediaError::NotSending(id))?;
+        let writer = self.rtc.writer(mid).ok_or(MediaError::NotSending(id))?;
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == codec.to_str0m())
+            .map(str0m::format::PayloadParams::pt)
+            .ok_or(MediaError::CodecNotNegotiated { peer: id, codec })?;
+        let clock = Frequency::new(codec.clock_rate_hz()).expect("clock rates are not zero");
+        let writer = match event {
+            Some(event) => writer.telephone_event(event),
+            None => writer,
+        };
+        let written = writer.write(pt, now, MediaTime::new(rtp_time, clock), payload);
+        // str0m needs a drain after every write, failed or not.
+        self.drain(out);
+        written.map_err(|e| match e {
+            RtcError::NotSendingDirection(_) => MediaError::NotSending(id),
+            other => MediaError::WriteRefused {
+                peer: id,
+                detail: other.to_string(),
+            },
+        })
+    }
+
+    /// Starts a local close (DTLS `close_notify`, RTCP BYE) and drains what it sends.
+    pub(super) fn close(&mut self, out: &mut Outbox) {
+        if self.gone.is_none() {
+            self.gone = Some(DisconnectReason::Removed);
+            // An error here means the session was already closing; either way it ends.
+            let _ = self.rtc.close();
+            self.drain(out);
+        }
+    }
+
+    /// Polls str0m until it names its next timeout.
+    pub(super) fn drain(&mut self, out: &mut Outbox) {
+        loop {
+            if !self.rtc.is_alive() {
+                if self.gone.is_none() {
+                    self.gone = Some(DisconnectReason::Failed("the session ended".into()));
+                }
+                return;
+            }
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => {
+                    self.rtc_timeout = at;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => out.transmits.push_back(Transmit {
+                    source: t.source,
+                    destination: t.destination,
+                    contents: t.contents.into(),
+                }),
+                Ok(Output::Event(event)) => self.on_event(event, out),
+                Err(e) => {
+                    self.fail(reason_for(e));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event, out: &mut Outbox) {
+        match event {
+            Event::Connected => {
+                self.connected = true;
+                out.events.push_back(MediaEvent::PeerConnected(self.id));
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.fail(DisconnectReason::IceDisconnected);
+            }
+            Event::MediaAdded(added) if added.kind == MediaKind::Audio => {
+                self.audio_mid.get_or_insert(added.mid);
+            }
+            Event::MediaData(data) => self.on_media(data, out),
+            Event::Closed => {
+                self.gone.get_or_insert(DisconnectReason::ClosedByPeer);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_media(&mut self, data: MediaData, out: &mut Outbox) {
+        if Some(data.mid) != self.audio_mid {
+            return;
+        }
+        let spec = data.params.spec();
+        if spec.codec.is_tele() {
+            let receiver = self.dtmf.get_or_insert_with(|| {
+                DtmfReceiver::new(DtmfReceiverConfig {
+                    clock_rate_hz: spec.clock_rate.get(),
+                    ..DtmfReceiverConfig::default()
+                })
+                .expect("a negotiated clock rate is not zero")
+            });
+            // The receiver keys events by the 32-bit wire timestamp; a malformed
+            // report changes nothing and is dropped.
+            let rtp_timestamp = data.time.numer() as u32;
+            let _ = receiver.handle_packet(data.network_time, rtp_timestamp, &data.data);
+            self.pump_dtmf(out);
+        } else if let Some(codec) = AudioCodec::from_str0m(spec.codec) {
+            out.events.push_back(MediaEvent::Audio {
+                peer: self.id,
+                codec,
+                ext_seq: **data.seq_range.start(),
+                rtp_time: data.time.numer(),
+                contiguous: data.contiguous,
+                payload: data.data,
+            });
+        }
+    }
+
+    fn pump_dtmf(&mut self, out: &mut Outbox) {
+        let Some(receiver) = &mut self.dtmf else {
+            return;
+        };
+        while let Some(event) = receiver.poll_event() {
+            out.events.push_back(MediaEvent::Dtmf {
+                peer: self.id,
+                event,
+            });
+        }
+    }
+
+    fn fail(&mut self, reason: DisconnectReason) {
+        self.rtc.disconnect();
+        self.gone.get_or_insert(reason);
+    }
+}
+
+/// What a str0m error during a session means for the peer.
+fn reason_for(error: RtcError) -> DisconnectReason {
+    match error {
+        // Once the offer is accepted, str0m raises remote-SDP errors only where it
+        // checks the DTLS certificate against the offer's a=fingerprint.
+        RtcError::RemoteSdp(_) => DisconnectReason::CertificateMismatch,
+        RtcError::Dtls(e) => DisconnectReason::DtlsFailed(e.to_string()),
+        other => DisconnectReason::Failed(other.to_string()),
+    }
+}
