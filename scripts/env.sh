@@ -39,8 +39,9 @@ command -v cargo >/dev/null 2>&1 || {
 # What every build needs: a C toolchain for rustc's linker and the C runtime objects,
 # cmake and make for libopus (built by the opus crate).
 BUILD_PACKAGES=(cc:gcc /usr/include/stdio.h:libc6-dev cmake:cmake make:make)
-# `kill` for the end-to-end tests that signal the gateway; sipp for the SIP ones.
-TEST_PACKAGES=(kill:procps sipp:sip-tester)
+# `kill` for the end-to-end tests that signal the gateway; sipp for the SIP ones; a C++
+# compiler for libFuzzer (scripts/fuzz).
+TEST_PACKAGES=(kill:procps sipp:sip-tester c++:g++)
 
 # ensure_rust_components COMPONENT...: adds rustup components (clippy, rustfmt) if missing.
 ensure_rust_components() {
