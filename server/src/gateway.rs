@@ -203,12 +203,59 @@ async fn start_sip(
             .build_hasher()
             .finish()
     };
-    let endpoint = crate::sip::endpoint::Endpoint::new(inbound, seed);
+    let local_addr = socket.local_addr()?;
+    let transit = {
+        use crate::call::{legs::Local, CallSetup, WallClock};
+        let mut contact_addr = local_addr;
+        if contact_addr.ip().is_unspecified() {
+            // Bound to every interface: Via and Contact need an address peers can reach.
+            if let Some(ip) = config
+                .media
+                .as_ref()
+                .and_then(|m| m.public_ip.get_ref().parse().ok())
+            {
+                contact_addr.set_ip(ip);
+            }
+        }
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let routing = gateway.clone();
+        crate::sip::calls::Transit {
+            router: Box::new(move || routing.routing.load()),
+            trunks: config
+                .trunks
+                .iter()
+                .filter_map(|t| {
+                    let t = t.get_ref();
+                    let addr = t.address.as_ref()?.get_ref().parse().ok()?;
+                    Some((t.name.clone(), addr))
+                })
+                .collect(),
+            setup: CallSetup {
+                local: Local::new(contact_addr),
+                timers: dcx_sip::transaction::Timers::default(),
+                clock: WallClock {
+                    at: std::time::Instant::now(),
+                    unix_ms,
+                },
+            },
+            quality: config
+                .routing
+                .quality
+                .as_ref()
+                .map(|q| q.get_ref().clone())
+                .unwrap_or_default(),
+            seed: seed.rotate_left(17),
+        }
+    };
+    let endpoint = crate::sip::endpoint::Endpoint::new(inbound, seed).with_transit(transit);
     Ok(Some(tokio::spawn(crate::sip::udp::run(
         socket,
         endpoint,
         gateway.sip_stats.clone(),
         stopped,
+        |event| event.log(),
     ))))
 }
 

@@ -4,13 +4,20 @@
 //! its error maps to, built from whatever head parsed; a malformed response is dropped;
 //! both are counted) -> validate (the same) -> source check (a request from a source no
 //! trunk's `inbound_from` allows gets 403 and is counted; dcx never acts for an unknown
-//! source) -> transaction matching (RFC 3261 17.2.3: a retransmission is answered by its
-//! server transaction, never by a second decision) -> the method.
+//! source; a carrier's address may send requests inside calls but never start one) ->
+//! transaction matching (RFC 3261 17.2.3: a retransmission is answered by its server
+//! transaction, never by a second decision) -> the call it belongs to ([`Calls`]) -> the
+//! method: a new INVITE starts a transit call, OPTIONS is answered here.
 //!
-//! Sans-IO: datagrams and time in, datagrams and deadlines out. The UDP shell in
-//! [`super::udp`] drives it.
+//! Responses are validated and handed to the call whose branch they carry; the rest are
+//! counted as stray.
+//!
+//! Sans-IO: datagrams and time in, datagrams, call events and deadlines out. The UDP
+//! shell in [`super::udp`] drives it.
 
+use super::calls::{CallStats, Calls, Transit};
 use crate::config::sip::IpNet;
+use crate::call::CallEvent;
 use dcx_sip::transaction::{InviteServer, NonInviteServer, Reliability, ServerEvent, Timers};
 use dcx_sip::{message, response_to, validate, Message, Method, SipError};
 use std::collections::{HashMap, VecDeque};
@@ -45,11 +52,13 @@ pub struct EndpointStats {
     pub stray_responses: u64,
     /// Requests answered from a transaction (retransmissions absorbed).
     pub retransmissions: u64,
+    /// Transit calls.
+    pub calls: CallStats,
 }
 
 /// RFC 3261 17.2.3: branch, sent-by and method (an ACK matches its INVITE).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct TxKey {
+pub struct TxKey {
     branch: String,
     sent_by: String,
     method: String,
@@ -74,6 +83,7 @@ pub struct Endpoint {
     stats: EndpointStats,
     tag_seed: u64,
     tags: u64,
+    calls: Option<Calls>,
 }
 
 impl Endpoint {
@@ -88,12 +98,28 @@ impl Endpoint {
             stats: EndpointStats::default(),
             tag_seed,
             tags: 0,
+            calls: None,
         }
+    }
+
+    /// Takes INVITEs as transit calls (without it they get 501).
+    #[must_use]
+    pub fn with_transit(mut self, transit: Transit) -> Self {
+        self.calls = Some(Calls::new(transit));
+        self
     }
 
     /// The counters.
     pub fn stats(&self) -> EndpointStats {
-        self.stats
+        EndpointStats {
+            calls: self.calls.as_ref().map(Calls::stats).unwrap_or_default(),
+            ..self.stats
+        }
+    }
+
+    /// What the calls reported (attempts and calls ended), in order.
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.calls.as_mut()?.poll_event()
     }
 
     /// A datagram arrived from `from`.
@@ -104,7 +130,7 @@ impl Endpoint {
         }
         match Message::parse_datagram(bytes) {
             Ok(msg) if msg.is_request() => self.handle_request(now, from, &msg),
-            Ok(_) => self.stats.stray_responses += 1,
+            Ok(msg) => self.handle_response(now, &msg),
             Err(e) => {
                 self.stats.malformed += 1;
                 if message::looks_like_response(bytes) {
@@ -124,6 +150,20 @@ impl Endpoint {
         }
     }
 
+    fn handle_response(&mut self, now: Instant, msg: &Message<'_>) {
+        if validate::response(msg).is_err() {
+            self.stats.malformed += 1;
+            return;
+        }
+        let taken = match &mut self.calls {
+            Some(calls) => calls.handle_response(now, msg, &mut self.out),
+            None => false,
+        };
+        if !taken {
+            self.stats.stray_responses += 1;
+        }
+    }
+
     fn handle_request(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
         let is_ack = msg.method() == Some(Method::Ack);
         let policy = validate::Policy {
@@ -138,15 +178,17 @@ impl Endpoint {
             }
             return;
         }
-        let Some(rule) = self.inbound.iter().find(|r| r.net.contains(from.ip())) else {
-            self.stats.forbidden += 1;
-            tracing::debug!(%from, "request from a source no trunk allows: 403");
-            if !is_ack {
-                self.respond(from, msg, 403, b"Forbidden", &[]);
-            }
+        let origin = self
+            .inbound
+            .iter()
+            .find(|r| r.net.contains(from.ip()))
+            .map(|r| r.trunk.clone());
+        let carrier = || self.calls.as_ref().is_some_and(|c| c.is_carrier(from.ip()));
+        if origin.is_none() && !carrier() {
+            self.forbid(from, msg, is_ack);
             return;
-        };
-        tracing::trace!(%from, trunk = %rule.trunk, method = ?msg.method(), "request");
+        }
+        tracing::trace!(%from, trunk = ?origin, method = ?msg.method(), "request");
         let Some(key) = tx_key(msg) else {
             self.reject(
                 from,
@@ -169,10 +211,42 @@ impl Endpoint {
             }
             return;
         }
+        if let Some(calls) = &mut self.calls {
+            let invite_key = TxKey {
+                method: "INVITE".to_owned(),
+                ..key.clone()
+            };
+            if let Some(token) = calls.find(msg, &invite_key) {
+                calls.handle_request(now, token, from, msg, &mut self.out);
+                return;
+            }
+        }
         if is_ack {
             return; // an ACK for no transaction of ours: nothing to do (RFC 3261 17.2.3)
         }
+        let initial = msg.to().ok().is_some_and(|t| t.tag().is_none());
+        if msg.method() == Some(Method::Invite) && initial {
+            let Some(trunk) = origin else {
+                // A carrier's address is trusted inside calls, never to start one.
+                self.forbid(from, msg, false);
+                return;
+            };
+            if let Some(calls) = &mut self.calls {
+                if let Err(e) = calls.start(now, (msg, from, &trunk), key, &mut self.out) {
+                    self.reject(from, msg, &e);
+                }
+                return;
+            }
+        }
         self.new_transaction(now, from, msg, key);
+    }
+
+    fn forbid(&mut self, from: SocketAddr, msg: &Message<'_>, is_ack: bool) {
+        self.stats.forbidden += 1;
+        tracing::debug!(%from, "request from a source no trunk allows: 403");
+        if !is_ack {
+            self.respond(from, msg, 403, b"Forbidden", &[]);
+        }
     }
 
     fn new_transaction(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>, key: TxKey) {
@@ -184,9 +258,12 @@ impl Endpoint {
                 &[("Allow", ALLOW), ("Accept", b"application/sdp")],
             ),
             Some(Method::Bye | Method::Cancel) => (481, b"Call/Transaction Does Not Exist", &[]),
+            // A re-INVITE (To tag) for a dialog we do not know.
+            Some(Method::Invite) if msg.to().ok().is_some_and(|t| t.tag().is_some()) => {
+                (481, b"Call/Transaction Does Not Exist", &[])
+            }
             Some(Method::Register) => (405, b"Method Not Allowed", &[("Allow", ALLOW)]),
-            // INVITE included: call control arrives with the SIP-to-SIP transit work;
-            // until then calls get the standard answer for a function this server lacks.
+            // INVITE included when the endpoint runs without transit call control.
             _ => (501, b"Not Implemented", &[("Allow", ALLOW)]),
         };
         let Some(bytes) = self.build(msg, code, reason, extra) else {
@@ -255,13 +332,16 @@ impl Endpoint {
         Some(out)
     }
 
-    /// Runs the transactions' timers and forgets finished ones.
+    /// Runs the transactions' and calls' timers and forgets finished ones.
     pub fn handle_timeout(&mut self, now: Instant) {
         for p in self.transactions.values_mut() {
             match &mut p.tx {
                 ServerTx::Invite(t) => t.handle_timeout(now),
                 ServerTx::NonInvite(t) => t.handle_timeout(now),
             }
+        }
+        if let Some(calls) = &mut self.calls {
+            calls.handle_timeout(now, &mut self.out);
         }
         self.drain();
     }
@@ -302,13 +382,16 @@ impl Endpoint {
 
     /// When `handle_timeout` is due next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.transactions
+        let own = self
+            .transactions
             .values()
             .filter_map(|p| match &p.tx {
                 ServerTx::Invite(t) => t.poll_timeout(),
                 ServerTx::NonInvite(t) => t.poll_timeout(),
             })
-            .min()
+            .min();
+        let calls = self.calls.as_ref().and_then(Calls::poll_timeout);
+        own.into_iter().chain(calls).min()
     }
 
     /// Live server transactions.
@@ -436,12 +519,18 @@ Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=a\r\nTo: <sip:dcx@127.0.0.1>
         );
         e.handle_datagram(now, peer(), bad_version.as_bytes());
         assert_eq!(status(&e.poll_transmit().unwrap().1), 505);
+        // A response without the headers a response needs is malformed; a well-formed
+        // one that matches nothing of ours is stray. Neither is answered.
         e.handle_datagram(now, peer(), b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let stray = String::from_utf8_lossy(OPTIONS)
+            .replace("OPTIONS sip:dcx@127.0.0.1 SIP/2.0", "SIP/2.0 200 OK")
+            .replace("<sip:dcx@127.0.0.1>", "<sip:dcx@127.0.0.1>;tag=x");
+        e.handle_datagram(now, peer(), stray.as_bytes());
         e.handle_datagram(now, peer(), b"\x00\x01garbage");
         e.handle_datagram(now, peer(), b"\r\n\r\n");
         assert!(e.poll_transmit().is_none());
-        assert_eq!(e.stats().malformed, 3);
+        assert_eq!(e.stats().malformed, 4);
         assert_eq!(e.stats().stray_responses, 1);
-        assert_eq!(e.stats().datagrams, 5);
+        assert_eq!(e.stats().datagrams, 6);
     }
 }

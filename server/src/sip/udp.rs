@@ -1,7 +1,9 @@
 //! The tokio shell around the [`Endpoint`]: one task owns the UDP socket and the
 //! endpoint, and waits for whichever comes first: a datagram, the endpoint's next
 //! deadline, or shutdown. The endpoint never sees the socket; the shell never decides.
+//! What the calls report goes to `on_event` (the seam for CDRs and metrics).
 
+use crate::call::CallEvent;
 use super::endpoint::{Endpoint, EndpointStats};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -12,12 +14,14 @@ use tokio::sync::watch;
 const MAX_DATAGRAM: usize = 65_535;
 
 /// Runs until `shutdown` flips to true. `stats` is refreshed after every event for the
-/// health and metrics endpoints (a std mutex: held for a copy, never across an await).
+/// health and metrics endpoints (a std mutex: held for a copy, never across an await);
+/// every call event is handed to `on_event`, which must not block.
 pub async fn run(
     socket: UdpSocket,
     mut endpoint: Endpoint,
     stats: Arc<Mutex<EndpointStats>>,
     mut shutdown: watch::Receiver<bool>,
+    mut on_event: impl FnMut(CallEvent) + Send,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
@@ -42,6 +46,9 @@ pub async fn run(
             if let Err(e) = socket.send_to(&bytes, to).await {
                 tracing::debug!(%to, "sip udp send: {e}");
             }
+        }
+        while let Some(event) = endpoint.poll_event() {
+            on_event(event);
         }
         *stats
             .lock()

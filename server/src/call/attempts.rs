@@ -1,0 +1,397 @@
+//! Carrier attempts: the candidates routing chose ([`Plan`]) and one INVITE toward one
+//! carrier with everything that hangs off it ([`Attempt`]): its client transaction, its
+//! CANCEL, the ACK of its 2xx, its BYE, its post-dial-delay deadline and its times.
+//!
+//! An attempt does not decide what happens next; it reports what its transactions say
+//! ([`InviteNews`]) and the call ([`super::TransitCall`]) applies the failover policy.
+
+use super::events::Rated;
+use super::legs::{Dialog, Ids, Local, Request};
+use dcx_routing::FailoverPolicy;
+use dcx_sip::transaction::{ClientEvent, InviteClient, NonInviteClient, Reliability, Timers};
+use dcx_sip::{Message, Method, SipError};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One carrier routing chose, resolved to its trunk's address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The carrier, prefix, rate and tariff.
+    pub route: Rated,
+    /// The trunk's address.
+    pub addr: SocketAddr,
+    /// What to do when the attempt fails.
+    pub failover: Arc<FailoverPolicy>,
+}
+
+/// The candidates not tried yet, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    targets: VecDeque<Target>,
+    tried: u32,
+}
+
+impl Plan {
+    /// A plan over `targets`, best first.
+    pub fn new(targets: Vec<Target>) -> Self {
+        Self {
+            targets: targets.into(),
+            tried: 0,
+        }
+    }
+
+    /// Whether another candidate is left.
+    pub fn has_more(&self) -> bool {
+        !self.targets.is_empty()
+    }
+
+    /// The next candidate and its 1-based attempt number.
+    pub fn next(&mut self) -> Option<(u32, Target)> {
+        let t = self.targets.pop_front()?;
+        self.tried += 1;
+        Some((self.tried, t))
+    }
+
+    /// Attempts started so far.
+    pub fn tried(&self) -> u32 {
+        self.tried
+    }
+}
+
+/// What the origin's INVITE gives every attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer<'a> {
+    /// The normalized number dialled.
+    pub number: &'a str,
+    /// The caller's address (From of our INVITE), without tag.
+    pub from: &'a str,
+    /// Max-Forwards of our INVITE (the origin's, decremented).
+    pub max_forwards: u8,
+    /// The origin's body (the SDP offer), passed through.
+    pub body: Option<(&'a str, &'a [u8])>,
+}
+
+/// What one response did to an attempt's INVITE transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteNews {
+    /// A 1xx arrived (18x are relayed, 100 only allows a CANCEL).
+    Provisional(u16),
+    /// The first 2xx.
+    Answered,
+    /// A retransmitted 2xx: our ACK was resent.
+    AnsweredAgain,
+    /// A failure response.
+    Failed(u16),
+    /// Timer B: no final response in time.
+    TimedOut,
+}
+
+/// One INVITE toward one carrier.
+#[derive(Debug)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about one INVITE, each set by a different message"
+)]
+pub struct Attempt {
+    /// 1-based attempt number.
+    pub number: u32,
+    /// Where it went.
+    pub target: Target,
+    /// The carrier-side dialog (remote tag and target learnt from its responses).
+    pub dialog: Dialog,
+    request_uri: String,
+    branch: String,
+    invite: InviteClient,
+    timers: Timers,
+    /// When the INVITE went out.
+    pub started: Instant,
+    /// The first 18x.
+    pub first_ring: Option<Instant>,
+    /// The 2xx.
+    pub answered: Option<Instant>,
+    /// Post-dial-delay deadline, while no 18x came.
+    pub pdd_deadline: Option<Instant>,
+    /// Whether the call still wants this attempt (false once cancelled or superseded).
+    pub live: bool,
+    /// Whether its `AttemptEnded` event went out.
+    pub reported: bool,
+    heard: bool,
+    /// A final response or timer B ended the INVITE transaction's interest for the call
+    /// (tracked here: the transaction's `State` type is not exported by dcx-sip).
+    finished: bool,
+    cancel_pending: bool,
+    cancel: Option<NonInviteClient>,
+    ack: Option<(SocketAddr, Vec<u8>)>,
+    resend_ack: bool,
+    bye: Option<(String, SocketAddr, NonInviteClient)>,
+}
+
+impl Attempt {
+    /// Builds the INVITE and starts its transaction.
+    pub fn start(
+        now: Instant,
+        (number, target): (u32, Target),
+        offer: &Offer<'_>,
+        ids: &mut Ids,
+        local: &Local,
+        timers: Timers,
+    ) -> Result<Self, SipError> {
+        let request_uri = format!("sip:{}@{}", offer.number, target.addr);
+        let dialog = Dialog {
+            call_id: ids.call_id(local.host()),
+            local_tag: ids.carrier_tag(),
+            remote_tag: None,
+            local_uri: offer.from.to_owned(),
+            remote_uri: format!("<{request_uri}>"),
+            remote_target: request_uri.clone(),
+            route_set: Vec::new(),
+            local_cseq: 1,
+            fallback: target.addr,
+        };
+        let branch = ids.branch();
+        let mut r = Request::new(Method::Invite, 1, &branch, local);
+        r.max_forwards = offer.max_forwards;
+        r.body = offer.body;
+        let bytes = dialog.request(&r)?;
+        let pdd_ms = target.failover.pdd_timeout_ms;
+        Ok(Self {
+            number,
+            dialog,
+            request_uri,
+            branch,
+            invite: InviteClient::new(now, bytes, Reliability::Unreliable, timers),
+            timers,
+            started: now,
+            first_ring: None,
+            answered: None,
+            pdd_deadline: (pdd_ms > 0).then(|| now + Duration::from_millis(pdd_ms)),
+            live: true,
+            reported: false,
+            heard: false,
+            finished: false,
+            cancel_pending: false,
+            cancel: None,
+            ack: None,
+            resend_ack: false,
+            bye: None,
+            target,
+        })
+    }
+
+    /// The branch of its INVITE (and CANCEL).
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// The branch of its BYE, if one was sent.
+    pub fn bye_branch(&self) -> Option<&str> {
+        self.bye.as_ref().map(|b| b.0.as_str())
+    }
+
+    /// A response to its INVITE arrived.
+    pub fn handle_invite_response(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        ids: &mut Ids,
+        local: &Local,
+        news: &mut Vec<InviteNews>,
+    ) {
+        let Some(code) = msg.status_code() else {
+            return;
+        };
+        let dialog = &self.dialog;
+        let (uri, branch) = (&self.request_uri, &self.branch);
+        let to_tag = msg.to().ok().and_then(|t| t.tag());
+        self.invite.handle_response(now, code, || {
+            // RFC 3261 17.1.1.3: the ACK of a failure is part of the transaction.
+            let mut r = Request::new(Method::Ack, 1, branch, local);
+            r.uri = Some(uri);
+            r.to_tag = to_tag;
+            dialog.request(&r).unwrap_or_default()
+        });
+        while let Some(e) = self.invite.poll_event() {
+            match e {
+                ClientEvent::Provisional(code) => {
+                    self.heard = true;
+                    if (180..=189).contains(&code) && self.first_ring.is_none() {
+                        self.first_ring = Some(now);
+                        self.pdd_deadline = None;
+                    }
+                    news.push(InviteNews::Provisional(code));
+                }
+                ClientEvent::Final(200..=299) => {
+                    self.finished = true;
+                    if self.answered.is_some() {
+                        news.push(InviteNews::AnsweredAgain);
+                        self.resend_ack = true;
+                    } else {
+                        self.answered = Some(now);
+                        self.pdd_deadline = None;
+                        self.ack_2xx(msg, ids, local);
+                        news.push(InviteNews::Answered);
+                    }
+                }
+                ClientEvent::Final(code) => {
+                    self.finished = true;
+                    self.pdd_deadline = None;
+                    news.push(InviteNews::Failed(code));
+                }
+                ClientEvent::Timeout => {
+                    self.finished = true;
+                    news.push(InviteNews::TimedOut);
+                }
+                ClientEvent::Terminated => {}
+            }
+        }
+        if self.heard && self.cancel_pending && !self.finished {
+            self.send_cancel(now, local);
+        }
+    }
+
+    /// The ACK of a 2xx: a transaction of its own toward the carrier's Contact, through
+    /// its Record-Route set (RFC 3261 13.2.2.4).
+    fn ack_2xx(&mut self, msg: &Message<'_>, ids: &mut Ids, local: &Local) {
+        self.dialog.learn_from_response(msg);
+        let branch = ids.branch();
+        let r = Request::new(Method::Ack, 1, &branch, local);
+        match self.dialog.request(&r) {
+            Ok(bytes) => self.ack = Some((self.dialog.next_hop(), bytes)),
+            Err(e) => tracing::debug!("cannot build the ACK of the carrier's 2xx: {e}"),
+        }
+        self.resend_ack = true;
+    }
+
+    /// A response to its CANCEL arrived.
+    pub fn handle_cancel_response(&mut self, now: Instant, code: u16) {
+        if let Some(c) = &mut self.cancel {
+            c.handle_response(now, code);
+            while c.poll_event().is_some() {}
+        }
+    }
+
+    /// A response to its BYE arrived.
+    pub fn handle_bye_response(&mut self, now: Instant, code: u16) {
+        if let Some((_, _, c)) = &mut self.bye {
+            c.handle_response(now, code);
+            while c.poll_event().is_some() {}
+        }
+    }
+
+    /// The call no longer wants this attempt: CANCEL it once the carrier was heard from
+    /// (RFC 3261 9.1: not before a provisional response), and not if it already ended.
+    pub fn abandon(&mut self, now: Instant, local: &Local) {
+        self.live = false;
+        self.pdd_deadline = None;
+        if self.finished {
+            return;
+        }
+        if self.heard {
+            self.send_cancel(now, local);
+        } else {
+            self.cancel_pending = true;
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, local: &Local) {
+        self.cancel_pending = false;
+        if self.cancel.is_some() {
+            return;
+        }
+        let mut r = Request::new(Method::Cancel, 1, &self.branch, local);
+        r.uri = Some(&self.request_uri);
+        r.to_tag = None;
+        let mut d = self.dialog.clone();
+        d.remote_tag = None;
+        match d.request(&r) {
+            Ok(bytes) => {
+                self.cancel = Some(NonInviteClient::new(
+                    now,
+                    bytes,
+                    Reliability::Unreliable,
+                    self.timers,
+                ));
+            }
+            Err(e) => tracing::debug!("cannot build CANCEL: {e}"),
+        }
+    }
+
+    /// Ends the answered dialog with a BYE.
+    pub fn send_bye(&mut self, now: Instant, ids: &mut Ids, local: &Local) {
+        if self.bye.is_some() || self.dialog.remote_tag.is_none() {
+            return;
+        }
+        self.dialog.local_cseq += 1;
+        let branch = ids.branch();
+        let r = Request::new(Method::Bye, self.dialog.local_cseq, &branch, local);
+        match self.dialog.request(&r) {
+            Ok(bytes) => {
+                let tx = NonInviteClient::new(now, bytes, Reliability::Unreliable, self.timers);
+                self.bye = Some((branch, self.dialog.next_hop(), tx));
+            }
+            Err(e) => tracing::debug!("cannot build BYE toward the carrier: {e}"),
+        }
+    }
+
+    /// Runs its transactions' timers; returns what the INVITE transaction reported.
+    pub fn handle_timeout(&mut self, now: Instant, news: &mut Vec<InviteNews>) {
+        self.invite.handle_timeout(now);
+        while let Some(e) = self.invite.poll_event() {
+            if e == ClientEvent::Timeout {
+                self.finished = true;
+                news.push(InviteNews::TimedOut);
+            }
+        }
+        if let Some(c) = &mut self.cancel {
+            c.handle_timeout(now);
+            while c.poll_event().is_some() {}
+        }
+        if let Some((_, _, c)) = &mut self.bye {
+            c.handle_timeout(now);
+            while c.poll_event().is_some() {}
+        }
+    }
+
+    /// Whether the post-dial-delay deadline passed without an 18x.
+    pub fn pdd_expired(&self, now: Instant) -> bool {
+        self.live && self.first_ring.is_none() && self.pdd_deadline.is_some_and(|t| t <= now)
+    }
+
+    /// Moves what its transactions want to send into `out`.
+    pub fn transmit(&mut self, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+        let addr = self.target.addr;
+        while let Some(b) = self.invite.poll_transmit() {
+            out.push_back((addr, b.to_vec()));
+        }
+        if let Some(c) = &mut self.cancel {
+            while let Some(b) = c.poll_transmit() {
+                out.push_back((addr, b.to_vec()));
+            }
+        }
+        if std::mem::take(&mut self.resend_ack) {
+            if let Some((to, bytes)) = &self.ack {
+                out.push_back((*to, bytes.clone()));
+            }
+        }
+        if let Some((_, to, c)) = &mut self.bye {
+            while let Some(b) = c.poll_transmit() {
+                out.push_back((*to, b.to_vec()));
+            }
+        }
+    }
+
+    /// Its next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.invite.poll_timeout(),
+            self.cancel.as_ref().and_then(NonInviteClient::poll_timeout),
+            self.bye.as_ref().and_then(|b| b.2.poll_timeout()),
+            self.pdd_deadline.filter(|_| self.live),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}

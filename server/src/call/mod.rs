@@ -1,0 +1,34 @@
+//! Call control: the B2BUA that joins two legs of a call.
+//!
+//! Today: SIP-to-SIP transit ([`TransitCall`]): an origin trunk's INVITE is routed by
+//! the rate deck and sent to carriers in least-cost order with per-carrier failover,
+//! then the two dialogs are bridged until either side hangs up.
+//!
+//! - [`transit`]: the call's state machine (sans-IO: messages and time in, datagrams,
+//!   events and deadlines out); how a call ends is in its `hangup` submodule.
+//! - [`attempts`]: the candidates and one INVITE toward one carrier.
+//! - [`origin`]: the origin's INVITE, our responses to it, in-call server transactions.
+//! - [`legs`]: identifiers, dialogs and request building.
+//! - [`events`]: what a call reports for CDRs, quality and metrics.
+//!
+//! The SIP endpoint ([`crate::sip::endpoint`]) owns the calls and routes each message to
+//! one of them; the calls never see a socket or a clock.
+//!
+//! Not yet here: media anchoring. SDP passes through both ways unchanged, so RTP flows
+//! directly between origin and carrier; the RTP relay (port pool, symmetric RTP,
+//! PCMU<->PCMA transcoding, DTMF) is the next step, and with it re-INVITE relaying
+//! (today answered 501), late offer (INVITE without SDP), digest auth toward carriers
+//! and skipping carriers whose OPTIONS health is down.
+
+pub mod attempts;
+pub mod events;
+pub mod legs;
+pub mod origin;
+pub mod transit;
+
+#[cfg(test)]
+mod tests;
+
+pub use attempts::Target;
+pub use events::{CallEvent, WallClock};
+pub use transit::{CallSetup, Routed, TransitCall};

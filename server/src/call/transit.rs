@@ -1,0 +1,558 @@
+//! One SIP-to-SIP transit call: the origin's INVITE in, carrier attempts out in the
+//! order routing chose, failover invisible to the origin, then the two dialogs bridged
+//! until either side hangs up.
+//!
+//! ```text
+//!   Dialing --2xx from the live attempt--> Answered --BYE either side / no ACK--> Ended
+//!      |  \--failure: policy says retry and a candidate is left: next attempt (stay)
+//!      +--last or final failure, CANCEL, no route--> Ended (final response to the origin)
+//! ```
+//! Sans-IO like the transactions it drives: `handle_request` / `handle_response` /
+//! `handle_timeout` with the time passed in, then drain `poll_transmit`, `poll_event`
+//! and `poll_timeout`. The endpoint owns the socket and finds the call a message
+//! belongs to (see [`super::legs`] for how); the call checks the rest.
+//!
+//! Media is not anchored yet: the origin's SDP goes to the carrier unchanged and the
+//! carrier's SDP (18x and 2xx) comes back unchanged, so RTP flows end to end between
+//! them. The RTP relay and transcoding come with the media step.
+
+use super::attempts::{Attempt, InviteNews, Offer, Plan, Target};
+use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, WallClock};
+use super::legs::{body_of, Ids, Local};
+use super::origin::{InCallRequests, OriginInvite};
+
+mod hangup;
+use dcx_routing::{AttemptOutcome, Next, RouteError};
+use dcx_sip::builder::default_reason;
+use dcx_sip::dialog::answer::{Answer, AnswerEvent};
+use dcx_sip::transaction::{InviteServer, NonInviteClient, Reliability, Timers};
+use dcx_sip::{Message, Method};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// What every call of an endpoint shares.
+#[derive(Debug, Clone)]
+pub struct CallSetup {
+    /// Our address on the wire.
+    pub local: Local,
+    /// SIP timer values.
+    pub timers: Timers,
+    /// Instant -> unix milliseconds, for the events.
+    pub clock: WallClock,
+}
+
+/// Routing's answer for a call, resolved to trunk addresses.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// The normalized number.
+    pub number: String,
+    /// Candidates with an address, best first (at most the policy's max attempts).
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Dialing,
+    Answered(usize),
+    Ended,
+}
+
+/// Which dialog an in-call request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Origin,
+    Carrier(usize),
+}
+
+/// One transit call.
+#[derive(Debug)]
+pub struct TransitCall {
+    ids: Ids,
+    setup: CallSetup,
+    parties: Parties,
+    origin: OriginInvite,
+    server: InviteServer,
+    answer: Option<Answer>,
+    requests: InCallRequests,
+    origin_bye: Option<(String, SocketAddr, NonInviteClient)>,
+    plan: Plan,
+    attempts: Vec<Attempt>,
+    offer_body: Option<(String, Vec<u8>)>,
+    phase: Phase,
+    started: Instant,
+    first_ring: Option<Instant>,
+    answered: Option<Instant>,
+    last_failure: Option<(u16, Vec<u8>, HangupSide)>,
+    out: VecDeque<(SocketAddr, Vec<u8>)>,
+    events: VecDeque<CallEvent>,
+}
+
+impl TransitCall {
+    /// A call for the origin's INVITE `msg` (validated, from `peer`, of trunk
+    /// `trunk_in`) that routing answered with `route`. Sends 100 Trying, then either the
+    /// routing error's final response or the first carrier's INVITE.
+    pub fn new(
+        now: Instant,
+        setup: &CallSetup,
+        token: u64,
+        (msg, peer, trunk_in): (&Message<'_>, SocketAddr, &str),
+        route: Result<Routed, RouteError>,
+    ) -> Result<Self, dcx_sip::SipError> {
+        let ids = Ids::new(token);
+        let origin = OriginInvite::read(msg, peer, &ids)?;
+        let (number, targets, route_err) = match route {
+            Ok(r) => (r.number, r.targets, None),
+            Err(e) => (String::new(), Vec::new(), Some(e)),
+        };
+        let mut call = Self {
+            parties: Parties {
+                call_id: origin.dialog.call_id.clone(),
+                trunk_in: trunk_in.to_owned(),
+                caller: origin.caller.clone(),
+                callee: origin.dialled.clone(),
+                callee_normalized: number,
+            },
+            ids,
+            setup: setup.clone(),
+            server: InviteServer::new(Reliability::Unreliable, setup.timers),
+            answer: None,
+            requests: InCallRequests::default(),
+            origin_bye: None,
+            plan: Plan::new(targets),
+            attempts: Vec::new(),
+            offer_body: body_of(msg).map(|(t, b)| (t.to_owned(), b.to_vec())),
+            phase: Phase::Dialing,
+            started: now,
+            first_ring: None,
+            answered: None,
+            last_failure: None,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            origin,
+        };
+        if let Some(trying) = call.origin.response(100, b"Trying", None, None) {
+            call.server.send_response(now, 100, trying);
+            call.flush(); // the transaction holds one response at a time
+        }
+        match route_err {
+            Some(e) => {
+                let code = e.sip_status();
+                call.fail_origin(
+                    now,
+                    code,
+                    default_reason(code).as_bytes(),
+                    HangupSide::System,
+                    &e.to_string(),
+                );
+            }
+            None if !call.plan.has_more() => {
+                call.fail_origin(
+                    now,
+                    503,
+                    b"Service Unavailable",
+                    HangupSide::System,
+                    "no candidate carrier has a trunk address",
+                );
+            }
+            None => call.dial_next(now),
+        }
+        call.flush();
+        Ok(call)
+    }
+
+    /// The origin's Call-ID.
+    pub fn call_id(&self) -> &str {
+        &self.parties.call_id
+    }
+
+    /// A request that the endpoint matched to this call: a retransmission of the
+    /// origin's INVITE, its CANCEL or ACK, or a request inside either dialog.
+    pub fn handle_request(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
+        if !self.requests.absorb(msg) {
+            self.dispatch_request(now, from, msg);
+        }
+        self.flush();
+    }
+
+    fn dispatch_request(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
+        let Some(method) = msg.method() else { return };
+        let branch = msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch())
+            .unwrap_or_default();
+        let of_invite = branch == self.origin.branch;
+        let tag = self.origin.dialog.local_tag.clone();
+        let timers = self.setup.timers;
+        match method {
+            Method::Invite if of_invite => {
+                self.server.handle_request();
+                if let Some(a) = &mut self.answer {
+                    a.handle_request();
+                }
+            }
+            Method::Ack => {
+                let to_tu = !of_invite || self.server.handle_ack(now);
+                if to_tu && self.side_of(msg) == Some(Side::Origin) {
+                    if let Some(a) = &mut self.answer {
+                        a.handle_ack();
+                    }
+                }
+            }
+            Method::Cancel if of_invite => {
+                self.requests
+                    .answer(now, from, msg, (200, b"OK"), &tag, timers);
+                if self.phase == Phase::Dialing {
+                    self.caller_gave_up(now, "CANCEL");
+                }
+            }
+            Method::Cancel => {
+                let no_tx = (481, &b"Call/Transaction Does Not Exist"[..]);
+                self.requests.answer(now, from, msg, no_tx, &tag, timers);
+            }
+            Method::Bye => match self.side_of(msg) {
+                Some(side) => {
+                    self.requests
+                        .answer(now, from, msg, (200, b"OK"), &tag, timers);
+                    self.bye_from(now, side);
+                }
+                None => self.requests.answer(
+                    now,
+                    from,
+                    msg,
+                    (481, b"Call/Transaction Does Not Exist"),
+                    &tag,
+                    timers,
+                ),
+            },
+            Method::Invite => {
+                // A re-INVITE: not relayed yet (hold/unhold come with media anchoring).
+                // Answered once, statelessly; its ACK is absorbed like a 2xx's.
+                if let Ok(r) = dcx_sip::response_to(msg, 501, b"Not Implemented", None) {
+                    let mut bytes = Vec::new();
+                    if r.write_to(&mut bytes).is_ok() {
+                        self.out.push_back((from, bytes));
+                    }
+                }
+            }
+            Method::Options if self.side_of(msg).is_some() => {
+                self.requests
+                    .answer(now, from, msg, (200, b"OK"), &tag, timers);
+            }
+            _ => self
+                .requests
+                .answer(now, from, msg, (501, b"Not Implemented"), &tag, timers),
+        }
+    }
+
+    fn side_of(&self, msg: &Message<'_>) -> Option<Side> {
+        let call_id = msg.call_id().ok()?;
+        let to_tag = msg.to().ok()?.tag()?;
+        let from_tag = msg.from().ok()?.tag()?;
+        let is = |d: &super::legs::Dialog| {
+            d.call_id == call_id
+                && d.local_tag == to_tag
+                && d.remote_tag.as_deref() == Some(from_tag)
+        };
+        if is(&self.origin.dialog) {
+            return Some(Side::Origin);
+        }
+        self.attempts
+            .iter()
+            .position(|a| is(&a.dialog))
+            .map(Side::Carrier)
+    }
+
+    /// A response whose top Via branch carries this call's token.
+    pub fn handle_response(&mut self, now: Instant, msg: &Message<'_>) {
+        let (Some(code), Ok(via), Ok(cseq)) = (msg.status_code(), msg.top_via(), msg.cseq()) else {
+            return;
+        };
+        let branch = via.branch().unwrap_or_default();
+        if let Some((b, _, tx)) = &mut self.origin_bye {
+            if b == branch {
+                tx.handle_response(now, code);
+                while tx.poll_event().is_some() {}
+                self.flush();
+                return;
+            }
+        }
+        let Some(i) = self
+            .attempts
+            .iter()
+            .position(|a| a.branch() == branch || a.bye_branch() == Some(branch))
+        else {
+            return;
+        };
+        match cseq.method {
+            Method::Invite if self.attempts[i].branch() == branch => {
+                let mut news = Vec::new();
+                let (ids, local) = (&mut self.ids, &self.setup.local);
+                self.attempts[i].handle_invite_response(now, msg, ids, local, &mut news);
+                for n in news {
+                    self.on_invite_news(now, i, n, Some(msg));
+                }
+            }
+            Method::Cancel => self.attempts[i].handle_cancel_response(now, code),
+            Method::Bye => self.attempts[i].handle_bye_response(now, code),
+            _ => {}
+        }
+        self.flush();
+    }
+
+    fn on_invite_news(
+        &mut self,
+        now: Instant,
+        i: usize,
+        news: InviteNews,
+        msg: Option<&Message<'_>>,
+    ) {
+        let wanted = self.attempts[i].live && self.phase == Phase::Dialing;
+        match news {
+            InviteNews::Provisional(code @ 180..=189) if wanted => {
+                let Some(msg) = msg else { return };
+                self.first_ring.get_or_insert(now);
+                let reason = msg.status_line().map_or(&b""[..], |s| s.reason);
+                let contact = self.setup.local.contact.clone();
+                if let Some(bytes) =
+                    self.origin
+                        .response(code, reason, Some(&contact), body_of(msg))
+                {
+                    self.server.send_response(now, code, bytes);
+                }
+            }
+            InviteNews::Answered if wanted => {
+                if let Some(msg) = msg {
+                    self.answer_origin(now, i, msg);
+                }
+            }
+            InviteNews::Answered => {
+                // A late 2xx from an attempt we gave up on: ACKed, then hung up (RFC 3261 15).
+                self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+            }
+            InviteNews::Failed(code) if wanted => {
+                let reason = msg
+                    .and_then(|m| m.status_line())
+                    .map_or(&b""[..], |s| s.reason);
+                self.attempt_failed(now, i, AttemptOutcome::Final(code), (code, reason.to_vec()));
+            }
+            InviteNews::TimedOut if wanted => {
+                self.attempt_failed(
+                    now,
+                    i,
+                    AttemptOutcome::Timeout,
+                    (408, b"Request Timeout".to_vec()),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn answer_origin(&mut self, now: Instant, i: usize, msg: &Message<'_>) {
+        self.phase = Phase::Answered(i);
+        self.answered = Some(now);
+        let contact = self.setup.local.contact.clone();
+        let Some(bytes) = self
+            .origin
+            .response(200, b"OK", Some(&contact), body_of(msg))
+        else {
+            self.hang_up_both(now);
+            self.end(
+                now,
+                500,
+                HangupSide::System,
+                "cannot build the 200 for the origin",
+            );
+            return;
+        };
+        self.server.send_response(now, 200, bytes.clone());
+        let mut answer = Answer::new(now, bytes, Reliability::Unreliable, self.setup.timers);
+        // The server transaction sends the first 2xx; the Answer only retransmits it.
+        let _ = answer.poll_transmit();
+        self.answer = Some(answer);
+    }
+
+    fn attempt_failed(
+        &mut self,
+        now: Instant,
+        i: usize,
+        outcome: AttemptOutcome,
+        (code, reason): (u16, Vec<u8>),
+    ) {
+        let end = match outcome {
+            AttemptOutcome::Final(_) => AttemptEnd::Rejected,
+            AttemptOutcome::Timeout => AttemptEnd::Timeout,
+            AttemptOutcome::PostDialDelay => AttemptEnd::PostDialDelay,
+        };
+        self.attempts[i].live = false;
+        self.report_attempt(now, i, end, code);
+        let side = if outcome == AttemptOutcome::Final(code) {
+            HangupSide::Callee
+        } else {
+            HangupSide::System
+        };
+        let retry = self.attempts[i].target.failover.next(outcome) == Next::TryNext;
+        self.last_failure = Some((code, reason, side));
+        if retry && self.plan.has_more() {
+            self.dial_next(now);
+        } else {
+            self.fail_with_last(now);
+        }
+    }
+
+    fn dial_next(&mut self, now: Instant) {
+        while let Some(next) = self.plan.next() {
+            let offer = Offer {
+                number: &self.parties.callee_normalized,
+                from: &self.origin.from_address,
+                max_forwards: self.origin.max_forwards,
+                body: self
+                    .offer_body
+                    .as_ref()
+                    .map(|(t, b)| (t.as_str(), b.as_slice())),
+            };
+            let carrier = next.1.route.trunk_out.clone();
+            match Attempt::start(
+                now,
+                next,
+                &offer,
+                &mut self.ids,
+                &self.setup.local,
+                self.setup.timers,
+            ) {
+                Ok(a) => {
+                    tracing::debug!(call_id = %self.parties.call_id, %carrier, attempt = a.number, "dialing");
+                    self.attempts.push(a);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(call_id = %self.parties.call_id, %carrier, "cannot build the INVITE: {e}");
+                }
+            }
+        }
+        self.fail_with_last(now);
+    }
+
+    fn fail_with_last(&mut self, now: Instant) {
+        let (code, reason, side) = self.last_failure.take().unwrap_or((
+            503,
+            b"Service Unavailable".to_vec(),
+            HangupSide::System,
+        ));
+        let why = String::from_utf8_lossy(&reason).into_owned();
+        self.fail_origin(now, code, &reason, side, &why);
+    }
+
+    /// Ends an unanswered call with a final response to the origin.
+    fn fail_origin(&mut self, now: Instant, code: u16, reason: &[u8], side: HangupSide, why: &str) {
+        if self.phase != Phase::Dialing {
+            return;
+        }
+        if let Some(bytes) = self.origin.response(code, reason, None, None) {
+            self.server.send_response(now, code, bytes);
+        }
+        self.end(now, code, side, why);
+    }
+
+    /// Runs what is due at `now`: transaction timers, the post-dial-delay timer, the
+    /// 2xx retransmission.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.server.handle_timeout(now);
+        while self.server.poll_event().is_some() {}
+        let mut ack_lost = false;
+        if let Some(a) = &mut self.answer {
+            a.handle_timeout(now);
+            ack_lost = a.poll_event() == Some(AnswerEvent::AckTimeout);
+        }
+        if ack_lost && matches!(self.phase, Phase::Answered(_)) {
+            self.hang_up_both(now);
+            self.end(now, 200, HangupSide::System, "no ACK from the origin");
+        }
+        self.requests.handle_timeout(now);
+        if let Some((_, _, tx)) = &mut self.origin_bye {
+            tx.handle_timeout(now);
+            while tx.poll_event().is_some() {}
+        }
+        for i in 0..self.attempts.len() {
+            let mut news = Vec::new();
+            self.attempts[i].handle_timeout(now, &mut news);
+            for n in news {
+                self.on_invite_news(now, i, n, None);
+            }
+            if self.attempts[i].pdd_expired(now) {
+                self.post_dial_delay(now, i);
+            }
+        }
+        self.flush();
+    }
+
+    /// No 18x in time: cancel and try the next carrier, if the policy says so and one
+    /// is left; the last candidate keeps ringing (nothing better is left to try).
+    fn post_dial_delay(&mut self, now: Instant, i: usize) {
+        let retry = self.attempts[i]
+            .target
+            .failover
+            .next(AttemptOutcome::PostDialDelay)
+            == Next::TryNext;
+        if self.phase == Phase::Dialing && retry && self.plan.has_more() {
+            self.attempts[i].abandon(now, &self.setup.local);
+            self.report_attempt(now, i, AttemptEnd::PostDialDelay, 487);
+            self.last_failure = Some((408, b"Request Timeout".to_vec(), HangupSide::System));
+            self.dial_next(now);
+        } else {
+            self.attempts[i].pdd_deadline = None;
+        }
+    }
+
+    fn flush(&mut self) {
+        // In-call responses first: a 200 to a CANCEL precedes the 487 it causes.
+        self.requests.transmit(&mut self.out);
+        let peer = self.origin.peer;
+        while let Some(b) = self.server.poll_transmit() {
+            self.out.push_back((peer, b.to_vec()));
+        }
+        if let Some(a) = &mut self.answer {
+            while let Some(b) = a.poll_transmit() {
+                self.out.push_back((peer, b.to_vec()));
+            }
+        }
+        if let Some((_, to, tx)) = &mut self.origin_bye {
+            while let Some(b) = tx.poll_transmit() {
+                self.out.push_back((*to, b.to_vec()));
+            }
+        }
+        for a in &mut self.attempts {
+            a.transmit(&mut self.out);
+        }
+    }
+
+    /// A datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.out.pop_front()
+    }
+
+    /// What the call reports, in order.
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` is due next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.server.poll_timeout(),
+            self.answer.as_ref().and_then(Answer::poll_timeout),
+            self.requests.poll_timeout(),
+            self.origin_bye.as_ref().and_then(|b| b.2.poll_timeout()),
+            self.attempts.iter().filter_map(Attempt::poll_timeout).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether the call ended and its transactions finished: it can be forgotten.
+    pub fn is_over(&self) -> bool {
+        self.phase == Phase::Ended && self.poll_timeout().is_none() && self.out.is_empty()
+    }
+}

@@ -1,0 +1,134 @@
+//! How a transit call ends: the caller gives up (CANCEL, or BYE before the answer),
+//! either side hangs up (BYE relayed to the other), or dcx hangs up both (no ACK); and
+//! the events each end reports.
+
+use super::super::events::{AttemptEnd, AttemptRecord, CallEvent, CallRecord, HangupSide, Times};
+use super::super::legs::Request;
+use super::{Phase, Side, TransitCall};
+use dcx_sip::transaction::{NonInviteClient, Reliability};
+use dcx_sip::Method;
+use std::time::Instant;
+
+impl TransitCall {
+    /// The origin cancelled (CANCEL, or BYE in the early dialog) before an answer.
+    pub(super) fn caller_gave_up(&mut self, now: Instant, why: &str) {
+        if let Some(bytes) = self.origin.response(487, b"Request Terminated", None, None) {
+            self.server.send_response(now, 487, bytes);
+        }
+        for i in 0..self.attempts.len() {
+            if self.attempts[i].live {
+                self.attempts[i].abandon(now, &self.setup.local);
+                self.report_attempt(now, i, AttemptEnd::Cancelled, 487);
+            }
+        }
+        self.end(now, 487, HangupSide::Caller, why);
+    }
+
+    pub(super) fn bye_from(&mut self, now: Instant, side: Side) {
+        match (self.phase, side) {
+            (Phase::Answered(_), Side::Origin) => {
+                if let Some(a) = &mut self.answer {
+                    a.handle_ack(); // a BYE before the ACK also ends the 2xx resends
+                }
+                self.hang_up_carrier(now);
+                self.end(now, 200, HangupSide::Caller, "BYE");
+            }
+            (Phase::Answered(i), Side::Carrier(j)) if i == j => {
+                self.bye_origin(now);
+                self.end(now, 200, HangupSide::Callee, "BYE");
+            }
+            (Phase::Dialing, Side::Origin) => self.caller_gave_up(now, "BYE before answer"),
+            _ => {}
+        }
+    }
+
+    fn hang_up_carrier(&mut self, now: Instant) {
+        if let Phase::Answered(i) = self.phase {
+            self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+        }
+    }
+
+    pub(super) fn hang_up_both(&mut self, now: Instant) {
+        self.hang_up_carrier(now);
+        self.bye_origin(now);
+    }
+
+    fn bye_origin(&mut self, now: Instant) {
+        if let Some(a) = &mut self.answer {
+            a.handle_ack(); // stop resending the 2xx: the dialog is over
+        }
+        let d = &mut self.origin.dialog;
+        d.local_cseq += 1;
+        let branch = self.ids.branch();
+        let r = Request::new(Method::Bye, d.local_cseq, &branch, &self.setup.local);
+        match d.request(&r) {
+            Ok(bytes) => {
+                let tx =
+                    NonInviteClient::new(now, bytes, Reliability::Unreliable, self.setup.timers);
+                self.origin_bye = Some((branch, d.next_hop(), tx));
+            }
+            Err(e) => {
+                tracing::debug!(call_id = %self.parties.call_id, "cannot build BYE toward the origin: {e}");
+            }
+        }
+    }
+
+    /// The call is over for both parties: report the answered attempt and the call.
+    pub(super) fn end(&mut self, now: Instant, code: u16, hangup: HangupSide, why: &str) {
+        if let Phase::Answered(i) = self.phase {
+            self.report_attempt(now, i, AttemptEnd::Answered, 200);
+        }
+        self.phase = Phase::Ended;
+        let clock = self.setup.clock;
+        let route = self
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.answered.is_some())
+            .or(self.attempts.last())
+            .map(|a| a.target.route.clone());
+        tracing::debug!(call_id = %self.parties.call_id, code, ?hangup, why, "call ended");
+        self.events.push_back(CallEvent::CallEnded(CallRecord {
+            parties: self.parties.clone(),
+            route,
+            attempts: self.plan.tried(),
+            times: Times {
+                start_ms: clock.unix_ms(self.started),
+                first_ring_ms: self.first_ring.map(|t| clock.unix_ms(t)),
+                answer_ms: self.answered.map(|t| clock.unix_ms(t)),
+                end_ms: clock.unix_ms(now),
+            },
+            sip_code: code,
+            hangup,
+            reason: why.to_owned(),
+        }));
+    }
+
+    pub(super) fn report_attempt(
+        &mut self,
+        now: Instant,
+        i: usize,
+        end: AttemptEnd,
+        sip_code: u16,
+    ) {
+        let clock = self.setup.clock;
+        let a = &mut self.attempts[i];
+        if std::mem::replace(&mut a.reported, true) {
+            return;
+        }
+        self.events
+            .push_back(CallEvent::AttemptEnded(AttemptRecord {
+                parties: self.parties.clone(),
+                attempt: a.number,
+                route: a.target.route.clone(),
+                times: Times {
+                    start_ms: clock.unix_ms(a.started),
+                    first_ring_ms: a.first_ring.map(|t| clock.unix_ms(t)),
+                    answer_ms: a.answered.map(|t| clock.unix_ms(t)),
+                    end_ms: clock.unix_ms(now),
+                },
+                end,
+                sip_code,
+            }));
+    }
+}

@@ -1,0 +1,332 @@
+//! The endpoint's calls: routing a new INVITE, finding the call each later message
+//! belongs to, running the calls' timers, and collecting what they report.
+//!
+//! Lookup keys (RFC 3261 17.2.3 and 12): the origin's INVITE transaction (branch,
+//! sent-by; its retransmissions, its CANCEL and the ACK of a failure carry the same
+//! branch); every other message carries an identifier the call minted (the Via branch
+//! of a response to our request; our To tag toward the origin or our From tag toward a
+//! carrier in an in-dialog request), whose first 16 hex digits are the call's token.
+//! So one map from token to call and one from origin transaction to token are all the
+//! state; the call itself checks Call-ID and the remote tag.
+//!
+//! Timers: a min-heap of (deadline, token), pushed whenever a call's next deadline
+//! moves earlier; stale entries just cause a harmless early look.
+
+use super::endpoint::TxKey;
+use crate::call::events::{AttemptEnd, CallEvent};
+use crate::call::legs::{token_of_branch, token_of_tag};
+use crate::call::{CallSetup, Routed, Target, TransitCall};
+use dcx_routing::rng::{Random, SplitMix64};
+use dcx_routing::{
+    CallOutcome, CarrierSnapshot, DecisionInput, QualityBook, QualityConfig, Router,
+};
+use dcx_sip::Message;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where the current router comes from (the gateway's atomically swapped store).
+pub type RouterSource = Box<dyn Fn() -> Arc<Router> + Send>;
+
+/// What transit call control needs from the gateway.
+pub struct Transit {
+    /// The router in effect.
+    pub router: RouterSource,
+    /// Each trunk with an address, by name (deck carriers are trunks by name).
+    pub trunks: HashMap<String, SocketAddr>,
+    /// Our address, timers, clock.
+    pub setup: CallSetup,
+    /// Quality settings for the book the decisions read.
+    pub quality: QualityConfig,
+    /// Seeds the call tokens and routing's weighted draws.
+    pub seed: u64,
+}
+
+/// Call counters, read by health and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// Calls started (INVITEs accepted for routing).
+    pub calls: u64,
+    /// Calls answered.
+    pub answered: u64,
+    /// Calls that ended without an answer.
+    pub failed: u64,
+    /// Calls routing refused (no route, blocked, bad number).
+    pub unroutable: u64,
+    /// Carrier attempts made.
+    pub attempts: u64,
+    /// Attempts that failed over to another carrier.
+    pub failovers: u64,
+    /// Calls live now (including those draining their transactions).
+    pub live: u64,
+}
+
+struct Entry {
+    call: TransitCall,
+    origin_key: TxKey,
+    scheduled: Option<Instant>,
+}
+
+/// The calls of one endpoint.
+pub struct Calls {
+    transit: Transit,
+    rng: SplitMix64,
+    quality: QualityBook,
+    carriers: CarrierSnapshot,
+    live: HashMap<u64, Entry>,
+    by_origin_tx: HashMap<TxKey, u64>,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    events: VecDeque<CallEvent>,
+    stats: CallStats,
+}
+
+impl Calls {
+    /// No calls yet.
+    pub fn new(transit: Transit) -> Self {
+        Self {
+            rng: SplitMix64::new(transit.seed),
+            quality: QualityBook::new(transit.quality.clone()),
+            carriers: CarrierSnapshot::default(),
+            live: HashMap::new(),
+            by_origin_tx: HashMap::new(),
+            timers: BinaryHeap::new(),
+            events: VecDeque::new(),
+            stats: CallStats::default(),
+            transit,
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CallStats {
+        CallStats {
+            live: self.live.len() as u64,
+            ..self.stats
+        }
+    }
+
+    /// Whether `ip` is the address of a trunk we send calls to (its in-dialog requests
+    /// are accepted even if no `inbound_from` names it).
+    pub fn is_carrier(&self, ip: std::net::IpAddr) -> bool {
+        self.transit.trunks.values().any(|a| a.ip() == ip)
+    }
+
+    /// The call a request belongs to: by the origin INVITE transaction (`invite_key`:
+    /// the request's key with method INVITE), else by our tag in its To.
+    pub fn find(&self, msg: &Message<'_>, invite_key: &TxKey) -> Option<u64> {
+        if let Some(&token) = self.by_origin_tx.get(invite_key) {
+            return Some(token);
+        }
+        let to = msg.to().ok()?;
+        let token = token_of_tag(to.tag()?)?;
+        self.live.contains_key(&token).then_some(token)
+    }
+
+    /// A new INVITE from `from`, of trunk `trunk_in`: routes it and starts its call.
+    /// An INVITE whose headers a call cannot use is returned as an error to answer.
+    pub fn start(
+        &mut self,
+        now: Instant,
+        (msg, from, trunk_in): (&Message<'_>, SocketAddr, &str),
+        key: TxKey,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) -> Result<(), dcx_sip::SipError> {
+        let mut token = self.rng.next_u64();
+        while token == 0 || self.live.contains_key(&token) {
+            token = self.rng.next_u64();
+        }
+        let route = self.route(now, msg);
+        let unroutable = route.is_err();
+        let call = TransitCall::new(
+            now,
+            &self.transit.setup,
+            token,
+            (msg, from, trunk_in),
+            route,
+        )?;
+        tracing::debug!(call_id = call.call_id(), %from, trunk_in, "call");
+        self.stats.calls += 1;
+        self.stats.unroutable += u64::from(unroutable);
+        self.by_origin_tx.insert(key.clone(), token);
+        self.live.insert(
+            token,
+            Entry {
+                call,
+                origin_key: key,
+                scheduled: None,
+            },
+        );
+        self.after(token, out);
+        Ok(())
+    }
+
+    fn route(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+    ) -> Result<Routed, dcx_routing::RouteError> {
+        let dialled = crate::call::origin::OriginInvite::dialled(msg);
+        let router = (self.transit.router)();
+        let input = DecisionInput {
+            at_s: self.transit.setup.clock.unix_ms(now).div_euclid(1000),
+            carriers: &self.carriers,
+            quality: Some(&self.quality),
+            explain: false,
+        };
+        let decision = router.decide(&dialled, &input, &mut self.rng)?;
+        let targets = decision
+            .candidates
+            .iter()
+            .filter_map(|c| {
+                let Some(&addr) = self.transit.trunks.get(&*c.carrier) else {
+                    tracing::warn!(carrier = %c.carrier, "the deck names a carrier with no trunk address: skipped");
+                    return None;
+                };
+                Some(Target {
+                    route: crate::call::events::Rated {
+                        trunk_out: c.carrier.clone(),
+                        prefix: decision.prefix_of(c).to_owned(),
+                        rate_nano: c.rate_nano,
+                        tariff: c.tariff,
+                    },
+                    addr,
+                    failover: c.failover.clone(),
+                })
+            })
+            .collect();
+        Ok(Routed {
+            number: decision.number.as_str().to_owned(),
+            targets,
+        })
+    }
+
+    /// A request `find` matched to call `token`.
+    pub fn handle_request(
+        &mut self,
+        now: Instant,
+        token: u64,
+        from: SocketAddr,
+        msg: &Message<'_>,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) {
+        if let Some(e) = self.live.get_mut(&token) {
+            e.call.handle_request(now, from, msg);
+            self.after(token, out);
+        }
+    }
+
+    /// A response; returns whether a call took it.
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) -> bool {
+        let token = msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch())
+            .and_then(token_of_branch);
+        match token.and_then(|t| self.live.get_mut(&t).map(|e| (t, e))) {
+            Some((token, e)) => {
+                e.call.handle_response(now, msg);
+                self.after(token, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs the calls whose deadlines passed.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+        while let Some(&Reverse((at, token))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(e) = self.live.get_mut(&token) else {
+                continue;
+            };
+            if e.scheduled == Some(at) {
+                e.scheduled = None;
+            }
+            if e.call.poll_timeout().is_some_and(|d| d <= now) {
+                e.call.handle_timeout(now);
+            }
+            self.after(token, out);
+        }
+    }
+
+    /// The earliest deadline of any call.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|r| r.0 .0)
+    }
+
+    /// What the calls reported, in order.
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    /// Drains call `token` after an input: datagrams, events, its next deadline, and
+    /// its removal once over.
+    fn after(&mut self, token: u64, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+        let Some(e) = self.live.get_mut(&token) else {
+            return;
+        };
+        while let Some(d) = e.call.poll_transmit() {
+            out.push_back(d);
+        }
+        while let Some(ev) = e.call.poll_event() {
+            record(&mut self.quality, &mut self.stats, &ev);
+            self.events.push_back(ev);
+        }
+        if e.call.is_over() {
+            let e = self.live.remove(&token);
+            if let Some(e) = e {
+                self.by_origin_tx.remove(&e.origin_key);
+            }
+            return;
+        }
+        if let Some(d) = e.call.poll_timeout() {
+            if e.scheduled.is_none_or(|s| d < s) {
+                e.scheduled = Some(d);
+                self.timers.push(Reverse((d, token)));
+            }
+        }
+    }
+}
+
+/// Feeds an event into the quality book and the counters.
+fn record(quality: &mut QualityBook, stats: &mut CallStats, ev: &CallEvent) {
+    match ev {
+        CallEvent::AttemptEnded(a) => {
+            stats.attempts += 1;
+            let answered = a.end == AttemptEnd::Answered;
+            let heard = a.times.first_ring_ms.or(a.times.answer_ms);
+            quality.record(&CallOutcome {
+                carrier: &a.route.trunk_out,
+                prefix: &a.route.prefix,
+                at_s: a.times.end_ms.div_euclid(1000),
+                answered,
+                duration_s: a
+                    .times
+                    .answer_ms
+                    .map_or(0, |t| ((a.times.end_ms - t).max(0) / 1000) as u32),
+                pdd_ms: heard.map(|t| (t - a.times.start_ms).max(0) as u32),
+            });
+        }
+        CallEvent::CallEnded(c) => {
+            if c.times.answer_ms.is_some() {
+                stats.answered += 1;
+            } else {
+                stats.failed += 1;
+            }
+            stats.failovers += u64::from(c.attempts.saturating_sub(1));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "calls_tests.rs"]
+mod tests;

@@ -1,0 +1,345 @@
+//! SIP-to-SIP transit through the running gateway, with real peers on loopback: sipp
+//! (Debian's `sip-tester`) as the origin's caller and as the carriers' callees, with
+//! the scenarios in `tests/sipp/` at the repository root.
+//!
+//! Each test gets its own ports (below the kernel's ephemeral range, so they cannot
+//! collide with the `127.0.0.1:0` listeners of other tests), runs every sipp with `-m 1`
+//! and `-timeout 30s` so it always ends by itself, and kills whatever is left on drop.
+//! Without `sipp` on PATH the tests say so loudly and pass: the test script installs it.
+
+mod support;
+
+use std::fmt::Write as _;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use support::Gateway;
+
+const NUMBER: &str = "15551234567";
+const DECK: &str = "prefix,carrier,rate\n1555,carrier-b,0.01\n1555,carrier-c,0.02\n";
+
+fn scenario(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/sipp")
+        .join(name);
+    assert!(p.exists(), "missing sipp scenario {}", p.display());
+    p.display().to_string()
+}
+
+/// These tests need a real SIP peer: without sipp they fail rather than pass unrun
+/// (`./scripts/test` installs it).
+fn have_sipp() -> bool {
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "`sipp` is not installed: run ./scripts/test (it installs sip-tester) or apt-get install sip-tester"
+    );
+    found
+}
+
+/// Ports of one test: `base` .. `base + 60`.
+#[derive(Clone, Copy)]
+struct Ports {
+    base: u16,
+}
+
+impl Ports {
+    fn carrier_b(self) -> u16 {
+        self.base
+    }
+    fn carrier_c(self) -> u16 {
+        self.base + 1
+    }
+    fn origin(self) -> u16 {
+        self.base + 2
+    }
+    /// RTP (`-mp`, sipp uses up to 4 from there) and control (`-cp`) ports of the
+    /// `i`-th sipp of the test.
+    fn media(self, i: u16) -> u16 {
+        self.base + 10 + 10 * i
+    }
+    fn control(self, i: u16) -> u16 {
+        self.base + 50 + i
+    }
+}
+
+fn config(ports: Ports) -> String {
+    format!(
+        "[server]\nhttp_listen = \"127.0.0.1:0\"\n\
+         [sip]\nlisten = \"127.0.0.1:0\"\n\
+         [media]\nrtp_ports = \"31000-31999\"\npublic_ip = \"127.0.0.1\"\n\
+         [routing]\ndeck = \"deck.csv\"\n\
+         [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{}\"\n\
+         [[trunks]]\nname = \"carrier-c\"\naddress = \"127.0.0.1:{}\"\n\
+         [[trunks]]\nname = \"origin-a\"\ninbound_from = [\"127.0.0.1/32\"]\n",
+        ports.carrier_b(),
+        ports.carrier_c()
+    )
+}
+
+/// One sipp process; killed on drop if it has not ended.
+struct Sipp {
+    name: String,
+    pid: u32,
+    dir: PathBuf,
+    done: mpsc::Receiver<std::io::Result<ExitStatus>>,
+    ended: bool,
+}
+
+impl Sipp {
+    /// Starts `sipp <scenario args> [remote] -p port ...` in `dir`.
+    fn start(
+        dir: &Path,
+        name: &str,
+        scenario: &[&str],
+        port: u16,
+        i: u16,
+        ports: Ports,
+        extra: &[&str],
+    ) -> Self {
+        let (port_s, mp, cp) = (
+            port.to_string(),
+            ports.media(i).to_string(),
+            ports.control(i).to_string(),
+        );
+        let mut cmd = Command::new("sipp");
+        cmd.args(scenario)
+            .args(extra)
+            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", &port_s])
+            .args(["-mp", &mp, "-cp", &cp, "-m", "1", "-timeout", "30s"])
+            .args(["-trace_err", "-nostdin"])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.join(format!("{name}.out"))).unwrap())
+            .stderr(std::fs::File::create(dir.join(format!("{name}.err"))).unwrap());
+        let mut child = cmd.spawn().expect("cannot start sipp");
+        let pid = child.id();
+        let (tx, done) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        Self {
+            name: name.to_owned(),
+            pid,
+            dir: dir.to_owned(),
+            done,
+            ended: false,
+        }
+    }
+
+    /// A UAS: started, then waited for until its port is bound.
+    fn callee(dir: &Path, name: &str, scenario: &[&str], port: u16, i: u16, ports: Ports) -> Self {
+        let s = Self::start(dir, name, scenario, port, i, ports, &[]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            assert!(Instant::now() < deadline, "{name} never bound port {port}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        s
+    }
+
+    /// A UAC calling dcx at `sip`.
+    fn caller(dir: &Path, sip: &str, scenario: &[&str], ports: Ports, extra: &[&str]) -> Self {
+        let mut args = vec![sip, "-s", NUMBER];
+        args.extend_from_slice(extra);
+        Self::start(dir, "origin", scenario, ports.origin(), 3, ports, &args)
+    }
+
+    /// Waits for the exit (sipp's own `-timeout` ends it well before) and asserts success;
+    /// on failure prints what sipp said.
+    fn assert_success(mut self) {
+        let status = self
+            .done
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{} did not end", self.name))
+            .unwrap();
+        self.ended = true;
+        if !status.success() {
+            let mut report = String::new();
+            for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
+                let path = entry.path();
+                let file = path.file_name().unwrap().to_string_lossy().into_owned();
+                if file.starts_with(&self.name) || file.contains("errors") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let tail: String = text
+                        .chars()
+                        .rev()
+                        .take(3000)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect();
+                    let _ = writeln!(report, "--- {file}\n{tail}");
+                }
+            }
+            panic!("sipp {} exited with {status}\n{report}", self.name);
+        }
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if !self.ended && self.done.try_recv().is_err() {
+            let _ = Command::new("kill").arg(self.pid.to_string()).status();
+        }
+    }
+}
+
+fn start_gateway(name: &str, ports: Ports) -> (Gateway, String) {
+    let gw = Gateway::start(name, &config(ports), &[("deck.csv", DECK)]);
+    let sip = gw.wait_for_addr("sip listening");
+    (gw, sip)
+}
+
+/// The gateway's "call ended" log line, which must contain every `expect`ed field.
+fn assert_call_ended(gw: &Gateway, expect: &[&str]) {
+    let line = gw.wait_for("call ended");
+    for e in expect {
+        assert!(line.contains(e), "{e:?} not in {line}");
+    }
+}
+
+#[test]
+fn plain_call_through_dcx() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 25_000 };
+    let (gw, sip) = start_gateway("transit-plain", ports);
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &["-sn", "uas"],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(
+        &gw,
+        &[
+            "trunk_out=\"carrier-b\"",
+            "attempts=1",
+            "sip_code=200",
+            "hangup=Caller",
+            "answered=true",
+        ],
+    );
+}
+
+#[test]
+fn failover_from_a_503_carrier_to_the_next() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 25_100 };
+    let (gw, sip) = start_gateway("transit-failover", ports);
+    let cheapest = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &["-sf", &scenario("uas_503.xml")],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let next = Sipp::callee(
+        &gw.dir,
+        "carrier-c",
+        &["-sn", "uas"],
+        ports.carrier_c(),
+        1,
+        ports,
+    );
+    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
+    caller.assert_success();
+    cheapest.assert_success();
+    next.assert_success();
+    assert_call_ended(
+        &gw,
+        &[
+            "trunk_out=\"carrier-c\"",
+            "attempts=2",
+            "sip_code=200",
+            "answered=true",
+        ],
+    );
+}
+
+#[test]
+fn cancel_before_answer_reaches_the_carrier() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 25_200 };
+    let (gw, sip) = start_gateway("transit-cancel", ports);
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &["-sf", &scenario("uas_ring_no_answer.xml")],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let caller = Sipp::caller(
+        &gw.dir,
+        &sip,
+        &["-sf", &scenario("uac_cancel.xml")],
+        ports,
+        &[],
+    );
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(
+        &gw,
+        &[
+            "trunk_out=\"carrier-b\"",
+            "sip_code=487",
+            "hangup=Caller",
+            "reason=CANCEL",
+        ],
+    );
+}
+
+#[test]
+fn bye_from_the_callee_reaches_the_caller() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 25_300 };
+    let (gw, sip) = start_gateway("transit-bye", ports);
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &["-sf", &scenario("uas_bye.xml")],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let caller = Sipp::caller(
+        &gw.dir,
+        &sip,
+        &["-sf", &scenario("uac_wait_bye.xml")],
+        ports,
+        &[],
+    );
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(
+        &gw,
+        &[
+            "trunk_out=\"carrier-b\"",
+            "sip_code=200",
+            "hangup=Callee",
+            "reason=BYE",
+        ],
+    );
+}
