@@ -5,6 +5,7 @@
 //! same process; each takes its listener and a shutdown signal from here, so tests can
 //! bind `127.0.0.1:0`.
 
+use crate::cdr::{CdrSender, CdrStore, CdrWriter};
 use crate::config::{self, Loaded, Source};
 use axum::extract::State;
 use axum::routing::get;
@@ -158,7 +159,8 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "http listening");
     tokio::spawn(reload_on_sighup(gateway.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let sip_task = start_sip(&gateway, stopped).await?;
+    let cdr = open_cdr(&gateway)?;
+    let sip_task = start_sip(&gateway, stopped, cdr.as_ref().map(CdrWriter::handle)).await?;
     axum::serve(listener, app(gateway))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -166,14 +168,39 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
     if let Some(task) = sip_task {
         let _ = task.await;
     }
+    if let Some(writer) = cdr {
+        // Writes every record already accepted; blocking, so off the async workers.
+        match tokio::task::spawn_blocking(move || writer.shutdown()).await {
+            Ok(Ok(stats)) => tracing::info!(
+                written = stats.written,
+                dropped = stats.dropped_full,
+                lost = stats.lost,
+                "CDRs flushed"
+            ),
+            Ok(Err(e)) => tracing::error!("CDR writer: {e}"),
+            Err(e) => tracing::error!("CDR writer task: {e}"),
+        }
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the CDR store and its writer thread when calls can happen (`[sip]`).
+fn open_cdr(gateway: &Gateway) -> anyhow::Result<Option<CdrWriter>> {
+    if gateway.loaded.config.sip.is_none() {
+        return Ok(None);
+    }
+    let path = gateway.loaded.cdr_path();
+    let store = CdrStore::open(&path).map_err(|e| anyhow::anyhow!("{e} (cdr.path)"))?;
+    tracing::info!(path = %path.display(), "CDR store open");
+    Ok(Some(CdrWriter::spawn(store, CdrWriter::DEFAULT_CAPACITY)?))
 }
 
 /// Binds the SIP port and starts the endpoint's task, if `[sip]` is configured.
 async fn start_sip(
     gateway: &Arc<Gateway>,
     stopped: tokio::sync::watch::Receiver<bool>,
+    cdrs: Option<CdrSender>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let config = &gateway.loaded.config;
     let Some(sip) = &config.sip else {
@@ -255,7 +282,15 @@ async fn start_sip(
         endpoint,
         gateway.sip_stats.clone(),
         stopped,
-        |event| event.log(),
+        move |event| {
+            event.log();
+            if let Some(cdrs) = &cdrs {
+                // Never blocks: a full queue drops the record and counts it.
+                if let Err(e) = cdrs.send(event.to_cdr()) {
+                    tracing::warn!("CDR not recorded: {e}");
+                }
+            }
+        },
     ))))
 }
 

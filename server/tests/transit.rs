@@ -272,6 +272,59 @@ fn failover_from_a_503_carrier_to_the_next() {
             "answered=true",
         ],
     );
+    // The CDRs: one for the call and one per attempt, readable with `dcx cdr`.
+    let records = cdrs(&gw, 3);
+    let by_attempt = |n: u64| {
+        records
+            .iter()
+            .find(|r| r["attempt"] == n)
+            .unwrap_or_else(|| panic!("attempt {n}: {records:?}"))
+    };
+    let (call, first, second) = (by_attempt(0), by_attempt(1), by_attempt(2));
+    assert_eq!(
+        (call["trunk_out"].as_str(), call["sip_code"].as_u64()),
+        (Some("carrier-c"), Some(200))
+    );
+    assert_eq!(call["trunk_in"], "origin-a");
+    assert_eq!(call["prefix"], "1555");
+    assert!(call["answer_ms"].is_i64() && call["duration_s"].as_i64().is_some());
+    assert_eq!(
+        (first["trunk_out"].as_str(), first["sip_code"].as_u64()),
+        (Some("carrier-b"), Some(503))
+    );
+    assert!(first["answer_ms"].is_null() && first["cost_nano"] == 0);
+    assert_eq!(
+        (second["trunk_out"].as_str(), second["sip_code"].as_u64()),
+        (Some("carrier-c"), Some(200))
+    );
+    assert_eq!(second["rate_per_min_nano"], 20_000_000);
+}
+
+/// Polls `dcx cdr --json` (the writer batches on its own thread) until `n` records are
+/// there, for 15 s at most.
+fn cdrs(gw: &support::Gateway, n: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let out = support::dcx()
+            .args(["cdr", "--json", "--db"])
+            .arg(gw.dir.join("dcx-cdr.sqlite"))
+            .output()
+            .unwrap();
+        let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if records.len() >= n || std::time::Instant::now() > deadline {
+            assert_eq!(
+                records.len(),
+                n,
+                "CDRs: {records:?} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return records;
+        }
+        std::thread::yield_now();
+    }
 }
 
 #[test]

@@ -32,16 +32,7 @@ impl WallClock {
     }
 }
 
-/// Which side ended a call (named as the CDR store names them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HangupSide {
-    /// The origin: BYE or CANCEL from the inbound leg.
-    Caller,
-    /// The carrier: BYE, or the final failure that ended the call.
-    Callee,
-    /// dcx itself: no route, timeouts, a lost ACK.
-    System,
-}
+pub use crate::cdr::HangupSide;
 
 /// How one carrier attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,7 @@ pub mod attempts;
 pub mod events;
 pub mod legs;
 pub mod origin;
+pub mod records;
 pub mod transit;
 
 #[cfg(test)]

@@ -81,6 +81,7 @@ impl CdrError {
         }
     }
 
+    #[cfg(test)]
     /// Whether a record was dropped rather than written ([`Self::Full`], [`Self::Closed`]).
     pub fn is_dropped_record(&self) -> bool {
         matches!(self, Self::Full { .. } | Self::Closed { .. })

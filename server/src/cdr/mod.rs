@@ -17,10 +17,6 @@
 //! sends its attempt records and its call record when it ends -> on SIGTERM, after the
 //! calls have ended, `writer.shutdown()`.
 
-// Until the gateway and `dcx cdr` call this module (issue 3), parts of the API are unused
-// in the binary; the test build, which uses all of it, still checks.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
-
 mod error;
 mod record;
 mod render;
@@ -31,9 +27,7 @@ mod writer;
 #[cfg(test)]
 mod fixture;
 
-pub use error::CdrError;
-pub use record::{billable_s, format_nano, nano_to_f64, Cdr, HangupSide, LegKind, NANO};
-pub use render::{format_utc_ms, render_json_lines, render_table, write_json_lines};
-pub use schema::SCHEMA_VERSION;
+pub use record::{billable_s, Cdr, HangupSide, LegKind};
+pub use render::{render_table, write_json_lines};
 pub use store::{CdrQuery, CdrStore};
-pub use writer::{CdrSender, CdrStats, CdrWriter};
+pub use writer::{CdrSender, CdrWriter};

@@ -69,6 +69,7 @@ pub struct Cdr {
 }
 
 impl Cdr {
+    #[cfg(test)]
     /// The rate per minute as a float, for display.
     pub fn rate_per_min(&self) -> f64 {
         nano_to_f64(self.rate_per_min_nano)
@@ -182,8 +183,8 @@ fn serialize_rate<S: Serializer>(nano: &i64, serializer: S) -> Result<S::Ok, S::
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::cdr::fixture::{answered, T0_MS};
-    use crate::cdr::{billable_s, format_nano, nano_to_f64, HangupSide, LegKind, NANO};
 
     #[test]
     fn billable_seconds_round_up_and_never_go_negative() {

@@ -63,6 +63,7 @@ pub fn render_table(cdrs: &[Cdr]) -> String {
     out
 }
 
+#[cfg(test)]
 /// The records as JSON lines: one object per record, each on its own line.
 pub fn render_json_lines(cdrs: &[Cdr]) -> String {
     let mut out = Vec::new();
@@ -127,10 +128,9 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    use super::{format_utc_ms, render_json_lines, render_table, write_json_lines};
     use crate::cdr::fixture::{answered, failed, T0_MS};
-    use crate::cdr::{
-        format_utc_ms, render_json_lines, render_table, write_json_lines, Cdr, HangupSide, LegKind,
-    };
+    use crate::cdr::{Cdr, HangupSide, LegKind};
 
     fn call() -> Vec<Cdr> {
         vec![

@@ -82,6 +82,7 @@ impl CdrStore {
         Ok(Self { conn, path })
     }
 
+    #[cfg(test)]
     /// A store in memory, for tests and for running without a CDR file.
     pub fn open_in_memory() -> Result<Self, CdrError> {
         let path = PathBuf::from(":memory:");
@@ -101,11 +102,13 @@ impl CdrStore {
         Ok(Self { conn, path })
     }
 
+    #[cfg(test)]
     /// The file this store is in (`:memory:` for an in-memory store).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    #[cfg(test)]
     /// The file's schema version (the highest migration applied).
     pub fn schema_version(&self) -> Result<i64, CdrError> {
         schema::read_version(&self.conn, &self.path)
@@ -185,6 +188,7 @@ impl CdrStore {
             .map_err(at(&self.path, "read row"))
     }
 
+    #[cfg(test)]
     /// How many records are stored.
     pub fn count(&self) -> Result<u64, CdrError> {
         self.conn
@@ -282,7 +286,7 @@ fn unknown(what: &str, name: &str) -> FromSqlError {
 mod tests {
     use super::*;
     use crate::cdr::fixture::{answered, failed, many, TempDir, T0_MS};
-    use crate::cdr::SCHEMA_VERSION;
+    use crate::cdr::schema::SCHEMA_VERSION;
     use rusqlite::ErrorCode;
 
     fn version_rows(store: &CdrStore) -> i64 {

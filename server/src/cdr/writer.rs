@@ -60,6 +60,7 @@ pub struct CdrStats {
 }
 
 impl CdrStats {
+    #[cfg(test)]
     /// Records accepted and not yet written, skipped or lost: the queue's depth plus the
     /// batch being written.
     pub fn pending(&self) -> u64 {
@@ -141,6 +142,7 @@ impl CdrWriter {
         }
     }
 
+    #[cfg(test)]
     /// The counters so far.
     pub fn stats(&self) -> CdrStats {
         self.shared.stats()
@@ -205,6 +207,7 @@ impl CdrSender {
         }
     }
 
+    #[cfg(test)]
     /// The writer's counters so far.
     pub fn stats(&self) -> CdrStats {
         self.shared.stats()
@@ -297,8 +300,10 @@ fn is_refused_record(e: &CdrError) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::CdrStats;
+    use crate::cdr::error::CdrError;
     use crate::cdr::fixture::{answered, many, TempDir, T0_MS};
-    use crate::cdr::{CdrError, CdrQuery, CdrSender, CdrStats, CdrStore, CdrWriter};
+    use crate::cdr::{CdrQuery, CdrSender, CdrStore, CdrWriter};
     use std::time::{Duration, Instant};
 
     #[test]
