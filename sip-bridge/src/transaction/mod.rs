@@ -23,10 +23,10 @@ mod non_invite_server;
 #[cfg(test)]
 mod sim;
 
-pub use invite_client::InviteClient;
-pub use invite_server::InviteServer;
-pub use non_invite_client::NonInviteClient;
-pub use non_invite_server::NonInviteServer;
+pub use invite_client::{InviteClient, State as InviteClientState};
+pub use invite_server::{InviteServer, State as InviteServerState};
+pub use non_invite_client::{NonInviteClient, State as NonInviteClientState};
+pub use non_invite_server::{NonInviteServer, State as NonInviteServerState};
 
 use std::time::{Duration, Instant};
 
