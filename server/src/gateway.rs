@@ -125,10 +125,25 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let sip = *g
+    let sip = g
         .sip_stats
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let trunks: serde_json::Map<String, serde_json::Value> = sip
+        .trunks
+        .iter()
+        .map(|t| {
+            let health = json!({
+                "address": t.address.to_string(),
+                "up": t.up,
+                "pings": t.pings,
+                "failed_pings": t.failed_pings,
+                "last_status": t.last_status,
+            });
+            (t.name.clone(), health)
+        })
+        .collect();
     Json(json!({
         "status": "ok",
         "sip": {
@@ -138,6 +153,7 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
             "stray_responses": sip.stray_responses,
             "retransmissions": sip.retransmissions,
         },
+        "trunks": trunks,
         "version": env!("CARGO_PKG_VERSION"),
         "routing": {
             "deck": deck,
@@ -211,6 +227,10 @@ async fn start_sip(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for SIP on {addr} (sip.listen): {e}"))?;
     tracing::info!(addr = %socket.local_addr()?, "sip listening");
+    let timers = dcx_sip::transaction::Timers {
+        t1: std::time::Duration::from_millis(sip.t1_ms.as_ref().map_or(500, |t| *t.get_ref())),
+        ..dcx_sip::transaction::Timers::default()
+    };
     let inbound = config
         .trunks
         .iter()
@@ -250,18 +270,10 @@ async fn start_sip(
         let routing = gateway.clone();
         crate::sip::calls::Transit {
             router: Box::new(move || routing.routing.load()),
-            trunks: config
-                .trunks
-                .iter()
-                .filter_map(|t| {
-                    let t = t.get_ref();
-                    let addr = t.address.as_ref()?.get_ref().parse().ok()?;
-                    Some((t.name.clone(), addr))
-                })
-                .collect(),
+            trunks: crate::sip::calls::TrunkOut::from_config(&config.trunks),
             setup: CallSetup {
                 local: Local::new(contact_addr),
-                timers: dcx_sip::transaction::Timers::default(),
+                timers,
                 clock: WallClock {
                     at: std::time::Instant::now(),
                     unix_ms,
@@ -276,7 +288,17 @@ async fn start_sip(
             seed: seed.rotate_left(17),
         }
     };
-    let endpoint = crate::sip::endpoint::Endpoint::new(inbound, seed).with_transit(transit);
+    let probes = crate::sip::probes::Probes::new(
+        std::time::Instant::now(),
+        crate::sip::probes::ProbeTarget::from_config(&config.trunks),
+        transit.setup.local.sent_by.clone(),
+        timers,
+        seed.rotate_left(31),
+    );
+    let endpoint = crate::sip::endpoint::Endpoint::new(inbound, seed)
+        .with_timers(timers)
+        .with_transit(transit)
+        .with_probes(probes);
     Ok(Some(tokio::spawn(crate::sip::udp::run(
         socket,
         endpoint,

@@ -70,14 +70,22 @@ impl Ports {
     }
 }
 
+/// OPTIONS probing off: sipp's scenarios would take a ping for an unexpected call.
+const NO_PROBES: &str = "options_interval_s = 0\n";
+
 fn config(ports: Ports) -> String {
+    config_with(ports, "", NO_PROBES, NO_PROBES)
+}
+
+/// The test config with extra lines for `[sip]` and each carrier's `[[trunks]]`.
+fn config_with(ports: Ports, sip: &str, carrier_b: &str, carrier_c: &str) -> String {
     format!(
         "[server]\nhttp_listen = \"127.0.0.1:0\"\n\
-         [sip]\nlisten = \"127.0.0.1:0\"\n\
+         [sip]\nlisten = \"127.0.0.1:0\"\n{sip}\
          [media]\nrtp_ports = \"31000-31999\"\npublic_ip = \"127.0.0.1\"\n\
          [routing]\ndeck = \"deck.csv\"\n\
-         [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{}\"\n\
-         [[trunks]]\nname = \"carrier-c\"\naddress = \"127.0.0.1:{}\"\n\
+         [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{}\"\n{carrier_b}\
+         [[trunks]]\nname = \"carrier-c\"\naddress = \"127.0.0.1:{}\"\n{carrier_c}\
          [[trunks]]\nname = \"origin-a\"\ninbound_from = [\"127.0.0.1/32\"]\n",
         ports.carrier_b(),
         ports.carrier_c()
@@ -193,7 +201,11 @@ impl Drop for Sipp {
 }
 
 fn start_gateway(name: &str, ports: Ports) -> (Gateway, String) {
-    let gw = Gateway::start(name, &config(ports), &[("deck.csv", DECK)]);
+    start_gateway_with(name, &config(ports))
+}
+
+fn start_gateway_with(name: &str, config: &str) -> (Gateway, String) {
+    let gw = Gateway::start(name, config, &[("deck.csv", DECK)]);
     let sip = gw.wait_for_addr("sip listening");
     (gw, sip)
 }
@@ -394,5 +406,149 @@ fn bye_from_the_callee_reaches_the_caller() {
             "hangup=Callee",
             "reason=BYE",
         ],
+    );
+}
+
+/// Credentials of carrier-b in dcx's config, probing off.
+fn credentials(password: &str) -> String {
+    format!("{NO_PROBES}username = \"gw\"\npassword = \"{password}\"\n")
+}
+
+#[test]
+fn a_carrier_challenging_with_401_verifies_our_digest() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 25_400 };
+    let config = config_with(ports, "", &credentials("s3cret"), NO_PROBES);
+    let (gw, sip) = start_gateway_with("transit-auth-401", &config);
+    let verify = scenario("uas_401_verify.xml");
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &[
+            "-sf", &verify, "-set", "user", "gw", "-set", "pass", "s3cret",
+        ],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
+    caller.assert_success();
+    callee.assert_success();
+    // The carrier sends 200 only when the digest verified.
+    assert_call_ended(
+        &gw,
+        &[
+            "trunk_out=\"carrier-b\"",
+            "attempts=1",
+            "sip_code=200",
+            "answered=true",
+        ],
+    );
+}
+
+#[test]
+fn a_wrong_password_ends_the_call_with_the_carriers_refusal() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 25_500 };
+    let config = config_with(ports, "", &credentials("wrong"), NO_PROBES);
+    let (gw, sip) = start_gateway_with("transit-auth-wrong", &config);
+    let verify = scenario("uas_401_verify.xml");
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &[
+            "-sf", &verify, "-set", "user", "gw", "-set", "pass", "s3cret",
+        ],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let caller = Sipp::caller(
+        &gw.dir,
+        &sip,
+        &["-sf", &scenario("uac_expect_403.xml")],
+        ports,
+        &[],
+    );
+    caller.assert_success();
+    callee.assert_success();
+    // 403 is not retryable: carrier-c (nobody listening) is never tried.
+    assert_call_ended(
+        &gw,
+        &[
+            "trunk_out=\"carrier-b\"",
+            "attempts=1",
+            "sip_code=403",
+            "answered=false",
+        ],
+    );
+}
+
+#[test]
+fn a_carrier_challenging_with_407_gets_a_proxy_authorization() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 25_600 };
+    let config = config_with(ports, "", &credentials("s3cret"), NO_PROBES);
+    let (gw, sip) = start_gateway_with("transit-auth-407", &config);
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &["-sf", &scenario("uas_407.xml")],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(
+        &gw,
+        &["trunk_out=\"carrier-b\"", "attempts=1", "sip_code=200"],
+    );
+}
+
+#[test]
+fn a_carrier_not_answering_options_is_marked_down_and_skipped() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 25_700 };
+    // T1 = 50 ms: a ping times out after 64*T1 = 3.2 s; one failure marks it down.
+    // Nothing listens at carrier-b's address.
+    let config = config_with(
+        ports,
+        "t1_ms = 50\n",
+        "options_interval_s = 1\noptions_down_after = 1\n",
+        NO_PROBES,
+    );
+    let (gw, sip) = start_gateway_with("transit-options-down", &config);
+    let down = gw.wait_for("trunk down");
+    assert!(down.contains("carrier-b"), "{down}");
+    let trunks = &gw.health()["trunks"];
+    assert_eq!(trunks["carrier-b"]["up"], false, "{trunks}");
+    assert!(trunks["carrier-b"]["failed_pings"].as_u64() >= Some(1));
+    assert!(trunks.get("carrier-c").is_none(), "carrier-c is not probed");
+    let next = Sipp::callee(
+        &gw.dir,
+        "carrier-c",
+        &["-sn", "uas"],
+        ports.carrier_c(),
+        1,
+        ports,
+    );
+    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
+    caller.assert_success();
+    next.assert_success();
+    // One attempt: carrier-b (cheaper, silent) was not tried; trying it would have
+    // cost a 3.2 s timer B and a second attempt.
+    assert_call_ended(
+        &gw,
+        &["trunk_out=\"carrier-c\"", "attempts=1", "sip_code=200"],
     );
 }

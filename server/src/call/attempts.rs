@@ -4,10 +4,21 @@
 //!
 //! An attempt does not decide what happens next; it reports what its transactions say
 //! ([`InviteNews`]) and the call ([`super::TransitCall`]) applies the failover policy.
+//!
+//! Digest authentication (RFC 3261 22.2, RFC 7616/8760): a 401 or 407 from the trunk
+//! address the INVITE went to, when the trunk has credentials, is acknowledged by
+//! its transaction and answered once: the same INVITE again with a new branch, `CSeq` + 1,
+//! the same Call-ID and From tag, and `Authorization` / `Proxy-Authorization` for the
+//! strongest challenge offered. Every answer uses the fresh nonce of its own challenge,
+//! so the nonce count is always 1 (nothing is pre-authorized, no nonce is reused) and
+//! the client nonce is fresh from the call's generator. A second challenge, a challenge
+//! from a trunk without credentials or from another address, or one that cannot be
+//! answered is the attempt's failure with that code.
 
 use super::events::Rated;
 use super::legs::{Dialog, Ids, Local, Request};
 use dcx_routing::FailoverPolicy;
+use dcx_sip::auth::{authorize, Challenge, Credentials};
 use dcx_sip::transaction::{ClientEvent, InviteClient, NonInviteClient, Reliability, Timers};
 use dcx_sip::{Message, Method, SipError};
 use std::collections::VecDeque;
@@ -24,6 +35,8 @@ pub struct Target {
     pub addr: SocketAddr,
     /// What to do when the attempt fails.
     pub failover: Arc<FailoverPolicy>,
+    /// The trunk's digest credentials, to answer its challenges.
+    pub credentials: Option<Arc<Credentials>>,
 }
 
 /// The candidates not tried yet, in order.
@@ -104,6 +117,15 @@ pub struct Attempt {
     request_uri: String,
     branch: String,
     invite: InviteClient,
+    /// The `CSeq` number of the current INVITE (2 after a challenge).
+    invite_cseq: u32,
+    max_forwards: u8,
+    body: Option<(String, Vec<u8>)>,
+    /// The credentials header the current INVITE carries (repeated in the 2xx's ACK).
+    auth: Option<(&'static str, String)>,
+    /// The challenged INVITE's branch and transaction, kept to ACK a retransmitted
+    /// 401/407 until its timer D ends it.
+    challenged: Option<(String, InviteClient)>,
     timers: Timers,
     /// When the INVITE went out.
     pub started: Instant,
@@ -162,6 +184,11 @@ impl Attempt {
             request_uri,
             branch,
             invite: InviteClient::new(now, bytes, Reliability::Unreliable, timers),
+            invite_cseq: 1,
+            max_forwards: offer.max_forwards,
+            body: offer.body.map(|(t, b)| (t.to_owned(), b.to_vec())),
+            auth: None,
+            challenged: None,
             timers,
             started: now,
             first_ring: None,
@@ -180,9 +207,9 @@ impl Attempt {
         })
     }
 
-    /// The branch of its INVITE (and CANCEL).
-    pub fn branch(&self) -> &str {
-        &self.branch
+    /// Whether `branch` is its INVITE's, or the challenged INVITE's before it.
+    pub fn is_invite_branch(&self, branch: &str) -> bool {
+        self.branch == branch || self.challenged.as_ref().is_some_and(|c| c.0 == branch)
     }
 
     /// The branch of its BYE, if one was sent.
@@ -190,24 +217,39 @@ impl Attempt {
         self.bye.as_ref().map(|b| b.0.as_str())
     }
 
-    /// A response to its INVITE arrived.
+    /// A response to its INVITE arrived from `from`.
     pub fn handle_invite_response(
         &mut self,
         now: Instant,
+        from: SocketAddr,
         msg: &Message<'_>,
-        ids: &mut Ids,
-        local: &Local,
+        (ids, local): (&mut Ids, &Local),
         news: &mut Vec<InviteNews>,
     ) {
         let Some(code) = msg.status_code() else {
             return;
         };
+        let to_tag = msg.to().ok().and_then(|t| t.tag());
+        let branch = msg.top_via().ok().and_then(|v| v.branch());
+        if let Some((old_branch, old)) = &mut self.challenged {
+            if branch == Some(old_branch.as_str()) {
+                // A retransmitted challenge: its transaction ACKs it again.
+                let mut r = Request::new(Method::Ack, self.invite_cseq - 1, old_branch, local);
+                r.uri = Some(&self.request_uri);
+                r.to_tag = to_tag;
+                let mut d = self.dialog.clone();
+                d.remote_tag = None;
+                old.handle_response(now, code, || d.request(&r).unwrap_or_default());
+                while old.poll_event().is_some() {}
+                return;
+            }
+        }
         let dialog = &self.dialog;
         let (uri, branch) = (&self.request_uri, &self.branch);
-        let to_tag = msg.to().ok().and_then(|t| t.tag());
+        let cseq = self.invite_cseq;
         self.invite.handle_response(now, code, || {
             // RFC 3261 17.1.1.3: the ACK of a failure is part of the transaction.
-            let mut r = Request::new(Method::Ack, 1, branch, local);
+            let mut r = Request::new(Method::Ack, cseq, branch, local);
             r.uri = Some(uri);
             r.to_tag = to_tag;
             dialog.request(&r).unwrap_or_default()
@@ -234,6 +276,20 @@ impl Attempt {
                         news.push(InviteNews::Answered);
                     }
                 }
+                ClientEvent::Final(code @ (401 | 407)) if !self.finished => {
+                    match self.answer_challenge(now, from, code, msg, (ids, local)) {
+                        Ok(()) => {
+                            tracing::debug!(carrier = %self.target.route.trunk_out, code, "challenge answered");
+                            return;
+                        }
+                        Err(why) => {
+                            tracing::debug!(carrier = %self.target.route.trunk_out, code, "challenge not answered: {why}");
+                            self.finished = true;
+                            self.pdd_deadline = None;
+                            news.push(InviteNews::Failed(code));
+                        }
+                    }
+                }
                 ClientEvent::Final(code) => {
                     self.finished = true;
                     self.pdd_deadline = None;
@@ -251,12 +307,75 @@ impl Attempt {
         }
     }
 
+    /// Sends the INVITE again with credentials for the challenge in `msg` (a 401 or
+    /// 407 its transaction has acknowledged), or says why it cannot.
+    fn answer_challenge(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        code: u16,
+        msg: &Message<'_>,
+        (ids, local): (&mut Ids, &Local),
+    ) -> Result<(), String> {
+        if !self.live {
+            return Err("the call no longer wants this attempt".into());
+        }
+        if self.auth.is_some() {
+            return Err("challenged again after our credentials".into());
+        }
+        let Some(creds) = self.target.credentials.clone() else {
+            return Err("the trunk has no credentials".into());
+        };
+        if from != self.target.addr {
+            return Err(format!("the challenge came from {from}, not the trunk"));
+        }
+        let (asked, answer) = if code == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let values: Vec<String> = msg
+            .headers_named(asked)
+            .map(|h| String::from_utf8_lossy(&h.unfolded()).into_owned())
+            .collect();
+        let challenge =
+            Challenge::strongest(values.iter().map(String::as_str)).map_err(|e| e.to_string())?;
+        let body = self.body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
+        let value = authorize(
+            &challenge,
+            &creds,
+            "INVITE",
+            &self.request_uri,
+            body.map_or(&[][..], |b| b.1),
+            1,
+            &ids.cnonce(),
+        );
+        let branch = ids.branch();
+        let mut r = Request::new(Method::Invite, self.invite_cseq + 1, &branch, local);
+        r.max_forwards = self.max_forwards;
+        r.body = body;
+        r.auth = Some((answer, &value));
+        let bytes = self.dialog.request(&r).map_err(|e| e.to_string())?;
+        self.invite_cseq += 1;
+        self.dialog.local_cseq = self.invite_cseq;
+        let old = std::mem::replace(
+            &mut self.invite,
+            InviteClient::new(now, bytes, Reliability::Unreliable, self.timers),
+        );
+        let old_branch = std::mem::replace(&mut self.branch, branch);
+        self.challenged = Some((old_branch, old));
+        self.auth = Some((answer, value));
+        self.heard = false;
+        Ok(())
+    }
+
     /// The ACK of a 2xx: a transaction of its own toward the carrier's Contact, through
     /// its Record-Route set (RFC 3261 13.2.2.4).
     fn ack_2xx(&mut self, msg: &Message<'_>, ids: &mut Ids, local: &Local) {
         self.dialog.learn_from_response(msg);
         let branch = ids.branch();
-        let r = Request::new(Method::Ack, 1, &branch, local);
+        let mut r = Request::new(Method::Ack, self.invite_cseq, &branch, local);
+        r.auth = self.auth.as_ref().map(|(n, v)| (*n, v.as_str()));
         match self.dialog.request(&r) {
             Ok(bytes) => self.ack = Some((self.dialog.next_hop(), bytes)),
             Err(e) => tracing::debug!("cannot build the ACK of the carrier's 2xx: {e}"),
@@ -300,7 +419,7 @@ impl Attempt {
         if self.cancel.is_some() {
             return;
         }
-        let mut r = Request::new(Method::Cancel, 1, &self.branch, local);
+        let mut r = Request::new(Method::Cancel, self.invite_cseq, &self.branch, local);
         r.uri = Some(&self.request_uri);
         r.to_tag = None;
         let mut d = self.dialog.clone();
@@ -352,6 +471,13 @@ impl Attempt {
             c.handle_timeout(now);
             while c.poll_event().is_some() {}
         }
+        if let Some((_, old)) = &mut self.challenged {
+            old.handle_timeout(now);
+            while old.poll_event().is_some() {}
+            if old.poll_timeout().is_none() {
+                self.challenged = None;
+            }
+        }
     }
 
     /// Whether the post-dial-delay deadline passed without an 18x.
@@ -362,6 +488,11 @@ impl Attempt {
     /// Moves what its transactions want to send into `out`.
     pub fn transmit(&mut self, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
         let addr = self.target.addr;
+        if let Some((_, old)) = &mut self.challenged {
+            while let Some(b) = old.poll_transmit() {
+                out.push_back((addr, b.to_vec()));
+            }
+        }
         while let Some(b) = self.invite.poll_transmit() {
             out.push_back((addr, b.to_vec()));
         }
@@ -386,6 +517,7 @@ impl Attempt {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.invite.poll_timeout(),
+            self.challenged.as_ref().and_then(|c| c.1.poll_timeout()),
             self.cancel.as_ref().and_then(NonInviteClient::poll_timeout),
             self.bye.as_ref().and_then(|b| b.2.poll_timeout()),
             self.pdd_deadline.filter(|_| self.live),

@@ -8,6 +8,7 @@
 //! ([`token_of_branch`], [`token_of_tag`]) and looking it up in one map; the call then
 //! checks the rest (Call-ID, remote tag, which transaction). Nothing here does I/O.
 
+use dcx_routing::rng::{Random, SplitMix64};
 use dcx_sip::headers::{DisplayName, NameAddr};
 use dcx_sip::uri::{Host, Uri};
 use dcx_sip::{Message, Method, RequestBuilder, SipError, ViaSpec};
@@ -45,17 +46,29 @@ impl Local {
     }
 }
 
-/// The identifiers of one call, all prefixed by its token.
+/// The identifiers of one call, all prefixed by its token, and its client nonces.
 #[derive(Debug, Clone)]
 pub struct Ids {
     token: u64,
     next: u32,
+    rng: SplitMix64,
 }
 
 impl Ids {
-    /// The identifiers of the call with `token`.
-    pub fn new(token: u64) -> Self {
-        Self { token, next: 0 }
+    /// The identifiers of the call with `token`; `seed` (drawn from the endpoint's
+    /// seeded generator, never shown on the wire) feeds its digest client nonces.
+    pub fn new(token: u64, seed: u64) -> Self {
+        Self {
+            token,
+            next: 0,
+            rng: SplitMix64::new(seed),
+        }
+    }
+
+    /// A fresh digest client nonce (RFC 7616 `cnonce`): 128 bits from the call's
+    /// generator, unrelated to its token.
+    pub fn cnonce(&mut self) -> String {
+        format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64())
     }
 
     fn bump(&mut self) -> u32 {
@@ -217,6 +230,9 @@ impl Dialog {
                 b = b.header("Route", route.as_bytes());
             }
         }
+        if let Some((name, value)) = r.auth {
+            b = b.header(name, value.as_bytes());
+        }
         if let Some((content_type, body)) = r.body {
             b = b.body(content_type, body);
         }
@@ -245,6 +261,8 @@ pub struct Request<'a> {
     pub to_tag: Option<&'a str>,
     /// Content-Type and body.
     pub body: Option<(&'a str, &'a [u8])>,
+    /// A credentials header (`Authorization` or `Proxy-Authorization`) and its value.
+    pub auth: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> Request<'a> {
@@ -259,6 +277,7 @@ impl<'a> Request<'a> {
             uri: None,
             to_tag: None,
             body: None,
+            auth: None,
         }
     }
 }
@@ -281,7 +300,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_through_branches_and_tags() {
-        let mut ids = Ids::new(0xdead_beef_0123_4567);
+        let mut ids = Ids::new(0xdead_beef_0123_4567, 1);
         let b = ids.branch();
         assert!(b.starts_with("z9hG4bKdeadbeef01234567."));
         assert_eq!(token_of_branch(&b), Some(0xdead_beef_0123_4567));

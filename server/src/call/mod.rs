@@ -17,8 +17,9 @@
 //! Not yet here: media anchoring. SDP passes through both ways unchanged, so RTP flows
 //! directly between origin and carrier; the RTP relay (port pool, symmetric RTP,
 //! PCMU<->PCMA transcoding, DTMF) is the next step, and with it re-INVITE relaying
-//! (today answered 501), late offer (INVITE without SDP), digest auth toward carriers
-//! and skipping carriers whose OPTIONS health is down.
+//! (today answered 501) and late offer (INVITE without SDP). Digest authentication
+//! toward carriers is in [`attempts`]; skipping carriers whose OPTIONS health is down
+//! is the endpoint's ([`crate::sip::probes`]), through routing's carrier snapshot.
 
 pub mod attempts;
 pub mod events;

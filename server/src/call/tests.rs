@@ -51,6 +51,7 @@ fn target(carrier: &str, at: &str, policy: FailoverPolicy) -> Target {
         },
         addr: addr(at),
         failover: Arc::new(policy),
+        credentials: None,
     }
 }
 
@@ -148,7 +149,7 @@ impl Run {
         let call = TransitCall::new(
             t0,
             &setup,
-            0x0123_4567_89ab_cdef,
+            (0x0123_4567_89ab_cdef, 99),
             (&parse(&invite), addr(ORIGIN), "origin-a"),
             route,
         )
@@ -167,7 +168,8 @@ impl Run {
     }
 
     fn carrier_says(&mut self, bytes: &[u8]) -> Sent {
-        self.call.handle_response(self.now, &parse(bytes));
+        self.call
+            .handle_response(self.now, addr(CARRIER_B), &parse(bytes));
         self.sent()
     }
 
@@ -702,3 +704,5 @@ fn routing_errors_answer_the_origin_with_their_status() {
     let (_, sent) = Run::start(vec![]);
     one(&sent, ORIGIN, "503 INVITE");
 }
+
+mod auth;

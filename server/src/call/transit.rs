@@ -90,16 +90,17 @@ pub struct TransitCall {
 
 impl TransitCall {
     /// A call for the origin's INVITE `msg` (validated, from `peer`, of trunk
-    /// `trunk_in`) that routing answered with `route`. Sends 100 Trying, then either the
+    /// `trunk_in`) that routing answered with `route`; `token` prefixes its identifiers,
+    /// `seed` feeds its secrets (digest client nonces). Sends 100 Trying, then either the
     /// routing error's final response or the first carrier's INVITE.
     pub fn new(
         now: Instant,
         setup: &CallSetup,
-        token: u64,
+        (token, seed): (u64, u64),
         (msg, peer, trunk_in): (&Message<'_>, SocketAddr, &str),
         route: Result<Routed, RouteError>,
     ) -> Result<Self, dcx_sip::SipError> {
-        let ids = Ids::new(token);
+        let ids = Ids::new(token, seed);
         let origin = OriginInvite::read(msg, peer, &ids)?;
         let (number, targets, route_err) = match route {
             Ok(r) => (r.number, r.targets, None),
@@ -264,8 +265,8 @@ impl TransitCall {
             .map(Side::Carrier)
     }
 
-    /// A response whose top Via branch carries this call's token.
-    pub fn handle_response(&mut self, now: Instant, msg: &Message<'_>) {
+    /// A response from `from` whose top Via branch carries this call's token.
+    pub fn handle_response(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
         let (Some(code), Ok(via), Ok(cseq)) = (msg.status_code(), msg.top_via(), msg.cseq()) else {
             return;
         };
@@ -281,15 +282,15 @@ impl TransitCall {
         let Some(i) = self
             .attempts
             .iter()
-            .position(|a| a.branch() == branch || a.bye_branch() == Some(branch))
+            .position(|a| a.is_invite_branch(branch) || a.bye_branch() == Some(branch))
         else {
             return;
         };
         match cseq.method {
-            Method::Invite if self.attempts[i].branch() == branch => {
+            Method::Invite if self.attempts[i].is_invite_branch(branch) => {
                 let mut news = Vec::new();
-                let (ids, local) = (&mut self.ids, &self.setup.local);
-                self.attempts[i].handle_invite_response(now, msg, ids, local, &mut news);
+                let ids_local = (&mut self.ids, &self.setup.local);
+                self.attempts[i].handle_invite_response(now, from, msg, ids_local, &mut news);
                 for n in news {
                     self.on_invite_news(now, i, n, Some(msg));
                 }

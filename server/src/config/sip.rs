@@ -12,7 +12,14 @@ use toml::Spanned;
 pub struct SipSection {
     /// `IP:port` for UDP and TCP.
     pub listen: Spanned<String>,
+    /// SIP timer T1 (RTT estimate) in milliseconds, default 500; every transaction
+    /// timeout is 64*T1. Lower it only on a LAN or in tests.
+    #[serde(default)]
+    pub t1_ms: Option<Spanned<u64>>,
 }
+
+/// T1 bounds accepted by `[sip] t1_ms`.
+pub const T1_MS_RANGE: std::ops::RangeInclusive<u64> = 10..=4_000;
 
 /// `[media]`.
 #[derive(Debug, Deserialize)]
@@ -42,6 +49,53 @@ pub struct TrunkSection {
     /// Source networks whose requests are this trunk's (`IP/len` or `IP`).
     #[serde(default)]
     pub inbound_from: Vec<Spanned<String>>,
+    /// Digest user name for challenges from this trunk (with `password`).
+    #[serde(default)]
+    pub username: Option<Spanned<String>>,
+    /// Digest password (with `username`).
+    #[serde(default)]
+    pub password: Option<Spanned<String>>,
+    /// Seconds between OPTIONS pings to `address`; 0 turns probing off. Default 30.
+    #[serde(default = "default_options_interval_s")]
+    pub options_interval_s: Spanned<u64>,
+    /// Consecutive failed pings that mark the trunk down (routing skips it). Default 3.
+    #[serde(default = "default_options_down_after")]
+    pub options_down_after: Spanned<u32>,
+    /// Consecutive answered pings that mark a down trunk up again. Default 2.
+    #[serde(default = "default_options_up_after")]
+    pub options_up_after: Spanned<u32>,
+}
+
+fn default_options_interval_s() -> Spanned<u64> {
+    Spanned::new(0..0, 30)
+}
+
+fn default_options_down_after() -> Spanned<u32> {
+    Spanned::new(0..0, 3)
+}
+
+fn default_options_up_after() -> Spanned<u32> {
+    Spanned::new(0..0, 2)
+}
+
+impl TrunkSection {
+    /// Its digest credentials, when both fields are set.
+    pub fn credentials(&self) -> Option<dcx_sip::auth::Credentials> {
+        Some(dcx_sip::auth::Credentials {
+            username: self.username.as_ref()?.get_ref().clone(),
+            password: self.password.as_ref()?.get_ref().clone(),
+        })
+    }
+
+    /// Its OPTIONS probing settings, unless probing is off or it has no address.
+    pub fn health(&self) -> Option<dcx_sip::trunk::HealthConfig> {
+        let interval_s = *self.options_interval_s.get_ref();
+        (interval_s > 0 && self.address.is_some()).then(|| dcx_sip::trunk::HealthConfig {
+            interval: std::time::Duration::from_secs(interval_s),
+            down_after: *self.options_down_after.get_ref(),
+            up_after: *self.options_up_after.get_ref(),
+        })
+    }
 }
 
 /// An IP network (`10.0.0.0/8`).
@@ -109,6 +163,20 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
                 format!("{:?} is not an IP:port address", sip.listen.get_ref()),
             );
         }
+        if let Some(t1) = &sip.t1_ms {
+            if !T1_MS_RANGE.contains(t1.get_ref()) {
+                loc.push(
+                    t1.span(),
+                    "sip.t1_ms",
+                    format!(
+                        "{} is outside {}-{} ms",
+                        t1.get_ref(),
+                        T1_MS_RANGE.start(),
+                        T1_MS_RANGE.end()
+                    ),
+                );
+            }
+        }
     }
     if let Some(media) = &config.media {
         if let Err(e) = dcx_sip::rtp::ports::PortPool::parse(media.rtp_ports.get_ref()) {
@@ -147,6 +215,7 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
                 loc.push(net.span(), field("inbound_from"), e);
             }
         }
+        validate_auth_and_health(trunk, t.span(), &field, loc);
         if trunk.address.is_none() && trunk.inbound_from.is_empty() {
             loc.push(
                 loc.key_span(t.span(), "name"),
@@ -160,6 +229,58 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
             0..0,
             "media",
             "[sip] needs [media] (public_ip, rtp_ports) for the calls' RTP",
+        );
+    }
+}
+
+fn validate_auth_and_health(
+    trunk: &TrunkSection,
+    span: std::ops::Range<usize>,
+    field: &dyn Fn(&str) -> String,
+    loc: &mut Locator<'_>,
+) {
+    match (&trunk.username, &trunk.password) {
+        (Some(u), None) => loc.push(
+            u.span(),
+            field("password"),
+            "username is set without password: give both or neither",
+        ),
+        (None, Some(p)) => loc.push(
+            p.span(),
+            field("username"),
+            "password is set without username: give both or neither",
+        ),
+        (Some(u), Some(_)) if u.get_ref().is_empty() || u.get_ref().contains('"') => loc.push(
+            u.span(),
+            field("username"),
+            "the digest user name must be non-empty and without '\"'",
+        ),
+        _ => {}
+    }
+    if (trunk.username.is_some() || trunk.password.is_some()) && trunk.address.is_none() {
+        loc.push(
+            loc.key_span(span, "name"),
+            field("username"),
+            "credentials answer challenges from an outbound trunk: this one has no address",
+        );
+    }
+    for (value, name) in [
+        (&trunk.options_down_after, "options_down_after"),
+        (&trunk.options_up_after, "options_up_after"),
+    ] {
+        if !(1..=100).contains(value.get_ref()) {
+            loc.push(
+                value.span(),
+                field(name),
+                format!("{} is not 1-100 pings", value.get_ref()),
+            );
+        }
+    }
+    if *trunk.options_interval_s.get_ref() > 86_400 {
+        loc.push(
+            trunk.options_interval_s.span(),
+            field("options_interval_s"),
+            "more than a day between pings: use 0 to turn probing off",
         );
     }
 }
@@ -196,5 +317,66 @@ mod tests {
             .contains("10.0.0.1".parse().unwrap()));
         assert!(IpNet::parse("10.0.0.0/33").is_err());
         assert!(IpNet::parse("nope/8").is_err());
+    }
+}
+
+#[cfg(test)]
+mod trunk_tests {
+    use crate::config::{parse, Source};
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(text, Source::File("dcx.toml".into())) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    const HEAD: &str = "[routing]\ndeck = \"d.csv\"\n[sip]\nlisten = \"127.0.0.1:5060\"\n\
+                        [media]\npublic_ip = \"127.0.0.1\"\n";
+
+    #[test]
+    fn credentials_come_in_pairs_and_probing_settings_are_checked() {
+        let text = format!(
+            "{HEAD}[[trunks]]\nname = \"b\"\naddress = \"127.0.0.1:5090\"\nusername = \"gw\"\n\
+             options_down_after = 0\n\
+             [[trunks]]\nname = \"c\"\naddress = \"127.0.0.1:5091\"\npassword = \"x\"\n"
+        );
+        let p = problems(&text);
+        let expect = [
+            "dcx.toml:10: trunks[0].password: username is set without password",
+            "dcx.toml:11: trunks[0].options_down_after: 0 is not 1-100 pings",
+            "dcx.toml:15: trunks[1].username: password is set without username",
+        ];
+        assert_eq!(p.len(), expect.len(), "{p:#?}");
+        for e in expect {
+            assert!(
+                p.iter().any(|l| l.starts_with(e)),
+                "missing {e:?} in {p:#?}"
+            );
+        }
+        let p = problems(&HEAD.replace(
+            "listen = \"127.0.0.1:5060\"\n",
+            "listen = \"127.0.0.1:5060\"\nt1_ms = 1\n",
+        ));
+        assert!(
+            p.iter().any(|l| l.contains("sip.t1_ms: 1 is outside")),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn defaults_probe_every_30_s_and_credentials_pair_up() {
+        let text = format!(
+            "{HEAD}[[trunks]]\nname = \"b\"\naddress = \"127.0.0.1:5090\"\n\
+             username = \"gw\"\npassword = \"s3cret\"\n\
+             [[trunks]]\nname = \"c\"\naddress = \"127.0.0.1:5091\"\noptions_interval_s = 0\n"
+        );
+        let loaded = parse(&text, Source::File("dcx.toml".into())).unwrap();
+        let t = &loaded.config.trunks;
+        let h = t[0].get_ref().health().unwrap();
+        assert_eq!((h.interval.as_secs(), h.down_after, h.up_after), (30, 3, 2));
+        assert_eq!(t[0].get_ref().credentials().unwrap().username, "gw");
+        assert!(t[1].get_ref().health().is_none());
+        assert!(t[1].get_ref().credentials().is_none());
     }
 }

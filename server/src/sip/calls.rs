@@ -35,13 +35,50 @@ pub struct Transit {
     /// The router in effect.
     pub router: RouterSource,
     /// Each trunk with an address, by name (deck carriers are trunks by name).
-    pub trunks: HashMap<String, SocketAddr>,
+    pub trunks: HashMap<String, TrunkOut>,
     /// Our address, timers, clock.
     pub setup: CallSetup,
     /// Quality settings for the book the decisions read.
     pub quality: QualityConfig,
     /// Seeds the call tokens and routing's weighted draws.
     pub seed: u64,
+}
+
+/// A trunk calls are sent to.
+#[derive(Debug, Clone)]
+pub struct TrunkOut {
+    /// Where its INVITEs go.
+    pub addr: SocketAddr,
+    /// Digest credentials for its challenges.
+    pub credentials: Option<Arc<dcx_sip::auth::Credentials>>,
+}
+
+impl TrunkOut {
+    /// The configured trunks that have an address, by name.
+    pub fn from_config(
+        trunks: &[toml::Spanned<crate::config::sip::TrunkSection>],
+    ) -> HashMap<String, Self> {
+        trunks
+            .iter()
+            .filter_map(|t| {
+                let t = t.get_ref();
+                let trunk = Self {
+                    addr: t.address.as_ref()?.get_ref().parse().ok()?,
+                    credentials: t.credentials().map(Arc::new),
+                };
+                Some((t.name.clone(), trunk))
+            })
+            .collect()
+    }
+
+    /// A trunk at `addr` without credentials.
+    #[cfg(test)]
+    pub fn at(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            credentials: None,
+        }
+    }
 }
 
 /// Call counters, read by health and metrics.
@@ -109,7 +146,15 @@ impl Calls {
     /// Whether `ip` is the address of a trunk we send calls to (its in-dialog requests
     /// are accepted even if no `inbound_from` names it).
     pub fn is_carrier(&self, ip: std::net::IpAddr) -> bool {
-        self.transit.trunks.values().any(|a| a.ip() == ip)
+        self.transit.trunks.values().any(|t| t.addr.ip() == ip)
+    }
+
+    /// Marks carrier `name` up or down for the next routing decisions (down carriers
+    /// are skipped, with the reason in the decision's explanation).
+    pub fn set_carrier_up(&mut self, name: &str, up: bool) {
+        let mut state = self.carriers.get(name);
+        state.up = up;
+        self.carriers.set(name, state);
     }
 
     /// The call a request belongs to: by the origin INVITE transaction (`invite_key`:
@@ -136,12 +181,13 @@ impl Calls {
         while token == 0 || self.live.contains_key(&token) {
             token = self.rng.next_u64();
         }
+        let seed = self.rng.next_u64();
         let route = self.route(now, msg);
         let unroutable = route.is_err();
         let call = TransitCall::new(
             now,
             &self.transit.setup,
-            token,
+            (token, seed),
             (msg, from, trunk_in),
             route,
         )?;
@@ -179,7 +225,7 @@ impl Calls {
             .candidates
             .iter()
             .filter_map(|c| {
-                let Some(&addr) = self.transit.trunks.get(&*c.carrier) else {
+                let Some(trunk) = self.transit.trunks.get(&*c.carrier) else {
                     tracing::warn!(carrier = %c.carrier, "the deck names a carrier with no trunk address: skipped");
                     return None;
                 };
@@ -190,8 +236,9 @@ impl Calls {
                         rate_nano: c.rate_nano,
                         tariff: c.tariff,
                     },
-                    addr,
+                    addr: trunk.addr,
                     failover: c.failover.clone(),
+                    credentials: trunk.credentials.clone(),
                 })
             })
             .collect();
@@ -216,10 +263,11 @@ impl Calls {
         }
     }
 
-    /// A response; returns whether a call took it.
+    /// A response from `from`; returns whether a call took it.
     pub fn handle_response(
         &mut self,
         now: Instant,
+        from: SocketAddr,
         msg: &Message<'_>,
         out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
     ) -> bool {
@@ -230,7 +278,7 @@ impl Calls {
             .and_then(token_of_branch);
         match token.and_then(|t| self.live.get_mut(&t).map(|e| (t, e))) {
             Some((token, e)) => {
-                e.call.handle_response(now, msg);
+                e.call.handle_response(now, from, msg);
                 self.after(token, out);
                 true
             }

@@ -2,9 +2,9 @@
 //! deck, datagrams in, datagrams out; checks that every message finds its call.
 
 use super::*;
-use crate::config::sip::IpNet;
 use crate::call::legs::Local;
 use crate::call::WallClock;
+use crate::config::sip::IpNet;
 use crate::sip::endpoint::{Endpoint, InboundRule};
 use dcx_routing::{NumberPlan, RateTable, RoutingPolicy};
 use dcx_sip::builder::default_reason;
@@ -40,7 +40,7 @@ fn endpoint(t0: Instant) -> Endpoint {
         router: Box::new(move || router.clone()),
         trunks: [("carrier-b", CARRIER_B), ("carrier-c", CARRIER_C)]
             .into_iter()
-            .map(|(n, a)| (n.to_owned(), addr(a)))
+            .map(|(n, a)| (n.to_owned(), TrunkOut::at(addr(a))))
             .collect(),
         setup: CallSetup {
             local: Local::new(addr("203.0.113.10:5060")),
@@ -296,5 +296,81 @@ fn unroutable_numbers_and_calls_from_carriers_are_refused() {
     assert_eq!(
         kinds(&sent(&mut e)),
         [pair(ORIGIN, "481 BYE"), pair(ORIGIN, "481 INVITE")]
+    );
+}
+
+#[test]
+fn a_trunk_silent_to_options_is_skipped_until_it_answers_again() {
+    use crate::sip::probes::{ProbeTarget, Probes};
+    use dcx_sip::trunk::HealthConfig;
+    let t0 = Instant::now();
+    let health = HealthConfig {
+        interval: Duration::from_secs(5),
+        down_after: 1,
+        up_after: 1,
+    };
+    let probe = |name: &str, at: &str| ProbeTarget {
+        name: name.into(),
+        addr: addr(at),
+        config: health,
+    };
+    let probes = Probes::new(
+        t0,
+        vec![probe("carrier-b", CARRIER_B), probe("carrier-c", CARRIER_C)],
+        "203.0.113.10:5060".into(),
+        Timers::default(),
+        3,
+    );
+    let mut e = endpoint(t0).with_probes(probes);
+    // Both pinged at once; carrier-c answers, carrier-b never does.
+    e.handle_timeout(t0);
+    let pings = sent(&mut e);
+    assert_eq!(
+        kinds(&pings),
+        [pair(CARRIER_B, "OPTIONS"), pair(CARRIER_C, "OPTIONS")]
+    );
+    e.handle_datagram(t0, addr(CARRIER_C), &reply(&pings[1].1, 200));
+    let until = t0 + Duration::from_secs(33);
+    let mut pings_b = 0;
+    while let Some(now) = e.poll_timeout().filter(|&at| at <= until) {
+        e.handle_timeout(now);
+        for (to, bytes) in sent(&mut e) {
+            if to == addr(CARRIER_C) {
+                e.handle_datagram(now, to, &reply(&bytes, 200));
+            } else {
+                pings_b += 1;
+            }
+        }
+    }
+    assert!(pings_b > 1, "timer E retransmits the ping");
+    let trunks = e.stats().trunks;
+    assert_eq!(
+        trunks.iter().map(|t| t.up).collect::<Vec<_>>(),
+        [false, true]
+    );
+    // A call now goes straight to carrier-c.
+    let invite = request(Method::Invite, "15551234567", "z9hG4bK-o2", None);
+    e.handle_datagram(until, addr(ORIGIN), &invite);
+    assert_eq!(
+        kinds(&sent(&mut e)),
+        [pair(ORIGIN, "100 INVITE"), pair(CARRIER_C, "INVITE")]
+    );
+    // carrier-b answers its next ping: up again, the cheapest first again.
+    let next = until + Duration::from_secs(1);
+    e.handle_timeout(next);
+    let ping = sent(&mut e)
+        .into_iter()
+        .find(|(to, b)| *to == addr(CARRIER_B) && what(b) == "OPTIONS")
+        .expect("a new ping to carrier-b");
+    e.handle_datagram(next, addr(CARRIER_B), &reply(&ping.1, 200));
+    assert!(e.stats().trunks[0].up);
+    let invite = request(Method::Invite, "15551234567", "z9hG4bK-o3", None);
+    e.handle_datagram(next, addr(ORIGIN), &invite);
+    let out = sent(&mut e);
+    assert!(
+        out.iter()
+            .any(|(to, b)| *to == addr(CARRIER_B) && what(b) == "INVITE"),
+        "{:?}",
+        kinds(&out)
     );
 }

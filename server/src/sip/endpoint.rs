@@ -9,19 +9,22 @@
 //! transaction, never by a second decision) -> the call it belongs to ([`Calls`]) -> the
 //! method: a new INVITE starts a transit call, OPTIONS is answered here.
 //!
-//! Responses are validated and handed to the call whose branch they carry; the rest are
-//! counted as stray.
+//! Responses are validated and handed to the trunk probe or call whose branch they
+//! carry; the rest are counted as stray. The probes ([`Probes`]: OPTIONS toward each
+//! outbound trunk) tell routing which carriers are down.
 //!
 //! Sans-IO: datagrams and time in, datagrams, call events and deadlines out. The UDP
 //! shell in [`super::udp`] drives it.
 
 use super::calls::{CallStats, Calls, Transit};
-use crate::config::sip::IpNet;
+use super::probes::{Probes, TrunkStatus};
 use crate::call::CallEvent;
+use crate::config::sip::IpNet;
 use dcx_sip::transaction::{InviteServer, NonInviteServer, Reliability, ServerEvent, Timers};
 use dcx_sip::{message, response_to, validate, Message, Method, SipError};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Extra headers of a response: name and value.
@@ -39,8 +42,8 @@ pub struct InboundRule {
     pub trunk: String,
 }
 
-/// Counters, read by the metrics exporter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters and trunk health, read by the health and metrics endpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointStats {
     /// Datagrams received (keepalives included).
     pub datagrams: u64,
@@ -54,6 +57,8 @@ pub struct EndpointStats {
     pub retransmissions: u64,
     /// Transit calls.
     pub calls: CallStats,
+    /// Health of the probed trunks.
+    pub trunks: Arc<[TrunkStatus]>,
 }
 
 /// RFC 3261 17.2.3: branch, sent-by and method (an ACK matches its INVITE).
@@ -84,6 +89,7 @@ pub struct Endpoint {
     tag_seed: u64,
     tags: u64,
     calls: Option<Calls>,
+    probes: Option<Probes>,
 }
 
 impl Endpoint {
@@ -99,7 +105,22 @@ impl Endpoint {
             tag_seed,
             tags: 0,
             calls: None,
+            probes: None,
         }
+    }
+
+    /// Uses `timers` for its own transactions (the default is RFC 3261's).
+    #[must_use]
+    pub fn with_timers(mut self, timers: Timers) -> Self {
+        self.timers = timers;
+        self
+    }
+
+    /// Probes trunks with OPTIONS and skips those found down when routing.
+    #[must_use]
+    pub fn with_probes(mut self, probes: Probes) -> Self {
+        self.probes = Some(probes);
+        self
     }
 
     /// Takes INVITEs as transit calls (without it they get 501).
@@ -113,7 +134,8 @@ impl Endpoint {
     pub fn stats(&self) -> EndpointStats {
         EndpointStats {
             calls: self.calls.as_ref().map(Calls::stats).unwrap_or_default(),
-            ..self.stats
+            trunks: self.probes.as_ref().map(Probes::view).unwrap_or_default(),
+            ..self.stats.clone()
         }
     }
 
@@ -130,7 +152,7 @@ impl Endpoint {
         }
         match Message::parse_datagram(bytes) {
             Ok(msg) if msg.is_request() => self.handle_request(now, from, &msg),
-            Ok(msg) => self.handle_response(now, &msg),
+            Ok(msg) => self.handle_response(now, from, &msg),
             Err(e) => {
                 self.stats.malformed += 1;
                 if message::looks_like_response(bytes) {
@@ -150,13 +172,17 @@ impl Endpoint {
         }
     }
 
-    fn handle_response(&mut self, now: Instant, msg: &Message<'_>) {
+    fn handle_response(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
         if validate::response(msg).is_err() {
             self.stats.malformed += 1;
             return;
         }
+        if self.probes.as_mut().is_some_and(|p| p.handle_response(msg)) {
+            self.apply_health();
+            return;
+        }
         let taken = match &mut self.calls {
-            Some(calls) => calls.handle_response(now, msg, &mut self.out),
+            Some(calls) => calls.handle_response(now, from, msg, &mut self.out),
             None => false,
         };
         if !taken {
@@ -343,7 +369,26 @@ impl Endpoint {
         if let Some(calls) = &mut self.calls {
             calls.handle_timeout(now, &mut self.out);
         }
+        if let Some(p) = &mut self.probes {
+            p.handle_timeout(now, &mut self.out);
+        }
+        self.apply_health();
         self.drain();
+    }
+
+    /// Tells routing which trunks the probes found up or down.
+    fn apply_health(&mut self) {
+        let Some(p) = &mut self.probes else { return };
+        while let Some((trunk, up)) = p.poll_change() {
+            if up {
+                tracing::info!(%trunk, "trunk up: answering OPTIONS again");
+            } else {
+                tracing::warn!(%trunk, "trunk down: OPTIONS failed, routing skips it");
+            }
+            if let Some(calls) = &mut self.calls {
+                calls.set_carrier_up(&trunk, up);
+            }
+        }
     }
 
     fn drain(&mut self) {
@@ -391,7 +436,8 @@ impl Endpoint {
             })
             .min();
         let calls = self.calls.as_ref().and_then(Calls::poll_timeout);
-        own.into_iter().chain(calls).min()
+        let probes = self.probes.as_ref().and_then(Probes::poll_timeout);
+        own.into_iter().chain(calls).chain(probes).min()
     }
 
     /// Live server transactions.

@@ -3,8 +3,8 @@
 //! deadline, or shutdown. The endpoint never sees the socket; the shell never decides.
 //! What the calls report goes to `on_event` (the seam for CDRs and metrics).
 
-use crate::call::CallEvent;
 use super::endpoint::{Endpoint, EndpointStats};
+use crate::call::CallEvent;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::net::UdpSocket;
@@ -42,16 +42,17 @@ pub async fn run(
             () = sleep => endpoint.handle_timeout(Instant::now()),
             _ = shutdown.changed() => break,
         }
+        // Counters first: whoever reads them after receiving our answer sees them counted.
+        *stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = endpoint.stats();
+        while let Some(event) = endpoint.poll_event() {
+            on_event(event);
+        }
         while let Some((to, bytes)) = endpoint.poll_transmit() {
             if let Err(e) = socket.send_to(&bytes, to).await {
                 tracing::debug!(%to, "sip udp send: {e}");
             }
         }
-        while let Some(event) = endpoint.poll_event() {
-            on_event(event);
-        }
-        *stats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = endpoint.stats();
     }
 }
