@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 /// What the HTTP handlers and the reload task share. The router is read through an
 /// atomic swap, the counters are atomics: no locks.
 pub struct Gateway {
+    metrics: Option<crate::metrics::Metrics>,
     sip_stats: Arc<std::sync::Mutex<crate::sip::endpoint::EndpointStats>>,
     loaded: Loaded,
     routing: RouterStore,
@@ -74,7 +75,11 @@ impl Gateway {
         let router = loaded.router(&deck_name, &text)?;
         let t = router.table();
         tracing::info!(deck = %deck_name, rows = t.rows(), prefixes = t.prefixes(), carriers = t.carriers().len(), "rate deck compiled");
+        let metrics = crate::metrics::Metrics::install()
+            .map_err(|e| tracing::warn!("/metrics is off: {e}"))
+            .ok();
         Ok(Self {
+            metrics,
             sip_stats: Arc::default(),
             routing: RouterStore::new(router),
             loaded,
@@ -114,7 +119,38 @@ impl Gateway {
 pub fn app(gateway: Arc<Gateway>) -> HttpRouter {
     HttpRouter::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .with_state(gateway)
+}
+
+async fn metrics(State(g): State<Arc<Gateway>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(m) = &g.metrics else {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder not installed\n",
+        )
+            .into_response();
+    };
+    let sip = g
+        .sip_stats
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let text = m.render(
+        &sip,
+        g.routing.load().table().rows(),
+        g.reloads.load(Ordering::Relaxed),
+        g.failed_reloads.load(Ordering::Relaxed),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {

@@ -9,6 +9,7 @@ mod cdr;
 mod cdr_cmd;
 mod config;
 mod gateway;
+mod metrics;
 mod route_cmd;
 mod sip;
 

@@ -310,6 +310,19 @@ fn failover_from_a_503_carrier_to_the_next() {
         (Some("carrier-c"), Some(200))
     );
     assert_eq!(second["rate_per_min_nano"], 20_000_000);
+    // And in Prometheus terms.
+    let metrics = gw.get("/metrics");
+    for line in [
+        "dcx_calls_total 1",
+        "dcx_calls_ended_total{outcome=\"answered\"} 1",
+        "dcx_call_attempts_total 2",
+        "dcx_call_failovers_total 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line:?} missing from /metrics:\n{metrics}"
+        );
+    }
 }
 
 /// Polls `dcx cdr --json` (the writer batches on its own thread) until `n` records are

@@ -90,6 +90,11 @@ impl Gateway {
         line.split("addr=").nth(1).unwrap().trim().to_owned()
     }
 
+    /// `GET path` on the HTTP port; the whole response as text.
+    pub fn get(&self, path: &str) -> String {
+        http_get(self.http.as_deref().unwrap(), path)
+    }
+
     /// `GET /healthz` as JSON.
     pub fn health(&self) -> serde_json::Value {
         let resp = http_get(self.http.as_deref().unwrap(), "/healthz");
