@@ -16,6 +16,8 @@
 //!   and hold audio.
 //! - [`webrtc`]: the [`webrtc::MediaCore`], every browser peer of a shard on one UDP
 //!   socket (str0m, ICE-lite, DTLS-SRTP with the offer's fingerprint verified), sans-IO.
+//! - [`sfu`]: rooms over that core ([`sfu::Sfu`]): browser-to-browser forwarding without
+//!   transcoding, and supervisor listen, whisper and barge through a 48 kHz [`sfu::Mixer`].
 //!
 //! ## Rules
 //! - Sans-IO: no sockets, no threads, no sleeping, no `Instant::now()`. Time comes in as
@@ -35,6 +37,7 @@ pub mod g711;
 pub mod jitter;
 pub mod munger;
 pub mod rtp;
+pub mod sfu;
 pub mod tone;
 pub mod webrtc;
 

@@ -8,8 +8,9 @@
 //!   sees one continuous stream. Within a source the offsets are fixed (so upstream loss
 //!   stays visible as a gap and reordering stays reordering). At a new source or a
 //!   resume the output sequence continues at +1 and the timestamp jumps by the wall time
-//!   elapsed since the last packet sent (at least one frame), in clock units; the marker
-//!   bit is set so the subscriber's jitter buffer resynchronizes.
+//!   elapsed since the last packet sent, in clock units, and by at least one frame (the
+//!   source's shortest step, at most 20 ms: a longer step may be a DTX pause); the
+//!   marker bit is set so the subscriber's jitter buffer resynchronizes.
 //!
 //! The same pair keeps a SIP leg's outgoing stream continuous across hold/unhold and a
 //! change of the far side's SSRC. Per packet neither allocates; the caller applies the

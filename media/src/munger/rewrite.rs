@@ -96,7 +96,8 @@ pub struct Munger {
     highest_out_ext: Option<u64>,
     /// Timestamp and send time of the packet with the highest output sequence.
     last_out: Option<(u32, Instant)>,
-    /// Timestamp step between consecutive packets of the current source: one frame.
+    /// The shortest timestamp step between consecutive packets of the current source,
+    /// capped at 20 ms: its frame. A longer step may be a DTX pause, not a frame.
     frame_ticks: u32,
 }
 
@@ -108,7 +109,7 @@ impl Munger {
             epoch: None,
             highest_out_ext: None,
             last_out: None,
-            frame_ticks: (config.clock_rate_hz / 50).max(1),
+            frame_ticks: default_frame_ticks(config.clock_rate_hz),
         }
     }
 
@@ -136,7 +137,7 @@ impl Munger {
         }
         if in_ext == epoch.last_in.0 + 1 {
             let step = packet.timestamp.wrapping_sub(epoch.last_in.1);
-            if step > 0 && step <= self.config.clock_rate_hz {
+            if step > 0 && step < self.frame_ticks {
                 self.frame_ticks = step;
             }
         }
@@ -172,6 +173,9 @@ impl Munger {
                 ts.wrapping_add(ticks.max(self.frame_ticks))
             }
         };
+        // The jump above used the previous source's frame; the new source's is learned
+        // afresh.
+        self.frame_ticks = default_frame_ticks(self.config.clock_rate_hz);
         let mut in_seq = SeqUnwrapper::new();
         let in_ext = u64::from(packet.sequence_number);
         in_seq.unwrap(packet.sequence_number);
@@ -188,4 +192,9 @@ impl Munger {
     pub fn ssrc(&self) -> u32 {
         self.config.ssrc
     }
+}
+
+/// 20 ms in `clock_rate_hz` units: the frame assumed until a shorter one is seen.
+fn default_frame_ticks(clock_rate_hz: u32) -> u32 {
+    (clock_rate_hz / 50).max(1)
 }

@@ -165,6 +165,23 @@ fn a_switch_in_the_same_instant_still_advances_one_frame() {
 }
 
 #[test]
+fn a_dtx_pause_is_not_taken_for_a_frame() {
+    let t0 = Instant::now();
+    let mut m = munger();
+    let a = m.munge(t0, src(1, 0), Continuity::NewSource).unwrap();
+    // The next packet comes after a pause: its timestamp is 300 ms on, not one frame.
+    let a2 = m
+        .munge(t0 + ms(300), src(2, 2400), Continuity::Continue)
+        .unwrap();
+    assert_eq!(a2.timestamp, a.timestamp.wrapping_add(2400));
+    // A switch 5 ms later moves the stream on by one 20 ms frame, not by 300 ms.
+    let b = m
+        .munge(t0 + ms(305), src(900, 77), Continuity::NewSource)
+        .unwrap();
+    assert_eq!(b.timestamp, a2.timestamp.wrapping_add(160));
+}
+
+#[test]
 fn apply_rewrites_the_packet_in_place() {
     let mut buf = [0u8; 32];
     let header = RtpHeader {

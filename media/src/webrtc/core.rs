@@ -13,6 +13,7 @@ use str0m::{Candidate, Input, Rtc, RtcConfig};
 
 use super::demux::{stun_local_ufrag, Demux};
 use super::peer::{KeyPress, Outbox, Peer};
+use super::schedule::Schedule;
 use super::{AudioCodec, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig};
 
 /// Counters of the shared socket, for metrics.
@@ -37,6 +38,10 @@ pub struct MediaCore {
     candidates: Vec<Candidate>,
     connect_timeout: std::time::Duration,
     peers: BTreeMap<PeerId, Peer>,
+    /// When each peer is next due for `handle_timeout`.
+    schedule: Schedule,
+    /// The peers due in a `handle_timeout` call (kept for its capacity).
+    due: Vec<PeerId>,
     demux: Demux,
     next_id: u64,
     transmits: VecDeque<Transmit>,
@@ -88,6 +93,8 @@ impl MediaCore {
             candidates,
             connect_timeout: config.connect_timeout,
             peers: BTreeMap::new(),
+            schedule: Schedule::default(),
+            due: Vec::new(),
             demux: Demux::default(),
             next_id: 1,
             transmits: VecDeque::new(),
@@ -106,6 +113,11 @@ impl MediaCore {
     /// Peers added and not yet reported gone.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
+    }
+
+    /// Whether `peer` was added and is not yet reported gone.
+    pub fn has_peer(&self, peer: PeerId) -> bool {
+        self.peers.contains_key(&peer)
     }
 
     // ---- commands ----
@@ -146,7 +158,7 @@ impl MediaCore {
         self.counters.peers_added += 1;
         self.demux.add_peer(id, ufrag);
         self.peers.insert(id, peer);
-        self.reap(id);
+        self.settle(id);
         Ok((id, answer))
     }
 
@@ -161,7 +173,9 @@ impl MediaCore {
 
     /// Sends one audio frame to a peer. `rtp_time` counts `codec.clock_rate_hz()` from
     /// any origin (str0m maps it onto the stream's random offset); `payload` is the
-    /// codec frame. Frames written before the peer is connected are dropped.
+    /// codec frame, handed to str0m without a copy. The datagram is queued for
+    /// [`Self::poll_transmit`] before this returns. Frames written before the peer is
+    /// connected are dropped.
     pub fn write_audio(
         &mut self,
         now: Instant,
@@ -170,9 +184,24 @@ impl MediaCore {
         rtp_time: u64,
         payload: impl Into<Arc<[u8]>>,
     ) -> Result<(), MediaError> {
+        self.write_audio_marked(now, peer, codec, rtp_time, payload, false)
+    }
+
+    /// [`Self::write_audio`] with the RTP marker bit set when `start_of_talkspurt`: the
+    /// first frame after silence, or the first of a stream that continues from another
+    /// source (the SFU's munger asks for it), so the browser's jitter buffer resyncs.
+    pub fn write_audio_marked(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        codec: AudioCodec,
+        rtp_time: u64,
+        payload: impl Into<Arc<[u8]>>,
+        start_of_talkspurt: bool,
+    ) -> Result<(), MediaError> {
         let payload = payload.into();
         self.with_peer(peer, |peer, out| {
-            peer.write_audio(now, codec, rtp_time, payload, out)
+            peer.write_audio(now, codec, rtp_time, payload, start_of_talkspurt, out)
         })
     }
 
@@ -224,23 +253,22 @@ impl MediaCore {
 
     /// Time has come to `now`: runs every peer whose timeout has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut out = Outbox {
-            transmits: &mut self.transmits,
-            events: &mut self.events,
-        };
-        // Allocates only in the rare call where a peer ends.
-        let mut ended = Vec::new();
-        for (id, peer) in &mut self.peers {
-            if peer.timeout() <= now {
-                peer.handle_timeout(now, &mut out);
-                if peer.gone().is_some() {
-                    ended.push(*id);
-                }
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        self.schedule.due(now, &mut due);
+        for &id in &due {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.handle_timeout(
+                    now,
+                    &mut Outbox {
+                        transmits: &mut self.transmits,
+                        events: &mut self.events,
+                    },
+                );
             }
+            self.settle(id);
         }
-        for id in ended {
-            self.reap(id);
-        }
+        self.due = due;
     }
 
     // ---- outputs ----
@@ -257,12 +285,12 @@ impl MediaCore {
 
     /// When to call [`Self::handle_timeout`]; `None` with no peers.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.peers.values().map(Peer::timeout).min()
+        self.schedule.next()
     }
 
     // ---- internals ----
 
-    /// Runs `f` on a peer with the core's queues, then reaps the peer if it ended.
+    /// Runs `f` on a peer with the core's queues, then settles the peer.
     fn with_peer<T>(
         &mut self,
         id: PeerId,
@@ -274,16 +302,22 @@ impl MediaCore {
             events: &mut self.events,
         };
         let result = f(peer, &mut out);
-        self.reap(id);
+        self.settle(id);
         result
     }
 
-    /// Forgets a peer if it ended, and reports why.
-    fn reap(&mut self, id: PeerId) {
-        let Some(reason) = self.peers.get(&id).and_then(|p| p.gone().cloned()) else {
+    /// After a peer did something: forgets it if it ended (and reports why), or notes
+    /// its next deadline.
+    fn settle(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        let Some(reason) = peer.gone().cloned() else {
+            self.schedule.set(id, peer.timeout());
             return;
         };
         self.peers.remove(&id);
+        self.schedule.remove(id);
         self.demux.remove_peer(id);
         self.counters.peers_gone += 1;
         self.events

@@ -51,6 +51,7 @@ mod config;
 mod core;
 mod demux;
 mod peer;
+mod schedule;
 
 pub use self::config::WebRtcConfig;
 pub use self::core::{CoreCounters, MediaCore};
@@ -72,6 +73,12 @@ impl PeerId {
     /// The number behind the id, for logs and metrics labels.
     pub fn get(self) -> u64 {
         self.0
+    }
+
+    /// An id no core handed out, for tests of what is keyed by peers.
+    #[cfg(test)]
+    pub(crate) fn for_test(id: u64) -> Self {
+        Self(id)
     }
 }
 
@@ -238,4 +245,4 @@ pub enum MediaError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

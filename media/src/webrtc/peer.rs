@@ -33,6 +33,15 @@ pub struct KeyPress {
     pub volume: u8,
 }
 
+/// One frame (or telephone-event) to hand to str0m.
+struct Write {
+    codec: AudioCodec,
+    rtp_time: u64,
+    payload: Arc<[u8]>,
+    event: Option<TelephoneEvent>,
+    start_of_talkspurt: bool,
+}
+
 pub(super) struct Peer {
     id: PeerId,
     rtc: Rtc,
@@ -131,15 +140,25 @@ impl Peer {
 
     /// Sends one audio frame (the frame-level API: str0m packetizes, numbers and
     /// protects it). Frames written before the peer is connected are dropped by str0m.
+    /// `start_of_talkspurt` sets the RTP marker bit (a new talkspurt, or a stream that
+    /// continues from another source).
     pub(super) fn write_audio(
         &mut self,
         now: Instant,
         codec: AudioCodec,
         rtp_time: u64,
         payload: Arc<[u8]>,
+        start_of_talkspurt: bool,
         out: &mut Outbox,
     ) -> Result<(), MediaError> {
-        self.write(now, codec, rtp_time, payload, None, out)
+        let write = Write {
+            codec,
+            rtp_time,
+            payload,
+            event: None,
+            start_of_talkspurt,
+        };
+        self.write(now, write, out)
     }
 
     /// Sends a key press as telephone-events at `rtp_time` of the audio stream in
@@ -158,18 +177,24 @@ impl Peer {
             volume: press.volume.min(63),
             duration: press.duration,
         };
-        self.write(now, codec, rtp_time, Arc::from([]), Some(event), out)
+        let write = Write {
+            codec,
+            rtp_time,
+            payload: Arc::from([]),
+            event: Some(event),
+            start_of_talkspurt: false,
+        };
+        self.write(now, write, out)
     }
 
-    fn write(
-        &mut self,
-        now: Instant,
-        codec: AudioCodec,
-        rtp_time: u64,
-        payload: Arc<[u8]>,
-        event: Option<TelephoneEvent>,
-        out: &mut Outbox,
-    ) -> Result<(), MediaError> {
+    fn write(&mut self, now: Instant, write: Write, out: &mut Outbox) -> Result<(), MediaError> {
+        let Write {
+            codec,
+            rtp_time,
+            payload,
+            event,
+            start_of_talkspurt,
+        } = write;
         let id = self.id;
         let mid = self.audio_mid.ok_or(MediaError::NotSending(id))?;
         let writer = self.rtc.writer(mid).ok_or(MediaError::NotSending(id))?;
@@ -181,11 +206,17 @@ impl Peer {
         let clock = Frequency::new(codec.clock_rate_hz()).expect("clock rates are not zero");
         let writer = match event {
             Some(event) => writer.telephone_event(event),
-            None => writer,
+            None => writer.start_of_talkspurt(start_of_talkspurt),
         };
         let written = writer.write(pt, now, MediaTime::new(rtp_time, clock), payload);
         // str0m needs a drain after every write, failed or not.
         self.drain(out);
+        // str0m queues what is written and sends it on its next timeout, which the
+        // write made due: run it now, so the frame leaves in this call rather than at
+        // the core's next `handle_timeout` (a scan of every peer).
+        if self.gone.is_none() && self.rtc_timeout <= now {
+            self.handle_input(Input::Timeout(now), out);
+        }
         written.map_err(|e| match e {
             RtcError::NotSendingDirection(_) => MediaError::NotSending(id),
             other => MediaError::WriteRefused {

@@ -1,10 +1,14 @@
-//! A virtual-time world for the [`MediaCore`]: browser stand-ins (full-ICE str0m
-//! clients), an in-memory network with seeded loss and jitter, and a clock that jumps
-//! to the next thing due. A minute of calls runs in a fraction of a second and every
-//! run of a seed is the same run.
+//! A virtual-time world for the [`MediaCore`] (or anything that drives one, such as the
+//! SFU: see [`Endpoint`]): browser stand-ins (full-ICE str0m clients), an in-memory
+//! network with seeded loss and jitter, and a clock that jumps to the next thing due. A
+//! minute of calls runs in a fraction of a second and every run of a seed is the same
+//! run.
+//!
+//! The file names the library's types through its parent module (`super::MediaCore`),
+//! so the SFU bench can include it too (`#[path]`) and drive the same world.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +19,55 @@ use str0m::media::{Direction, Frequency, MediaData, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
-use crate::webrtc::{MediaCore, MediaEvent, PeerId, WebRtcConfig};
+use super::{MediaCore, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig};
+
+/// What the world drives on the server side: the sans-IO shape of [`MediaCore`].
+pub trait Endpoint {
+    /// One that answers on `config`'s address.
+    fn build(config: &WebRtcConfig) -> Self;
+    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError>;
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    );
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    fn poll_event(&mut self) -> Option<MediaEvent>;
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+impl Endpoint for MediaCore {
+    fn build(config: &WebRtcConfig) -> Self {
+        MediaCore::new(config).unwrap()
+    }
+    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError> {
+        MediaCore::add_peer(self, now, offer)
+    }
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) {
+        MediaCore::handle_datagram(self, now, source, destination, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        MediaCore::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        MediaCore::poll_transmit(self)
+    }
+    fn poll_event(&mut self) -> Option<MediaEvent> {
+        MediaCore::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        MediaCore::poll_timeout(self)
+    }
+}
 
 /// Where the core's shared socket is.
 pub const CORE_ADDR: &str = "203.0.113.10:10000";
@@ -298,15 +350,18 @@ impl Client {
     }
 }
 
-/// The core, its clients and the network, at one virtual time.
-pub struct World {
+/// The core (or the endpoint that drives one), its clients and the network, at one
+/// virtual time.
+pub struct World<E = MediaCore> {
     pub now: Instant,
-    pub core: MediaCore,
+    pub core: E,
     pub core_addr: SocketAddr,
     /// The local address the shell reports for datagrams to the core (the socket's
     /// own address, which need not be the announced one).
     pub core_local: SocketAddr,
     pub clients: Vec<Client>,
+    /// Which client is at which address.
+    client_at: HashMap<SocketAddr, usize>,
     pub net: Network,
     /// Everything the core reported, with when.
     pub events: Vec<(Instant, MediaEvent)>,
@@ -314,17 +369,25 @@ pub struct World {
     pub answers: Vec<String>,
 }
 
-impl World {
+impl World<MediaCore> {
     pub fn new(link: LinkConfig, seed: u64) -> Self {
+        Self::with_endpoint(link, seed)
+    }
+}
+
+impl<E: Endpoint> World<E> {
+    /// A world around an `E` built on the core's address.
+    pub fn with_endpoint(link: LinkConfig, seed: u64) -> Self {
         let core_addr: SocketAddr = CORE_ADDR.parse().unwrap();
         let config = WebRtcConfig::new(core_addr.ip(), core_addr.port());
         let now = Instant::now();
         Self {
             now,
-            core: MediaCore::new(&config).unwrap(),
+            core: E::build(&config),
             core_addr,
             core_local: core_addr,
             clients: Vec::new(),
+            client_at: HashMap::new(),
             net: Network::new(link, seed),
             events: Vec::new(),
             answers: Vec::new(),
@@ -352,6 +415,7 @@ impl World {
         let (peer, answer) = self.core.add_peer(self.now, &edit(offer)).unwrap();
         client.accept_answer(&answer);
         client.drain(self.now, &mut self.net);
+        self.client_at.insert(client.addr, self.clients.len());
         self.clients.push(client);
         self.answers.push(answer);
         self.flush();
@@ -401,7 +465,11 @@ impl World {
                 self.core
                     .handle_datagram(now, p.source, self.core_local, &p.contents);
                 self.flush();
-            } else if let Some(c) = self.clients.iter_mut().find(|c| c.addr == p.destination) {
+            } else if let Some(c) = self
+                .client_at
+                .get(&p.destination)
+                .and_then(|i| self.clients.get_mut(*i))
+            {
                 let receive =
                     Receive::new(Protocol::Udp, p.source, p.destination, &p.contents).unwrap();
                 c.input(now, Input::Receive(now, receive), &mut self.net);
@@ -429,7 +497,7 @@ impl World {
     }
 
     /// Runs until `done` holds, failing after `limit` of virtual time.
-    pub fn run_until_cond(&mut self, limit: Duration, mut done: impl FnMut(&World) -> bool) {
+    pub fn run_until_cond(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) {
         let deadline = self.now + limit;
         while !done(self) {
             assert!(self.now < deadline, "condition not met within {limit:?}");

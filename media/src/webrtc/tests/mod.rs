@@ -2,7 +2,7 @@
 //! for browsers, over the simulated network of [`harness`].
 
 mod dtmf;
-mod harness;
+pub(crate) mod harness;
 mod hostile;
 mod session;
 
@@ -10,7 +10,8 @@ use std::collections::HashSet;
 
 use harness::{frame, parse_frame, World, FRAME_INTERVAL, FRAME_TICKS};
 
-use super::{AudioCodec, PeerId};
+// The harness names the library's types through this module (see its docs).
+use super::{AudioCodec, MediaCore, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig};
 
 /// The tag in the frames a client sends, and in those the core sends to it.
 fn client_tag(client: usize) -> u8 {

@@ -57,6 +57,12 @@ fn browser_connects_and_audio_flows_both_ways() {
         MediaEvent::Audio { codec, .. } if *codec != AudioCodec::Opus
     )));
     assert_all_in_order(&client_received(&world, c), 50, "core -> browser");
+    // A frame written leaves in the same call, not at the core's next timeout.
+    world
+        .core
+        .write_audio(world.now, peer, AudioCodec::Opus, 50 * 960, vec![1; 40])
+        .unwrap();
+    assert!(world.core.poll_transmit().is_some());
     assert!(world.disconnects().is_empty());
     assert_eq!(world.core.counters().datagrams_unrouted, 0);
     assert_eq!(world.core.counters().datagrams_malformed, 0);

@@ -1,0 +1,352 @@
+//! SFU forwarding: packets per second one core forwards between browsers, with SRTP,
+//! through dcx's [`Sfu`] (the core's receive, the room's decide + munge, str0m's write
+//! and protect), between str0m clients in the crate's virtual-time harness; then the
+//! same with 1,000 peers connected (500 rooms of two, everyone talking); then what a
+//! supervisor costs (a call of three sending real Opus, in listen and in barge).
+//!
+//! Only the SFU's own work is timed (its `handle_datagram` and `handle_timeout`); the
+//! clients standing in for browsers run in the same process, untimed. In the same run:
+//! the receive alone (peers in no room) and str0m's bare `write_audio`, so the forward
+//! step and this crate's share of it can be told apart.
+//!
+//! `cargo bench -p dcx-media --bench sfu`
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dcx_media::sfu::{Role, Sfu, SupervisorMode};
+use dcx_media::tone::SineGenerator;
+use dcx_media::webrtc::{
+    AudioCodec, MediaCore, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig,
+};
+
+// The webrtc tests' world (simulated network, str0m clients), shared with this bench; it
+// names the library's types through this module's imports above.
+#[allow(dead_code)]
+#[path = "../src/webrtc/tests/harness.rs"]
+mod harness;
+
+use harness::{Endpoint, LinkConfig, World, FRAME_INTERVAL, FRAME_TICKS};
+
+/// Frames each client sends in each phase of the two-peer run (20 ms each).
+const FRAMES_TWO_PEERS: u64 = 10_000;
+/// Rooms (of two) in the crowded run, and frames each client sends there.
+const ROOMS: usize = 500;
+const FRAMES_CROWDED: u64 = 250;
+/// An Opus frame of 20 ms at 32 kbit/s: 80 bytes.
+const PAYLOAD_BYTES: usize = 80;
+/// Seconds each supervised call talks.
+const SUPERVISED_SECONDS: u64 = 10;
+
+/// The SFU, with the time spent in its inputs counted.
+struct Timed {
+    sfu: Sfu,
+    busy: Duration,
+}
+
+impl Endpoint for Timed {
+    fn build(config: &WebRtcConfig) -> Self {
+        Self {
+            sfu: Sfu::new(MediaCore::new(config).unwrap()),
+            busy: Duration::ZERO,
+        }
+    }
+    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError> {
+        self.sfu.add_peer(now, offer)
+    }
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) {
+        let t = Instant::now();
+        self.sfu.handle_datagram(now, source, destination, datagram);
+        self.busy += t.elapsed();
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        let t = Instant::now();
+        self.sfu.handle_timeout(now);
+        self.busy += t.elapsed();
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.sfu.poll_transmit()
+    }
+    fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.sfu.poll_event()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.sfu.poll_timeout()
+    }
+}
+
+/// The world around a timed SFU, and where each client's RTP clock is.
+struct Bench {
+    world: World<Timed>,
+    peers: Vec<PeerId>,
+    next_frame: u64,
+    /// What each client sends: a cycle of frames.
+    payloads: Vec<Vec<Vec<u8>>>,
+}
+
+impl Bench {
+    /// `clients` browsers, all connected.
+    fn new(clients: usize) -> Self {
+        let mut world = World::with_endpoint(LinkConfig::CLEAN, 7);
+        let peers: Vec<PeerId> = (0..clients)
+            .map(|i| {
+                world
+                    .add_client(&format!("10.{}.{}.1:5000", i / 250, i % 250))
+                    .1
+            })
+            .collect();
+        world.run_until_cond(Duration::from_secs(60), |w| {
+            let up = w
+                .events
+                .iter()
+                .filter(|(_, e)| matches!(e, MediaEvent::PeerConnected(_)))
+                .count();
+            up == clients && w.clients.iter().all(|c| c.rtc.is_connected())
+        });
+        let payload: Vec<u8> = (0..PAYLOAD_BYTES).map(|i| (i * 37) as u8).collect();
+        Self {
+            world,
+            peers,
+            next_frame: 0,
+            payloads: vec![vec![payload]; clients],
+        }
+    }
+
+    /// Every client sends `frames` frames, one per 20 ms; returns the SFU's busy time
+    /// and the packets sent.
+    fn talk(&mut self, frames: u64) -> (Duration, u64) {
+        let busy = self.world.core.busy;
+        let t0 = self.world.now;
+        for k in 0..frames {
+            self.world.run_until(t0 + FRAME_INTERVAL * k as u32);
+            let now = self.world.now;
+            let rtp_time = (self.next_frame + k) * FRAME_TICKS;
+            let frame = self.next_frame + k;
+            for (client, cycle) in self.world.clients.iter_mut().zip(&self.payloads) {
+                let payload = &cycle[frame as usize % cycle.len()];
+                client.send_opus(now, &mut self.world.net, rtp_time, payload);
+            }
+        }
+        self.next_frame += frames;
+        self.world.run_for(FRAME_INTERVAL * 5);
+        let sent = frames * self.world.clients.len() as u64;
+        (self.world.core.busy.saturating_sub(busy), sent)
+    }
+
+    /// Pairs the peers into rooms of two participants.
+    fn pair_up(&mut self) {
+        let now = self.world.now;
+        let sfu = &mut self.world.core.sfu;
+        for pair in self.peers.chunks(2) {
+            let room = sfu.create_room();
+            for &peer in pair {
+                sfu.join(now, room, peer, Role::Participant).unwrap();
+            }
+        }
+    }
+
+    fn leave_rooms(&mut self) {
+        let now = self.world.now;
+        for &peer in &self.peers {
+            self.world.core.sfu.leave(now, peer).unwrap();
+        }
+    }
+
+    /// str0m's own write (packetize, protect, queue) to every peer, `frames` times,
+    /// with no room in between; returns the time spent writing and the writes.
+    fn write_directly(&mut self, frames: u64) -> (Duration, u64) {
+        let payload: Arc<[u8]> = Arc::from(&self.payloads[0][0][..]);
+        let mut busy = Duration::ZERO;
+        let t0 = self.world.now;
+        for k in 0..frames {
+            self.world.run_until(t0 + FRAME_INTERVAL * k as u32);
+            let now = self.world.now;
+            let rtp_time = (self.next_frame + k) * FRAME_TICKS;
+            for &peer in &self.peers {
+                let t = Instant::now();
+                let sfu = &mut self.world.core.sfu;
+                sfu.write_audio(now, peer, AudioCodec::Opus, rtp_time, Arc::clone(&payload))
+                    .unwrap();
+                busy += t.elapsed();
+            }
+            self.world.flush();
+        }
+        self.next_frame += frames;
+        self.world.run_for(FRAME_INTERVAL * 5);
+        (busy, frames * self.peers.len() as u64)
+    }
+}
+
+fn us_per(busy: Duration, packets: u64) -> f64 {
+    busy.as_secs_f64() * 1e6 / packets as f64
+}
+
+/// Resident memory of this process, from `/proc/self/status` (0 where there is none).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn line(label: &str, us: f64) {
+    println!("{label:<58} {us:>9.2} {:>12.0}", 1e6 / us);
+}
+
+fn two_peers() {
+    let mut b = Bench::new(2);
+    let (busy, packets) = b.talk(FRAMES_TWO_PEERS);
+    let receive = us_per(busy, packets);
+    b.pair_up();
+    let before = b.world.core.sfu.counters().frames_forwarded;
+    let (busy, packets) = b.talk(FRAMES_TWO_PEERS);
+    let forwarded = b.world.core.sfu.counters().frames_forwarded - before;
+    assert_eq!(forwarded, packets, "every packet forwarded once");
+    let total = us_per(busy, packets);
+    b.leave_rooms();
+    let (busy, writes) = b.write_directly(FRAMES_TWO_PEERS);
+    let raw_write = us_per(busy, writes);
+    let forward = total - receive;
+
+    println!(
+        "two peers in one room, each sending {FRAMES_TWO_PEERS} frames of \
+         {PAYLOAD_BYTES} bytes (SRTP both ways)"
+    );
+    println!("{:<58} {:>9} {:>12}", "", "us/packet", "packets/s");
+    line("receive + forward (the SFU's whole cost per packet)", total);
+    line(
+        "  receive alone (peer in no room: SRTP unprotect, event)",
+        receive,
+    );
+    line(
+        "  forward step (decide + munge + write_audio + SRTP)",
+        forward,
+    );
+    line(
+        "    of which str0m's bare write_audio (+ SRTP protect)",
+        raw_write,
+    );
+    println!(
+        "{:<58} {:>9.2}",
+        "    the rest: rooms (lookup, decide, munge), sender RTCP",
+        forward - raw_write
+    );
+}
+
+/// `2 * rooms` peers, everyone talking: first in no room (receive alone), then paired
+/// into rooms (receive + forward); each after a warm-up of one second.
+fn crowded(rooms: usize) {
+    let peers = 2 * rooms;
+    let rss_before = rss_kib();
+    let mut b = Bench::new(peers);
+    let rss_peers = rss_kib().saturating_sub(rss_before);
+    b.talk(50);
+    let (busy, packets) = b.talk(FRAMES_CROWDED);
+    let receive = us_per(busy, packets);
+    b.pair_up();
+    b.talk(50);
+    let before = b.world.core.sfu.counters().frames_forwarded;
+    let (busy, packets) = b.talk(FRAMES_CROWDED);
+    let forwarded = b.world.core.sfu.counters().frames_forwarded - before;
+    assert_eq!(forwarded, packets, "every packet forwarded once");
+    assert_eq!(b.world.core.sfu.core().peer_count(), peers);
+    println!();
+    println!(
+        "{peers} peers connected, {rooms} rooms of two, everyone sending {FRAMES_CROWDED} frames"
+    );
+    println!("{:<58} {:>9} {:>12}", "", "us/packet", "packets/s");
+    line("receive + forward", us_per(busy, packets));
+    line("  receive alone (before joining rooms)", receive);
+    println!(
+        "{:<58} {:>9}",
+        "resident memory per peer, KiB (core + its client)",
+        rss_peers / peers as u64
+    );
+}
+
+/// One second of a tone as 20 ms Opus frames from a browser (48 kHz, 32 kbit/s, the
+/// encoder's default complexity); whole periods, so the cycle repeats seamlessly.
+fn opus_tone(frequency_hz: f64) -> Vec<Vec<u8>> {
+    let mut encoder =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    encoder.set_bitrate(opus::Bitrate::Bits(32_000)).unwrap();
+    let mut tone = SineGenerator::new(frequency_hz, 48_000, 6000);
+    let mut pcm = [0i16; 960];
+    let mut out = [0u8; 1275];
+    (0..50)
+        .map(|_| {
+            tone.fill(&mut pcm);
+            let n = encoder.encode(&pcm, &mut out).unwrap();
+            out[..n].to_vec()
+        })
+        .collect()
+}
+
+/// A supervisor mode, made of the agent's peer (the one a whisper goes to).
+type ModeOf = fn(PeerId) -> SupervisorMode;
+
+/// An agent, a customer and a supervisor in the mode `mode` makes of the agent's peer,
+/// all talking; returns the SFU's CPU per second of the call, in microseconds.
+fn supervised(mode: ModeOf) -> f64 {
+    let mut b = Bench::new(3);
+    b.payloads = [440.0, 1000.0, 2500.0].map(opus_tone).to_vec();
+    let now = b.world.now;
+    let sfu = &mut b.world.core.sfu;
+    let room = sfu.create_room();
+    let roles = [Role::Participant, Role::Participant, Role::Supervisor];
+    for (&peer, role) in b.peers.iter().zip(roles) {
+        sfu.join(now, room, peer, role).unwrap();
+    }
+    sfu.set_supervisor_mode(now, b.peers[2], mode(b.peers[0]))
+        .unwrap();
+    // Warm up (codecs made, jitter buffers filled), then measure.
+    b.talk(50);
+    let (busy, _) = b.talk(SUPERVISED_SECONDS * 50);
+    busy.as_secs_f64() * 1e6 / SUPERVISED_SECONDS as f64
+}
+
+fn supervision() {
+    println!();
+    println!(
+        "a call of three sending real Opus (48 kHz tones), {SUPERVISED_SECONDS} s, \
+         SFU CPU per second of call"
+    );
+    println!("{:<58} {:>9} {:>12}", "", "us/s", "calls/core");
+    let modes: [(&str, ModeOf); 3] = [
+        ("supervisor listens (1 mix: 2 decodes, 1 encode)", |_| {
+            SupervisorMode::Listen
+        }),
+        (
+            "supervisor whispers (2 mixes: 3 decodes, 2 encodes)",
+            |to| SupervisorMode::Whisper { to },
+        ),
+        ("supervisor barges (3 mixes: 3 decodes, 3 encodes)", |_| {
+            SupervisorMode::Barge
+        }),
+    ];
+    for (label, mode) in modes {
+        let us = supervised(mode);
+        println!("{label:<58} {us:>9.0} {:>12.0}", 1e6 / us);
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench --no-run`-style probes
+    }
+    two_peers();
+    crowded(ROOMS / 10);
+    crowded(ROOMS);
+    supervision();
+}
