@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 pub struct Gateway {
     metrics: Option<crate::metrics::Metrics>,
     sip_stats: Arc<std::sync::Mutex<crate::sip::endpoint::EndpointStats>>,
+    rtp_stats: Arc<crate::media_relay::RelayStats>,
     loaded: Loaded,
     routing: RouterStore,
     deck_name: std::sync::Mutex<String>,
@@ -81,6 +82,7 @@ impl Gateway {
         Ok(Self {
             metrics,
             sip_stats: Arc::default(),
+            rtp_stats: Arc::default(),
             routing: RouterStore::new(router),
             loaded,
             deck_name: std::sync::Mutex::new(deck_name),
@@ -182,6 +184,7 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
         .collect();
     Json(json!({
         "status": "ok",
+        "rtp": g.rtp_stats.to_json(),
         "sip": {
             "datagrams": sip.datagrams,
             "malformed": sip.malformed,
@@ -249,6 +252,16 @@ fn open_cdr(gateway: &Gateway) -> anyhow::Result<Option<CdrWriter>> {
 }
 
 /// Binds the SIP port and starts the endpoint's task, if `[sip]` is configured.
+/// `[media]` as the calls' RTP ports (validated with the config, so `None` only
+/// without a `[media]` section).
+fn media_ports(config: &crate::config::Config) -> Option<crate::sip::calls::MediaPorts> {
+    let m = config.media.as_ref()?;
+    Some(crate::sip::calls::MediaPorts {
+        ip: m.public_ip.get_ref().parse().ok()?,
+        pool: dcx_sip::rtp::ports::PortPool::parse(m.rtp_ports.get_ref()).ok()?,
+    })
+}
+
 async fn start_sip(
     gateway: &Arc<Gateway>,
     stopped: tokio::sync::watch::Receiver<bool>,
@@ -322,8 +335,10 @@ async fn start_sip(
                 .map(|q| q.get_ref().clone())
                 .unwrap_or_default(),
             seed: seed.rotate_left(17),
+            media: media_ports(config),
         }
     };
+    let mut relays = crate::media_relay::Relays::new(gateway.rtp_stats.clone());
     let probes = crate::sip::probes::Probes::new(
         std::time::Instant::now(),
         crate::sip::probes::ProbeTarget::from_config(&config.trunks),
@@ -349,6 +364,7 @@ async fn start_sip(
                 }
             }
         },
+        move |command| relays.apply(command),
     ))))
 }
 

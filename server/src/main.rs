@@ -9,6 +9,7 @@ mod cdr;
 mod cdr_cmd;
 mod config;
 mod gateway;
+mod media_relay;
 mod metrics;
 mod route_cmd;
 mod sip;

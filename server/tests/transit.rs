@@ -44,7 +44,7 @@ fn have_sipp() -> bool {
     found
 }
 
-/// Ports of one test: `base` .. `base + 60`.
+/// Ports of one test: `base` .. `base + 100`.
 #[derive(Clone, Copy)]
 struct Ports {
     base: u16,
@@ -68,6 +68,10 @@ impl Ports {
     fn control(self, i: u16) -> u16 {
         self.base + 50 + i
     }
+    /// dcx's `[media] rtp_ports` for the test (each test runs its own gateway).
+    fn rtp(self) -> std::ops::RangeInclusive<u16> {
+        self.base + 70..=self.base + 99
+    }
 }
 
 /// OPTIONS probing off: sipp's scenarios would take a ping for an unexpected call.
@@ -82,11 +86,13 @@ fn config_with(ports: Ports, sip: &str, carrier_b: &str, carrier_c: &str) -> Str
     format!(
         "[server]\nhttp_listen = \"127.0.0.1:0\"\n\
          [sip]\nlisten = \"127.0.0.1:0\"\n{sip}\
-         [media]\nrtp_ports = \"31000-31999\"\npublic_ip = \"127.0.0.1\"\n\
+         [media]\nrtp_ports = \"{}-{}\"\npublic_ip = \"127.0.0.1\"\n\
          [routing]\ndeck = \"deck.csv\"\n\
          [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{}\"\n{carrier_b}\
          [[trunks]]\nname = \"carrier-c\"\naddress = \"127.0.0.1:{}\"\n{carrier_c}\
          [[trunks]]\nname = \"origin-a\"\ninbound_from = [\"127.0.0.1/32\"]\n",
+        ports.rtp().start(),
+        ports.rtp().end(),
         ports.carrier_b(),
         ports.carrier_c()
     )
@@ -563,5 +569,134 @@ fn a_carrier_not_answering_options_is_marked_down_and_skipped() {
     assert_call_ended(
         &gw,
         &["trunk_out=\"carrier-c\"", "attempts=1", "sip_code=200"],
+    );
+}
+
+/// The `m=audio` ports in the messages sipp `name` traced (`-trace_msg`).
+fn audio_ports_seen(dir: &Path, name: &str) -> Vec<u16> {
+    let mut ports = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(name) && file.ends_with("_messages.log") {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            ports.extend(text.lines().filter_map(|l| {
+                l.trim()
+                    .strip_prefix("m=audio ")?
+                    .split(' ')
+                    .next()?
+                    .parse::<u16>()
+                    .ok()
+            }));
+        }
+    }
+    ports
+}
+
+/// A call whose caller streams PCMU through dcx to `callee` (sipp arguments, run with
+/// `-rtp_echo`); returns the gateway and the `rtp` counters of `/healthz` once the
+/// relay has stopped.
+fn rtp_call(name: &str, base: u16, callee: &[&str]) -> (Gateway, Ports, serde_json::Value) {
+    let ports = Ports { base };
+    let (gw, sip) = start_gateway(name, ports);
+    // One second of PCMU silence; rtp_stream loops it.
+    std::fs::write(gw.dir.join("tone.ulaw"), vec![0xFF_u8; 8000]).unwrap();
+    let mut args = callee.to_vec();
+    args.extend(["-rtp_echo", "-trace_msg"]);
+    let callee = Sipp::callee(&gw.dir, "carrier-b", &args, ports.carrier_b(), 0, ports);
+    let caller = Sipp::caller(
+        &gw.dir,
+        &sip,
+        &["-sf", &scenario("uac_rtp.xml")],
+        ports,
+        &["-trace_msg"],
+    );
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(
+        &gw,
+        &["trunk_out=\"carrier-b\"", "sip_code=200", "hangup=Caller"],
+    );
+    // The relay stopped with the call (its ports rest in the pool's quarantine).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.health()["rtp"]["active"] != 0 {
+        assert!(Instant::now() < deadline, "the relay outlived the call");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rtp = gw.health()["rtp"].clone();
+    (gw, ports, rtp)
+}
+
+#[test]
+fn rtp_is_relayed_both_ways_through_dcx() {
+    if !have_sipp() {
+        return;
+    }
+    let (gw, ports, rtp) = rtp_call("transit-rtp", 25_800, &["-sn", "uas"]);
+    // Each side's SDP pointed at dcx: the origin saw a dcx port in the 200, the carrier
+    // one in the INVITE.
+    for side in ["uac_rtp", "uas"] {
+        let seen = audio_ports_seen(&gw.dir, side);
+        assert!(
+            seen.iter().any(|p| ports.rtp().contains(p)),
+            "{side} saw no dcx RTP port in SDP: {seen:?}"
+        );
+    }
+    // 50 packets/s for 2 s streamed; the echo came back through the relay.
+    let (out, back) = (
+        rtp["origin_to_carrier"].as_u64().unwrap(),
+        rtp["carrier_to_origin"].as_u64().unwrap(),
+    );
+    assert!(out >= 50 && back >= 50, "RTP relayed: {rtp}");
+    assert_eq!(
+        (rtp["started"].as_u64(), rtp["transcoded"].as_u64()),
+        (Some(1), Some(0)),
+        "{rtp}"
+    );
+}
+
+#[test]
+fn pcmu_from_the_origin_is_transcoded_for_a_pcma_carrier() {
+    if !have_sipp() {
+        return;
+    }
+    let (gw, _, rtp) = rtp_call("transit-pcma", 25_900, &["-sf", &scenario("uas_pcma.xml")]);
+    // The caller offered PCMU only and was answered PCMU; the carrier was offered both
+    // and chose PCMA.
+    let messages = |prefix: &str| {
+        std::fs::read_dir(&gw.dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let f = e.file_name().to_string_lossy().into_owned();
+                f.starts_with(prefix) && f.ends_with("_messages.log")
+            })
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect::<String>()
+    };
+    let m_lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.trim().starts_with("m=audio"))
+            .map(|l| l.trim().to_owned())
+            .collect()
+    };
+    let caller_saw = m_lines(&messages("uac_rtp"));
+    assert!(
+        caller_saw.iter().all(|m| m.ends_with("RTP/AVP 0")),
+        "{caller_saw:?}"
+    );
+    let carrier_saw = m_lines(&messages("uas_pcma"));
+    assert!(
+        carrier_saw.iter().any(|m| m.ends_with("RTP/AVP 0 8")),
+        "{carrier_saw:?}"
+    );
+    let (out, back, transcoded) = (
+        rtp["origin_to_carrier"].as_u64().unwrap(),
+        rtp["carrier_to_origin"].as_u64().unwrap(),
+        rtp["transcoded"].as_u64().unwrap(),
+    );
+    assert!(out >= 50 && back >= 50, "RTP relayed: {rtp}");
+    assert!(
+        transcoded >= out + back - 4,
+        "every PCMU/PCMA packet transcoded: {rtp}"
     );
 }

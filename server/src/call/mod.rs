@@ -10,20 +10,22 @@
 //! - [`origin`]: the origin's INVITE, our responses to it, in-call server transactions.
 //! - [`legs`]: identifiers, dialogs and request building.
 //! - [`events`]: what a call reports for CDRs, quality and metrics.
+//! - [`media`]: media anchoring, the signalling half: the call's two RTP ports and the
+//!   SDP rewrite pointing each side at dcx; the relay itself is
+//!   [`crate::media_relay`], driven by the endpoint's media commands.
 //!
 //! The SIP endpoint ([`crate::sip::endpoint`]) owns the calls and routes each message to
 //! one of them; the calls never see a socket or a clock.
 //!
-//! Not yet here: media anchoring. SDP passes through both ways unchanged, so RTP flows
-//! directly between origin and carrier; the RTP relay (port pool, symmetric RTP,
-//! PCMU<->PCMA transcoding, DTMF) is the next step, and with it re-INVITE relaying
-//! (today answered 501) and late offer (INVITE without SDP). Digest authentication
-//! toward carriers is in [`attempts`]; skipping carriers whose OPTIONS health is down
+//! Not yet here: PCMU<->PCMA transcoding, DTMF, RTCP, re-INVITE relaying (today
+//! answered 501) and late offer (INVITE without SDP). Digest authentication toward
+//! carriers is in [`attempts`]; skipping carriers whose OPTIONS health is down
 //! is the endpoint's ([`crate::sip::probes`]), through routing's carrier snapshot.
 
 pub mod attempts;
 pub mod events;
 pub mod legs;
+pub mod media;
 pub mod origin;
 pub mod records;
 pub mod transit;

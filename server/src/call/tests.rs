@@ -132,6 +132,7 @@ impl Run {
         Self::start_with(Ok(Routed {
             number: "15551234567".into(),
             targets,
+            media: None,
         }))
     }
 

@@ -12,13 +12,15 @@
 //! and `poll_timeout`. The endpoint owns the socket and finds the call a message
 //! belongs to (see [`super::legs`] for how); the call checks the rest.
 //!
-//! Media is not anchored yet: the origin's SDP goes to the carrier unchanged and the
-//! carrier's SDP (18x and 2xx) comes back unchanged, so RTP flows end to end between
-//! them. The RTP relay and transcoding come with the media step.
+//! Media: when routing handed the call an [`Anchor`] (two RTP ports), the origin's SDP
+//! goes to the carriers pointed at our carrier-facing port and the carrier's SDP (18x
+//! and 2xx) comes back pointed at our origin-facing port; where each side receives is
+//! reported by `poll_media` for the relay. Without one, SDP passes through unchanged.
 
 use super::attempts::{Attempt, InviteNews, Offer, Plan, Target};
 use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, WallClock};
 use super::legs::{body_of, Ids, Local};
+use super::media::{narrow_g711, rewrite_sdp, widen_g711, Anchor, MediaNews, MediaSide};
 use super::origin::{InCallRequests, OriginInvite};
 
 mod hangup;
@@ -49,6 +51,8 @@ pub struct Routed {
     pub number: String,
     /// Candidates with an address, best first (at most the policy's max attempts).
     pub targets: Vec<Target>,
+    /// The RTP ports held for the call; `None` passes SDP through unchanged.
+    pub media: Option<Anchor>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +83,9 @@ pub struct TransitCall {
     plan: Plan,
     attempts: Vec<Attempt>,
     offer_body: Option<(String, Vec<u8>)>,
+    anchor: Option<Anchor>,
+    origin_formats: Vec<String>,
+    media_news: VecDeque<MediaNews>,
     phase: Phase,
     started: Instant,
     first_ring: Option<Instant>,
@@ -102,9 +109,9 @@ impl TransitCall {
     ) -> Result<Self, dcx_sip::SipError> {
         let ids = Ids::new(token, seed);
         let origin = OriginInvite::read(msg, peer, &ids)?;
-        let (number, targets, route_err) = match route {
-            Ok(r) => (r.number, r.targets, None),
-            Err(e) => (String::new(), Vec::new(), Some(e)),
+        let (number, targets, anchor, route_err) = match route {
+            Ok(r) => (r.number, r.targets, r.media, None),
+            Err(e) => (String::new(), Vec::new(), None, Some(e)),
         };
         let mut call = Self {
             parties: Parties {
@@ -123,6 +130,9 @@ impl TransitCall {
             plan: Plan::new(targets),
             attempts: Vec::new(),
             offer_body: body_of(msg).map(|(t, b)| (t.to_owned(), b.to_vec())),
+            anchor,
+            origin_formats: Vec::new(),
+            media_news: VecDeque::new(),
             phase: Phase::Dialing,
             started: now,
             first_ring: None,
@@ -132,6 +142,7 @@ impl TransitCall {
             events: VecDeque::new(),
             origin,
         };
+        call.anchor_offer();
         if let Some(trying) = call.origin.response(100, b"Trying", None, None) {
             call.server.send_response(now, 100, trying);
             call.flush(); // the transaction holds one response at a time
@@ -160,6 +171,53 @@ impl TransitCall {
         }
         call.flush();
         Ok(call)
+    }
+
+    /// What the RTP relay must learn (where each side receives), in order.
+    pub fn poll_media(&mut self) -> Option<MediaNews> {
+        self.media_news.pop_front()
+    }
+
+    /// Points the offer we forward at our carrier-facing port; the relay learns where
+    /// the origin receives.
+    fn anchor_offer(&mut self) {
+        let (Some(a), Some((t, b))) = (self.anchor, self.offer_body.as_ref()) else {
+            return;
+        };
+        if let Some((out, _)) = rewrite_sdp((t, b), a.ip, a.carrier_port, widen_g711) {
+            if let Some(remote) = out.remote {
+                self.media_news.push_back(MediaNews {
+                    side: MediaSide::Origin,
+                    remote,
+                    transcode: None,
+                });
+            }
+            self.origin_formats = out.formats;
+            self.offer_body = Some((t.clone(), out.body));
+        }
+    }
+
+    /// A carrier's 18x/2xx body for the origin: pointed at our origin-facing port when
+    /// anchored (the relay learns where the carrier receives), else passed through.
+    fn anchor_answer(&mut self, msg: &Message<'_>) -> Option<(String, Vec<u8>)> {
+        let (t, b) = body_of(msg)?;
+        let Some(a) = self.anchor else {
+            return Some((t.to_owned(), b.to_vec()));
+        };
+        let formats = &self.origin_formats;
+        match rewrite_sdp((t, b), a.ip, a.origin_port, |m| narrow_g711(m, formats)) {
+            Some((out, transcode)) => {
+                if let Some(remote) = out.remote {
+                    self.media_news.push_back(MediaNews {
+                        side: MediaSide::Carrier,
+                        remote,
+                        transcode: transcode.flatten(),
+                    });
+                }
+                Some((t.to_owned(), out.body))
+            }
+            None => Some((t.to_owned(), b.to_vec())),
+        }
     }
 
     /// The origin's Call-ID.
@@ -316,10 +374,9 @@ impl TransitCall {
                 self.first_ring.get_or_insert(now);
                 let reason = msg.status_line().map_or(&b""[..], |s| s.reason);
                 let contact = self.setup.local.contact.clone();
-                if let Some(bytes) =
-                    self.origin
-                        .response(code, reason, Some(&contact), body_of(msg))
-                {
+                let body = self.anchor_answer(msg);
+                let body = body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
+                if let Some(bytes) = self.origin.response(code, reason, Some(&contact), body) {
                     self.server.send_response(now, code, bytes);
                 }
             }
@@ -354,10 +411,9 @@ impl TransitCall {
         self.phase = Phase::Answered(i);
         self.answered = Some(now);
         let contact = self.setup.local.contact.clone();
-        let Some(bytes) = self
-            .origin
-            .response(200, b"OK", Some(&contact), body_of(msg))
-        else {
+        let body = self.anchor_answer(msg);
+        let body = body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
+        let Some(bytes) = self.origin.response(200, b"OK", Some(&contact), body) else {
             self.hang_up_both(now);
             self.end(
                 now,
@@ -550,6 +606,11 @@ impl TransitCall {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Whether the call ended (its media can stop; transactions may still be draining).
+    pub fn has_ended(&self) -> bool {
+        self.phase == Phase::Ended
     }
 
     /// Whether the call ended and its transactions finished: it can be forgotten.

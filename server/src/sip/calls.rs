@@ -15,6 +15,7 @@
 use super::endpoint::TxKey;
 use crate::call::events::{AttemptEnd, CallEvent};
 use crate::call::legs::{token_of_branch, token_of_tag};
+use crate::call::media::{Anchor, MediaNews};
 use crate::call::{CallSetup, Routed, Target, TransitCall};
 use dcx_routing::rng::{Random, SplitMix64};
 use dcx_routing::{
@@ -42,6 +43,28 @@ pub struct Transit {
     pub quality: QualityConfig,
     /// Seeds the call tokens and routing's weighted draws.
     pub seed: u64,
+    /// RTP ports and the address for anchoring media; `None` leaves SDP unchanged.
+    pub media: Option<MediaPorts>,
+}
+
+/// Where calls' media is anchored: `[media] public_ip` and the `rtp_ports` pool.
+#[derive(Debug, Clone)]
+pub struct MediaPorts {
+    /// The address in our SDP and of the relay's sockets.
+    pub ip: std::net::IpAddr,
+    /// Even RTP ports; a released port rests before reuse.
+    pub pool: dcx_sip::rtp::ports::PortPool,
+}
+
+/// What the RTP relay must do for call `token` (drained by the shell).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaCommand {
+    /// Bind the call's two ports and start relaying.
+    Open(u64, Anchor),
+    /// Where one side receives, from its SDP.
+    Remote(u64, MediaNews),
+    /// The call is over: stop and close the sockets.
+    Close(u64),
 }
 
 /// A trunk calls are sent to.
@@ -102,6 +125,7 @@ pub struct CallStats {
 
 struct Entry {
     call: TransitCall,
+    anchor: Option<Anchor>,
     origin_key: TxKey,
     scheduled: Option<Instant>,
 }
@@ -116,6 +140,7 @@ pub struct Calls {
     by_origin_tx: HashMap<TxKey, u64>,
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     events: VecDeque<CallEvent>,
+    media: VecDeque<MediaCommand>,
     stats: CallStats,
 }
 
@@ -130,6 +155,7 @@ impl Calls {
             by_origin_tx: HashMap::new(),
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
+            media: VecDeque::new(),
             stats: CallStats::default(),
             transit,
         }
@@ -182,8 +208,15 @@ impl Calls {
             token = self.rng.next_u64();
         }
         let seed = self.rng.next_u64();
-        let route = self.route(now, msg);
+        let mut route = self.route(now, msg);
         let unroutable = route.is_err();
+        let anchor = match &mut route {
+            Ok(r) if !r.targets.is_empty() => {
+                r.media = self.anchor(now);
+                r.media
+            }
+            _ => None,
+        };
         let call = TransitCall::new(
             now,
             &self.transit.setup,
@@ -195,15 +228,19 @@ impl Calls {
         self.stats.calls += 1;
         self.stats.unroutable += u64::from(unroutable);
         self.by_origin_tx.insert(key.clone(), token);
+        if let Some(a) = anchor {
+            self.media.push_back(MediaCommand::Open(token, a));
+        }
         self.live.insert(
             token,
             Entry {
                 call,
+                anchor,
                 origin_key: key,
                 scheduled: None,
             },
         );
-        self.after(token, out);
+        self.after(now, token, out);
         Ok(())
     }
 
@@ -245,7 +282,35 @@ impl Calls {
         Ok(Routed {
             number: decision.number.as_str().to_owned(),
             targets,
+            media: None,
         })
+    }
+
+    /// Two RTP ports for a call, if media is anchored and the pool has them (else the
+    /// call's SDP passes through unchanged).
+    fn anchor(&mut self, now: Instant) -> Option<Anchor> {
+        let m = self.transit.media.as_mut()?;
+        let origin_port = m.pool.allocate(now);
+        let carrier_port = m.pool.allocate(now);
+        match (origin_port, carrier_port) {
+            (Ok(origin_port), Ok(carrier_port)) => Some(Anchor {
+                ip: m.ip,
+                origin_port,
+                carrier_port,
+            }),
+            (a, b) => {
+                for p in [a, b].into_iter().flatten() {
+                    m.pool.release(now, p);
+                }
+                tracing::warn!("no free RTP ports: media of this call is not anchored");
+                None
+            }
+        }
+    }
+
+    /// What the RTP relay must do next.
+    pub fn poll_media(&mut self) -> Option<MediaCommand> {
+        self.media.pop_front()
     }
 
     /// A request `find` matched to call `token`.
@@ -259,7 +324,7 @@ impl Calls {
     ) {
         if let Some(e) = self.live.get_mut(&token) {
             e.call.handle_request(now, from, msg);
-            self.after(token, out);
+            self.after(now, token, out);
         }
     }
 
@@ -279,7 +344,7 @@ impl Calls {
         match token.and_then(|t| self.live.get_mut(&t).map(|e| (t, e))) {
             Some((token, e)) => {
                 e.call.handle_response(now, from, msg);
-                self.after(token, out);
+                self.after(now, token, out);
                 true
             }
             None => false,
@@ -302,7 +367,7 @@ impl Calls {
             if e.call.poll_timeout().is_some_and(|d| d <= now) {
                 e.call.handle_timeout(now);
             }
-            self.after(token, out);
+            self.after(now, token, out);
         }
     }
 
@@ -318,7 +383,7 @@ impl Calls {
 
     /// Drains call `token` after an input: datagrams, events, its next deadline, and
     /// its removal once over.
-    fn after(&mut self, token: u64, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+    fn after(&mut self, now: Instant, token: u64, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
         let Some(e) = self.live.get_mut(&token) else {
             return;
         };
@@ -329,9 +394,19 @@ impl Calls {
             record(&mut self.quality, &mut self.stats, &ev);
             self.events.push_back(ev);
         }
+        while let Some(news) = e.call.poll_media() {
+            self.media.push_back(MediaCommand::Remote(token, news));
+        }
+        // Media stops when the call ends, not when its transactions have drained.
+        if e.call.has_ended() {
+            if let (Some(a), Some(m)) = (e.anchor.take(), self.transit.media.as_mut()) {
+                m.pool.release(now, a.origin_port);
+                m.pool.release(now, a.carrier_port);
+                self.media.push_back(MediaCommand::Close(token));
+            }
+        }
         if e.call.is_over() {
-            let e = self.live.remove(&token);
-            if let Some(e) = e {
+            if let Some(e) = self.live.remove(&token) {
                 self.by_origin_tx.remove(&e.origin_key);
             }
             return;

@@ -23,6 +23,10 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn endpoint(t0: Instant) -> Endpoint {
+    endpoint_with(t0, None)
+}
+
+fn endpoint_with(t0: Instant, media: Option<MediaPorts>) -> Endpoint {
     let router = Arc::new(Router::new(
         RateTable::from_csv(DECK).unwrap(),
         NumberPlan::default(),
@@ -52,6 +56,7 @@ fn endpoint(t0: Instant) -> Endpoint {
         },
         quality: QualityConfig::default(),
         seed: 42,
+        media,
     })
 }
 
@@ -373,4 +378,117 @@ fn a_trunk_silent_to_options_is_skipped_until_it_answers_again() {
         "{:?}",
         kinds(&out)
     );
+}
+
+const OFFER: &[u8] = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+const ANSWER: &[u8] = b"v=0\r\no=- 2 2 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\n\
+t=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+
+fn audio_of(bytes: &[u8]) -> (Option<std::net::IpAddr>, u16, Vec<String>) {
+    let m = Message::parse_datagram(bytes).unwrap();
+    let sdp = dcx_sip::sdp::parse(m.body()).unwrap();
+    let a = &sdp.media[0];
+    (sdp.connection_of(a), a.port, a.formats.clone())
+}
+
+#[test]
+fn an_anchored_call_points_both_sdps_at_its_ports_and_frees_them_at_the_end() {
+    use crate::call::media::{MediaNews, MediaSide};
+    let t0 = Instant::now();
+    let ip: std::net::IpAddr = "203.0.113.10".parse().unwrap();
+    let pool = dcx_sip::rtp::ports::PortPool::new(40_000, 40_003).unwrap();
+    let mut e = endpoint_with(t0, Some(MediaPorts { ip, pool }));
+    let mut invite = request(Method::Invite, "15551234567", "z9hG4bK-o1", None);
+    let body_at = invite.len() - b"v=0\r\n".len();
+    invite.truncate(body_at);
+    invite.extend_from_slice(OFFER);
+    let text = String::from_utf8(invite).unwrap().replace(
+        "Content-Length: 5",
+        &format!("Content-Length: {}", OFFER.len()),
+    );
+    let invite = text
+        .replace(
+            "Content-Length: 5",
+            &format!("Content-Length: {}", OFFER.len()),
+        )
+        .into_bytes();
+    e.handle_datagram(t0, addr(ORIGIN), &invite);
+    let to_b = sent(&mut e)[1].1.clone();
+    assert_eq!(
+        audio_of(&to_b),
+        (Some(ip), 40_002, vec!["0".into(), "8".into(), "101".into()]),
+        "the carrier is offered our carrier-facing port, same codecs plus PCMA"
+    );
+    let ok = {
+        let m = Message::parse_datagram(&to_b).unwrap();
+        let r = response_to(&m, 200, b"OK", Some("c-tag"))
+            .unwrap()
+            .contact("<sip:callee@198.51.100.20:5060>")
+            .unwrap()
+            .body("application/sdp", ANSWER);
+        let mut out = Vec::new();
+        r.write_to(&mut out).unwrap();
+        out
+    };
+    e.handle_datagram(t0, addr(CARRIER_B), &ok);
+    let out = sent(&mut e);
+    let to_origin = out.iter().find(|(a, _)| *a == addr(ORIGIN)).unwrap();
+    assert_eq!(audio_of(&to_origin.1), (Some(ip), 40_000, vec!["0".into()]));
+    let commands: Vec<_> = std::iter::from_fn(|| e.poll_media()).collect();
+    let MediaCommand::Open(token, anchor) = commands[0] else {
+        panic!("{commands:?}")
+    };
+    assert_eq!((anchor.origin_port, anchor.carrier_port), (40_000, 40_002));
+    assert_eq!(
+        commands[1..],
+        [
+            MediaCommand::Remote(
+                token,
+                MediaNews {
+                    side: MediaSide::Origin,
+                    remote: addr("192.0.2.1:4000"),
+                    transcode: None,
+                }
+            ),
+            MediaCommand::Remote(
+                token,
+                MediaNews {
+                    side: MediaSide::Carrier,
+                    remote: addr("198.51.100.20:5000"),
+                    transcode: None,
+                }
+            ),
+        ]
+    );
+    // The origin hangs up: the relay closes at once, before the transactions drain.
+    let our_tag = Message::parse_datagram(&to_origin.1)
+        .unwrap()
+        .to()
+        .unwrap()
+        .tag()
+        .unwrap()
+        .to_owned();
+    e.handle_datagram(
+        t0,
+        addr(ORIGIN),
+        &request(Method::Bye, "15551234567", "z9hG4bK-o2", Some(&our_tag)),
+    );
+    let _ = sent(&mut e);
+    assert_eq!(e.poll_media(), Some(MediaCommand::Close(token)));
+    // Both pairs rest in quarantine: the next call passes its SDP through unchanged.
+    let mut invite2 = text.replace("z9hG4bK-o1", "z9hG4bK-o3").into_bytes();
+    invite2 = String::from_utf8(invite2)
+        .unwrap()
+        .replace("origin-call", "origin-call-2")
+        .into_bytes();
+    e.handle_datagram(t0, addr(ORIGIN), &invite2);
+    let out = sent(&mut e);
+    let to_b = &out
+        .iter()
+        .find(|(a, b)| *a == addr(CARRIER_B) && what(b) == "INVITE")
+        .unwrap()
+        .1;
+    assert_eq!(audio_of(to_b).1, 4000);
+    assert_eq!(e.poll_media(), None);
 }

@@ -144,6 +144,11 @@ impl Endpoint {
         self.calls.as_mut()?.poll_event()
     }
 
+    /// What the RTP relay must do for the calls (open, learn a side's address, close).
+    pub fn poll_media(&mut self) -> Option<super::calls::MediaCommand> {
+        self.calls.as_mut()?.poll_media()
+    }
+
     /// A datagram arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.stats.datagrams += 1;

@@ -1,8 +1,10 @@
 //! The tokio shell around the [`Endpoint`]: one task owns the UDP socket and the
 //! endpoint, and waits for whichever comes first: a datagram, the endpoint's next
 //! deadline, or shutdown. The endpoint never sees the socket; the shell never decides.
-//! What the calls report goes to `on_event` (the seam for CDRs and metrics).
+//! What the calls report goes to `on_event` (the seam for CDRs and metrics), what
+//! their media needs to `on_media` (the RTP relay).
 
+use super::calls::MediaCommand;
 use super::endpoint::{Endpoint, EndpointStats};
 use crate::call::CallEvent;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,7 @@ pub async fn run(
     stats: Arc<Mutex<EndpointStats>>,
     mut shutdown: watch::Receiver<bool>,
     mut on_event: impl FnMut(CallEvent) + Send,
+    mut on_media: impl FnMut(MediaCommand) + Send,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
@@ -48,6 +51,9 @@ pub async fn run(
             .unwrap_or_else(std::sync::PoisonError::into_inner) = endpoint.stats();
         while let Some(event) = endpoint.poll_event() {
             on_event(event);
+        }
+        while let Some(command) = endpoint.poll_media() {
+            on_media(command);
         }
         while let Some((to, bytes)) = endpoint.poll_transmit() {
             if let Err(e) = socket.send_to(&bytes, to).await {
