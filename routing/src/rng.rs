@@ -44,6 +44,12 @@ impl Random for SplitMix64 {
     }
 }
 
+/// One `SplitMix64` output for `seed`: a well-mixed 64-bit value derived from another
+/// (for unpredictable identifiers from a seed and a counter).
+pub fn mix(seed: u64) -> u64 {
+    SplitMix64::new(seed).next_u64()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -352,7 +352,7 @@ impl Endpoint {
         extra: Extra<'_>,
     ) -> Option<Vec<u8>> {
         self.tags += 1;
-        let tag = format!("{:x}", splitmix(self.tag_seed ^ self.tags));
+        let tag = format!("{:x}", dcx_routing::rng::mix(self.tag_seed ^ self.tags));
         let mut r = response_to(msg, code, reason, Some(&tag)).ok()?;
         for (name, value) in extra {
             r = r.header(name, value);
@@ -491,13 +491,6 @@ fn addressable_head(bytes: &[u8]) -> Option<Vec<u8>> {
     }
     out.extend_from_slice(b"\r\n");
     Some(out)
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

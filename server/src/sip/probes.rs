@@ -169,7 +169,7 @@ impl Probes {
     fn ping(&mut self, now: Instant, i: usize) {
         self.sent += 1;
         let n = self.sent;
-        let secret = splitmix(self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let secret = dcx_routing::rng::mix(self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let branch = format!("{}-opt-{secret:016x}", dcx_sip::headers::MAGIC_COOKIE);
         let addr = self.trunks[i].status.address;
         let (uri, from, to) = (
@@ -178,7 +178,7 @@ impl Probes {
             format!("<sip:{addr}>"),
         );
         let call_id = format!("opt-{secret:016x}@{}", self.sent_by);
-        let tag = format!("{:x}", splitmix(secret));
+        let tag = format!("{:x}", dcx_routing::rng::mix(secret));
         let mut bytes = Vec::with_capacity(400);
         let built = RequestBuilder::new(Method::Options, &uri)
             .via(ViaSpec {
@@ -247,13 +247,6 @@ impl Probes {
             .flatten()
             .min()
     }
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
