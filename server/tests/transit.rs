@@ -224,26 +224,37 @@ fn assert_call_ended(gw: &Gateway, expect: &[&str]) {
     }
 }
 
+/// One call through dcx to carrier-b: its sipp started with `callee`, the caller's with
+/// `caller` (scenario arguments, extra arguments); both must succeed and dcx's "call
+/// ended" line must hold every `expect`ed field.
+fn call_to_carrier_b(
+    name: &str,
+    ports: Ports,
+    config: &str,
+    callee: &[&str],
+    caller: (&[&str], &[&str]),
+    expect: &[&str],
+) {
+    let (gw, sip) = start_gateway_with(name, config);
+    let callee = Sipp::callee(&gw.dir, "carrier-b", callee, ports.carrier_b(), 0, ports);
+    let caller = Sipp::caller(&gw.dir, &sip, caller.0, ports, caller.1);
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(&gw, expect);
+}
+
 #[test]
 fn plain_call_through_dcx() {
     if !have_sipp() {
         return;
     }
     let ports = Ports { base: 25_000 };
-    let (gw, sip) = start_gateway("transit-plain", ports);
-    let callee = Sipp::callee(
-        &gw.dir,
-        "carrier-b",
-        &["-sn", "uas"],
-        ports.carrier_b(),
-        0,
+    call_to_carrier_b(
+        "transit-plain",
         ports,
-    );
-    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
-    caller.assert_success();
-    callee.assert_success();
-    assert_call_ended(
-        &gw,
+        &config(ports),
+        &["-sn", "uas"],
+        (&["-sn", "uac"], &["-d", "300"]),
         &[
             "trunk_out=\"carrier-b\"",
             "attempts=1",
@@ -364,26 +375,12 @@ fn cancel_before_answer_reaches_the_carrier() {
         return;
     }
     let ports = Ports { base: 25_200 };
-    let (gw, sip) = start_gateway("transit-cancel", ports);
-    let callee = Sipp::callee(
-        &gw.dir,
-        "carrier-b",
+    call_to_carrier_b(
+        "transit-cancel",
+        ports,
+        &config(ports),
         &["-sf", &scenario("uas_ring_no_answer.xml")],
-        ports.carrier_b(),
-        0,
-        ports,
-    );
-    let caller = Sipp::caller(
-        &gw.dir,
-        &sip,
-        &["-sf", &scenario("uac_cancel.xml")],
-        ports,
-        &[],
-    );
-    caller.assert_success();
-    callee.assert_success();
-    assert_call_ended(
-        &gw,
+        (&["-sf", &scenario("uac_cancel.xml")], &[]),
         &[
             "trunk_out=\"carrier-b\"",
             "sip_code=487",
@@ -399,26 +396,12 @@ fn bye_from_the_callee_reaches_the_caller() {
         return;
     }
     let ports = Ports { base: 25_300 };
-    let (gw, sip) = start_gateway("transit-bye", ports);
-    let callee = Sipp::callee(
-        &gw.dir,
-        "carrier-b",
+    call_to_carrier_b(
+        "transit-bye",
+        ports,
+        &config(ports),
         &["-sf", &scenario("uas_bye.xml")],
-        ports.carrier_b(),
-        0,
-        ports,
-    );
-    let caller = Sipp::caller(
-        &gw.dir,
-        &sip,
-        &["-sf", &scenario("uac_wait_bye.xml")],
-        ports,
-        &[],
-    );
-    caller.assert_success();
-    callee.assert_success();
-    assert_call_ended(
-        &gw,
+        (&["-sf", &scenario("uac_wait_bye.xml")], &[]),
         &[
             "trunk_out=\"carrier-b\"",
             "sip_code=200",
@@ -439,25 +422,16 @@ fn a_carrier_challenging_with_401_verifies_our_digest() {
         return;
     }
     let ports = Ports { base: 25_400 };
-    let config = config_with(ports, "", &credentials("s3cret"), NO_PROBES);
-    let (gw, sip) = start_gateway_with("transit-auth-401", &config);
     let verify = scenario("uas_401_verify.xml");
-    let callee = Sipp::callee(
-        &gw.dir,
-        "carrier-b",
+    // The carrier sends 200 only when the digest verified.
+    call_to_carrier_b(
+        "transit-auth-401",
+        ports,
+        &config_with(ports, "", &credentials("s3cret"), NO_PROBES),
         &[
             "-sf", &verify, "-set", "user", "gw", "-set", "pass", "s3cret",
         ],
-        ports.carrier_b(),
-        0,
-        ports,
-    );
-    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
-    caller.assert_success();
-    callee.assert_success();
-    // The carrier sends 200 only when the digest verified.
-    assert_call_ended(
-        &gw,
+        (&["-sn", "uac"], &["-d", "300"]),
         &[
             "trunk_out=\"carrier-b\"",
             "attempts=1",
@@ -473,31 +447,16 @@ fn a_wrong_password_ends_the_call_with_the_carriers_refusal() {
         return;
     }
     let ports = Ports { base: 25_500 };
-    let config = config_with(ports, "", &credentials("wrong"), NO_PROBES);
-    let (gw, sip) = start_gateway_with("transit-auth-wrong", &config);
     let verify = scenario("uas_401_verify.xml");
-    let callee = Sipp::callee(
-        &gw.dir,
-        "carrier-b",
+    // 403 is not retryable: carrier-c (nobody listening) is never tried.
+    call_to_carrier_b(
+        "transit-auth-wrong",
+        ports,
+        &config_with(ports, "", &credentials("wrong"), NO_PROBES),
         &[
             "-sf", &verify, "-set", "user", "gw", "-set", "pass", "s3cret",
         ],
-        ports.carrier_b(),
-        0,
-        ports,
-    );
-    let caller = Sipp::caller(
-        &gw.dir,
-        &sip,
-        &["-sf", &scenario("uac_expect_403.xml")],
-        ports,
-        &[],
-    );
-    caller.assert_success();
-    callee.assert_success();
-    // 403 is not retryable: carrier-c (nobody listening) is never tried.
-    assert_call_ended(
-        &gw,
+        (&["-sf", &scenario("uac_expect_403.xml")], &[]),
         &[
             "trunk_out=\"carrier-b\"",
             "attempts=1",
@@ -513,21 +472,12 @@ fn a_carrier_challenging_with_407_gets_a_proxy_authorization() {
         return;
     }
     let ports = Ports { base: 25_600 };
-    let config = config_with(ports, "", &credentials("s3cret"), NO_PROBES);
-    let (gw, sip) = start_gateway_with("transit-auth-407", &config);
-    let callee = Sipp::callee(
-        &gw.dir,
-        "carrier-b",
-        &["-sf", &scenario("uas_407.xml")],
-        ports.carrier_b(),
-        0,
+    call_to_carrier_b(
+        "transit-auth-407",
         ports,
-    );
-    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
-    caller.assert_success();
-    callee.assert_success();
-    assert_call_ended(
-        &gw,
+        &config_with(ports, "", &credentials("s3cret"), NO_PROBES),
+        &["-sf", &scenario("uas_407.xml")],
+        (&["-sn", "uac"], &["-d", "300"]),
         &["trunk_out=\"carrier-b\"", "attempts=1", "sip_code=200"],
     );
 }
