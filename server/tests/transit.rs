@@ -650,3 +650,133 @@ fn pcmu_from_the_origin_is_transcoded_for_a_pcma_carrier() {
         "every PCMU/PCMA packet transcoded: {rtp}"
     );
 }
+
+#[test]
+fn hold_and_unhold_reinvites_are_relayed_between_the_legs() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 26_000 };
+    let (gw, sip) = start_gateway("transit-hold", ports);
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &["-sf", &scenario("uas_hold.xml"), "-trace_msg"],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let caller = Sipp::caller(
+        &gw.dir,
+        &sip,
+        &["-sf", &scenario("uac_hold.xml")],
+        ports,
+        &["-trace_msg"],
+    );
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(
+        &gw,
+        &["trunk_out=\"carrier-b\"", "sip_code=200", "hangup=Caller"],
+    );
+    // Every SDP either side saw (first offer and answer, both re-INVITEs and their
+    // answers) pointed at dcx, never at the other sipp.
+    for side in ["uac_hold", "uas_hold"] {
+        let seen = audio_ports_seen(&gw.dir, side);
+        assert!(seen.len() >= 6, "{side} saw {seen:?}");
+        let theirs: Vec<u16> = seen
+            .iter()
+            .copied()
+            .filter(|p| !ports.rtp().contains(p))
+            .collect();
+        // What a side sent itself carries its own media port; what it received, ours.
+        let own = if side == "uac_hold" {
+            ports.media(3)
+        } else {
+            ports.media(0)
+        };
+        assert!(theirs.iter().all(|p| *p == own), "{side}: {seen:?}");
+        assert!(
+            seen.iter().filter(|p| ports.rtp().contains(p)).count() >= 3,
+            "{side} received SDP pointed at dcx: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn dtmf_events_reach_the_carrier_with_its_payload_type() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 26_100 };
+    let (gw, sip) = start_gateway("transit-dtmf", ports);
+    // The carrier's media address: this socket sees what dcx relays toward it.
+    let sink = UdpSocket::bind(("127.0.0.1", ports.base + 46)).unwrap();
+    sink.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let sink_port = ports.base + 46;
+    let collector = std::thread::spawn(move || {
+        let mut packets = Vec::new();
+        let mut buf = [0u8; 2048];
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until && packets.len() < 100 {
+            if let Ok(n) = sink.recv(&mut buf) {
+                packets.push(buf[..n].to_vec());
+            } else if packets.len() >= 10 {
+                break; // the digit is over
+            }
+        }
+        packets
+    });
+    let sink_arg = sink_port.to_string();
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &["-sf", &scenario("uas_dtmf.xml"), "-key", "sink", &sink_arg],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    let caller = Sipp::caller(
+        &gw.dir,
+        &sip,
+        &["-sf", &scenario("uac_dtmf.xml")],
+        ports,
+        &[],
+    );
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(&gw, &["trunk_out=\"carrier-b\"", "sip_code=200"]);
+    let packets = collector.join().unwrap();
+    // dtmf_2833_1.pcap: digit 1 in 10 packets, durations 0..2240 step 320, the last
+    // three with the end bit; all offered as 101, all must arrive as 96.
+    let events: Vec<(u8, u8, bool, u16)> = packets
+        .iter()
+        .filter(|p| p.len() >= 16)
+        .map(|p| {
+            (
+                p[1] & 0x7f,
+                p[12],
+                p[13] & 0x80 != 0,
+                u16::from_be_bytes([p[14], p[15]]),
+            )
+        })
+        .collect();
+    assert!(events.len() >= 8, "{events:?}");
+    assert!(
+        events.iter().all(|&(pt, digit, ..)| pt == 96 && digit == 1),
+        "telephone-event 101 relayed as 96: {events:?}"
+    );
+    assert_eq!(
+        packets[0][1] & 0x80,
+        0x80,
+        "the event's first packet keeps its marker"
+    );
+    let ends: Vec<_> = events.iter().filter(|e| e.2).collect();
+    assert!(
+        !ends.is_empty() && ends.iter().all(|e| e.3 == 2240),
+        "{events:?}"
+    );
+    let durations: Vec<u16> = events.iter().filter(|e| !e.2).map(|e| e.3).collect();
+    assert!(durations.windows(2).all(|w| w[0] < w[1]), "{durations:?}");
+}

@@ -40,6 +40,37 @@ pub struct MediaNews {
     pub remote: SocketAddr,
     /// With the carrier's answer: the G.711 laws differ and the relay transcodes.
     pub transcode: Option<Transcode>,
+    /// With the carrier's answer: both sides use RFC 4733 telephone-event, with these
+    /// payload types (the relay rewrites one into the other when they differ).
+    pub events: Option<EventPts>,
+}
+
+/// The RFC 4733 telephone-event payload type of each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPts {
+    /// The origin's.
+    pub origin_pt: u8,
+    /// The carrier's.
+    pub carrier_pt: u8,
+}
+
+impl EventPts {
+    /// The pair when both sides have telephone-event.
+    pub fn of(origin: Option<u8>, carrier: Option<u8>) -> Option<Self> {
+        Some(Self {
+            origin_pt: origin?,
+            carrier_pt: carrier?,
+        })
+    }
+}
+
+/// The payload type of 8 kHz telephone-event (RFC 4733) in `m`'s formats.
+fn telephone_event(m: &dcx_sip::sdp::MediaDescription) -> Option<u8> {
+    m.payload_types().find(|&pt| {
+        m.encoding_of(pt).is_some_and(|r| {
+            r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate_hz == 8000
+        })
+    })
 }
 
 /// PCMU<->PCMA between the legs: the static payload type each side uses.
@@ -111,6 +142,8 @@ pub struct Rewritten {
     pub remote: Option<SocketAddr>,
     /// That stream's formats as received.
     pub formats: Vec<String>,
+    /// That stream's telephone-event payload type, if it has one.
+    pub events: Option<u8>,
 }
 
 /// `body` (an SDP) rewritten to point at `ip:port`, its relayed audio stream changed by
@@ -134,23 +167,21 @@ pub fn rewrite_sdp<T>(
         .iter()
         .find(|m| m.media == "audio" && m.port != 0)
         .and_then(|m| Some(SocketAddr::new(sdp.connection_of(m)?, m.port)));
+    // RFC 2543 hold (`c=0.0.0.0`): the address stays unspecified, so the other side
+    // keeps not sending; the relay learns nothing.
+    let held = remote.is_some_and(|r| r.ip().is_unspecified());
+    let remote = remote.filter(|_| !held);
+    let ip_or_held = |old: IpAddr| if held { old } else { ip };
     sdp.origin.address = ip.to_string();
-    if sdp.connection.is_some() {
-        sdp.connection = Some(ip);
-    }
-    let formats = sdp
-        .media
-        .iter()
-        .find(|m| m.media == "audio" && m.port != 0)
-        .map(|m| m.formats.clone())
-        .unwrap_or_default();
+    sdp.connection = sdp.connection.map(ip_or_held);
+    let relayed = sdp.media.iter().find(|m| m.media == "audio" && m.port != 0);
+    let formats = relayed.map(|m| m.formats.clone()).unwrap_or_default();
+    let events = relayed.and_then(telephone_event);
     let mut edited = None;
     let mut edit = Some(edit);
     let mut first = true;
     for m in &mut sdp.media {
-        if m.connection.is_some() {
-            m.connection = Some(ip);
-        }
+        m.connection = m.connection.map(ip_or_held);
         m.rtcp_port = None;
         if m.port == 0 {
             continue;
@@ -169,6 +200,7 @@ pub fn rewrite_sdp<T>(
         body: sdp.write().into_bytes(),
         remote,
         formats,
+        events,
     };
     Some((out, edited))
 }

@@ -17,8 +17,9 @@
 //! The SIP endpoint ([`crate::sip::endpoint`]) owns the calls and routes each message to
 //! one of them; the calls never see a socket or a clock.
 //!
-//! Not yet here: PCMU<->PCMA transcoding, DTMF, RTCP, re-INVITE relaying (today
-//! answered 501) and late offer (INVITE without SDP). Digest authentication toward
+//! Re-INVITEs (hold, unhold, new media addresses) are relayed between the legs by
+//! the `transit::reinvite` submodule. Not yet here: RTCP and late offer (INVITE without
+//! SDP). Digest authentication toward
 //! carriers is in [`attempts`]; skipping carriers whose OPTIONS health is down
 //! is the endpoint's ([`crate::sip::probes`]), through routing's carrier snapshot.
 

@@ -707,3 +707,4 @@ fn routing_errors_answer_the_origin_with_their_status() {
 }
 
 mod auth;
+mod reinvite;

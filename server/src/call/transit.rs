@@ -20,10 +20,11 @@
 use super::attempts::{Attempt, InviteNews, Offer, Plan, Target};
 use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, WallClock};
 use super::legs::{body_of, Ids, Local};
-use super::media::{narrow_g711, rewrite_sdp, widen_g711, Anchor, MediaNews, MediaSide};
+use super::media::{narrow_g711, rewrite_sdp, widen_g711, Anchor, EventPts, MediaNews, MediaSide};
 use super::origin::{InCallRequests, OriginInvite};
 
 mod hangup;
+mod reinvite;
 use dcx_routing::{AttemptOutcome, Next, RouteError};
 use dcx_sip::builder::default_reason;
 use dcx_sip::dialog::answer::{Answer, AnswerEvent};
@@ -79,12 +80,18 @@ pub struct TransitCall {
     server: InviteServer,
     answer: Option<Answer>,
     requests: InCallRequests,
+    reinvite: Option<reinvite::Relayed>,
+    /// The last SDP we sent each side (origin, carrier): what a re-INVITE without an
+    /// offer is answered with.
+    sent_sdp: [Option<(String, Vec<u8>)>; 2],
     origin_bye: Option<(String, SocketAddr, NonInviteClient)>,
     plan: Plan,
     attempts: Vec<Attempt>,
     offer_body: Option<(String, Vec<u8>)>,
     anchor: Option<Anchor>,
     origin_formats: Vec<String>,
+    /// The origin's telephone-event payload type (from its offer).
+    origin_events: Option<u8>,
     media_news: VecDeque<MediaNews>,
     phase: Phase,
     started: Instant,
@@ -126,12 +133,15 @@ impl TransitCall {
             server: InviteServer::new(Reliability::Unreliable, setup.timers),
             answer: None,
             requests: InCallRequests::default(),
+            reinvite: None,
+            sent_sdp: [None, None],
             origin_bye: None,
             plan: Plan::new(targets),
             attempts: Vec::new(),
             offer_body: body_of(msg).map(|(t, b)| (t.to_owned(), b.to_vec())),
             anchor,
             origin_formats: Vec::new(),
+            origin_events: None,
             media_news: VecDeque::new(),
             phase: Phase::Dialing,
             started: now,
@@ -190,9 +200,11 @@ impl TransitCall {
                     side: MediaSide::Origin,
                     remote,
                     transcode: None,
+                    events: None,
                 });
             }
             self.origin_formats = out.formats;
+            self.origin_events = out.events;
             self.offer_body = Some((t.clone(), out.body));
         }
     }
@@ -212,6 +224,7 @@ impl TransitCall {
                         side: MediaSide::Carrier,
                         remote,
                         transcode: transcode.flatten(),
+                        events: EventPts::of(self.origin_events, out.events),
                     });
                 }
                 Some((t.to_owned(), out.body))
@@ -251,6 +264,10 @@ impl TransitCall {
                     a.handle_request();
                 }
             }
+            Method::Ack
+                if self
+                    .side_of(msg)
+                    .is_some_and(|side| self.reinvite_ack(now, side, msg)) => {}
             Method::Ack => {
                 let to_tu = !of_invite || self.server.handle_ack(now);
                 if to_tu && self.side_of(msg) == Some(Side::Origin) {
@@ -285,16 +302,17 @@ impl TransitCall {
                     timers,
                 ),
             },
-            Method::Invite => {
-                // A re-INVITE: not relayed yet (hold/unhold come with media anchoring).
-                // Answered once, statelessly; its ACK is absorbed like a 2xx's.
-                if let Ok(r) = dcx_sip::response_to(msg, 501, b"Not Implemented", None) {
-                    let mut bytes = Vec::new();
-                    if r.write_to(&mut bytes).is_ok() {
-                        self.out.push_back((from, bytes));
-                    }
-                }
-            }
+            Method::Invite => match self.side_of(msg) {
+                Some(side) if self.is_live_side(side) => self.reinvite_from(now, from, side, msg),
+                _ => self.requests.answer(
+                    now,
+                    from,
+                    msg,
+                    (481, b"Call/Transaction Does Not Exist"),
+                    &tag,
+                    timers,
+                ),
+            },
             Method::Options if self.side_of(msg).is_some() => {
                 self.requests
                     .answer(now, from, msg, (200, b"OK"), &tag, timers);
@@ -302,6 +320,15 @@ impl TransitCall {
             _ => self
                 .requests
                 .answer(now, from, msg, (501, b"Not Implemented"), &tag, timers),
+        }
+    }
+
+    /// Whether `side` is one of the two legs bridged now (or the origin while dialing).
+    fn is_live_side(&self, side: Side) -> bool {
+        match (side, self.phase) {
+            (Side::Origin, _) => true,
+            (Side::Carrier(i), Phase::Answered(a)) => i == a,
+            (Side::Carrier(_), _) => false,
         }
     }
 
@@ -329,6 +356,16 @@ impl TransitCall {
             return;
         };
         let branch = via.branch().unwrap_or_default();
+        if cseq.method == Method::Invite
+            && self
+                .reinvite
+                .as_ref()
+                .is_some_and(|r| r.is_our_branch(branch))
+        {
+            self.reinvite_response(now, msg);
+            self.flush();
+            return;
+        }
         if let Some((b, _, tx)) = &mut self.origin_bye {
             if b == branch {
                 tx.handle_response(now, code);
@@ -411,8 +448,9 @@ impl TransitCall {
         self.phase = Phase::Answered(i);
         self.answered = Some(now);
         let contact = self.setup.local.contact.clone();
-        let body = self.anchor_answer(msg);
-        let body = body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
+        let sent = self.anchor_answer(msg);
+        self.sent_sdp = [sent.clone(), self.offer_body.clone()];
+        let body = sent.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
         let Some(bytes) = self.origin.response(200, b"OK", Some(&contact), body) else {
             self.hang_up_both(now);
             self.end(
@@ -527,6 +565,7 @@ impl TransitCall {
             self.end(now, 200, HangupSide::System, "no ACK from the origin");
         }
         self.requests.handle_timeout(now);
+        self.reinvite_timeout(now);
         if let Some((_, _, tx)) = &mut self.origin_bye {
             tx.handle_timeout(now);
             while tx.poll_event().is_some() {}
@@ -582,6 +621,9 @@ impl TransitCall {
         for a in &mut self.attempts {
             a.transmit(&mut self.out);
         }
+        if let Some(r) = &mut self.reinvite {
+            r.transmit(&mut self.out);
+        }
     }
 
     /// A datagram to send.
@@ -600,6 +642,9 @@ impl TransitCall {
             self.server.poll_timeout(),
             self.answer.as_ref().and_then(Answer::poll_timeout),
             self.requests.poll_timeout(),
+            self.reinvite
+                .as_ref()
+                .and_then(reinvite::Relayed::poll_timeout),
             self.origin_bye.as_ref().and_then(|b| b.2.poll_timeout()),
             self.attempts.iter().filter_map(Attempt::poll_timeout).min(),
         ]

@@ -13,13 +13,18 @@
 //! When the carrier answered with the other G.711 law than the origin's, packets of
 //! that law are transcoded in place both ways ([`transcode::G711Bridge`]).
 //!
+//! DTMF (RFC 4733 telephone-event) is relayed as the RTP it is, its payload type
+//! rewritten when the two sides negotiated different ones ([`EventPts`]); durations,
+//! end bits and the redundant end packets pass through, and stay in step with the
+//! audio because both ride the same continuity rewrite.
+//!
 //! Not yet: RTCP (port+1 is neither bound nor relayed; `a=rtcp` is dropped from the
-//! SDP we forward), DTMF inspection.
+//! SDP we forward); DTMF toward a side without telephone-event (no in-band tones).
 
 mod continuity;
 mod transcode;
 
-use crate::call::media::{Anchor, MediaNews, MediaSide};
+use crate::call::media::{Anchor, EventPts, MediaNews, MediaSide};
 use crate::sip::calls::MediaCommand;
 use continuity::Continuity;
 use std::collections::HashMap;
@@ -151,15 +156,17 @@ async fn relay(
     let mut origin = Side::default();
     let mut carrier = Side::default();
     let mut bridge: Option<G711Bridge> = None;
+    let mut events: Option<EventPts> = None;
     let mut from_origin = [0u8; MAX_RTP];
     let mut from_carrier = [0u8; MAX_RTP];
     loop {
         tokio::select! {
             n = news.recv() => match n {
                 Some(MediaNews { side: MediaSide::Origin, remote, .. }) => origin.learn(remote),
-                Some(MediaNews { side: MediaSide::Carrier, remote, transcode }) => {
+                Some(MediaNews { side: MediaSide::Carrier, remote, transcode, events: pts }) => {
                     carrier.learn(remote);
                     bridge = transcode.and_then(G711Bridge::new);
+                    events = pts.filter(|p| p.origin_pt != p.carrier_pt);
                 }
                 None => break,
             },
@@ -167,6 +174,7 @@ async fn relay(
                 origin.latched = Some(src);
                 let packet = &mut from_origin[..n];
                 transcode(&stats, bridge.as_ref(), packet, MediaSide::Carrier);
+                map_events(events, packet, MediaSide::Carrier);
                 let sent = forward(&mut carrier, &carrier_sock, packet).await;
                 count(&stats, &stats.origin_to_carrier, sent);
             },
@@ -174,6 +182,7 @@ async fn relay(
                 carrier.latched = Some(src);
                 let packet = &mut from_carrier[..n];
                 transcode(&stats, bridge.as_ref(), packet, MediaSide::Origin);
+                map_events(events, packet, MediaSide::Origin);
                 let sent = forward(&mut origin, &origin_sock, packet).await;
                 count(&stats, &stats.carrier_to_origin, sent);
             },
@@ -190,6 +199,22 @@ fn transcode(
 ) {
     if bridge.is_some_and(|b| b.apply(packet, toward)) {
         stats.transcoded.fetch_add(1, Relaxed);
+    }
+}
+
+/// RFC 4733 events toward `toward` get that side's telephone-event payload type (the
+/// marker bit kept); the rest of the packet, durations and end bits included, passes
+/// through untouched.
+fn map_events(events: Option<EventPts>, packet: &mut [u8], toward: MediaSide) {
+    let (Some(e), Some(b)) = (events, packet.get_mut(1)) else {
+        return;
+    };
+    let (from, to) = match toward {
+        MediaSide::Carrier => (e.origin_pt, e.carrier_pt),
+        MediaSide::Origin => (e.carrier_pt, e.origin_pt),
+    };
+    if *b & 0x7f == from {
+        *b = (*b & 0x80) | (to & 0x7f);
     }
 }
 
@@ -210,4 +235,49 @@ async fn forward(to: &mut Side, sock: &UdpSocket, packet: &mut [u8]) -> bool {
         return false;
     }
     sock.send_to(packet, addr).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telephone_events_take_the_receiving_sides_payload_type() {
+        let pts = Some(EventPts {
+            origin_pt: 101,
+            carrier_pt: 96,
+        });
+        let mut event = [
+            0x80,
+            0x80 | 0x65,
+            0,
+            1,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            9,
+            1,
+            0x8a,
+            0,
+            160,
+        ];
+        map_events(pts, &mut event, MediaSide::Carrier);
+        assert_eq!(event[1], 0x80 | 0x60, "marker kept, 101 -> 96");
+        assert_eq!(
+            &event[12..],
+            [1, 0x8a, 0, 160],
+            "the event itself untouched"
+        );
+        map_events(pts, &mut event, MediaSide::Origin);
+        assert_eq!(event[1], 0x80 | 0x65, "and back");
+        let mut audio = [0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9];
+        map_events(pts, &mut audio, MediaSide::Carrier);
+        assert_eq!(audio[1], 0, "audio untouched");
+        map_events(None, &mut event, MediaSide::Carrier);
+        assert_eq!(event[1], 0x80 | 0x65, "no mapping, no change");
+    }
 }

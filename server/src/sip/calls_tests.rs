@@ -449,6 +449,7 @@ fn an_anchored_call_points_both_sdps_at_its_ports_and_frees_them_at_the_end() {
                     side: MediaSide::Origin,
                     remote: addr("192.0.2.1:4000"),
                     transcode: None,
+                    events: None,
                 }
             ),
             MediaCommand::Remote(
@@ -457,6 +458,7 @@ fn an_anchored_call_points_both_sdps_at_its_ports_and_frees_them_at_the_end() {
                     side: MediaSide::Carrier,
                     remote: addr("198.51.100.20:5000"),
                     transcode: None,
+                    events: None,
                 }
             ),
         ]
