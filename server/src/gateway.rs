@@ -24,6 +24,7 @@ pub struct Gateway {
     metrics: Option<crate::metrics::Metrics>,
     sip_stats: Arc<std::sync::Mutex<crate::sip::endpoint::EndpointStats>>,
     rtp_stats: Arc<crate::media_relay::RelayStats>,
+    tcp_stats: Arc<crate::sip::tcp::StreamStats>,
     loaded: Loaded,
     routing: RouterStore,
     deck_name: std::sync::Mutex<String>,
@@ -83,6 +84,7 @@ impl Gateway {
             metrics,
             sip_stats: Arc::default(),
             rtp_stats: Arc::default(),
+            tcp_stats: Arc::default(),
             routing: RouterStore::new(router),
             loaded,
             deck_name: std::sync::Mutex::new(deck_name),
@@ -191,6 +193,7 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
             "forbidden": sip.forbidden,
             "stray_responses": sip.stray_responses,
             "retransmissions": sip.retransmissions,
+            "tcp": g.tcp_stats.to_json(),
         },
         "trunks": trunks,
         "version": env!("CARGO_PKG_VERSION"),
@@ -262,6 +265,23 @@ fn media_ports(config: &crate::config::Config) -> Option<crate::sip::calls::Medi
     })
 }
 
+/// The SIP UDP socket at `addr`, and TCP on the same address and port (the one UDP got,
+/// when the config says port 0).
+async fn bind_sip(
+    addr: &str,
+    tcp_stats: Arc<crate::sip::tcp::StreamStats>,
+) -> anyhow::Result<(tokio::net::UdpSocket, crate::sip::tcp::Streams)> {
+    let socket = tokio::net::UdpSocket::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIP on {addr} (sip.listen): {e}"))?;
+    let bound = socket.local_addr()?;
+    let listener = tokio::net::TcpListener::bind(bound).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen for SIP over TCP on {bound} (sip.listen): {e}")
+    })?;
+    tracing::info!(addr = %bound, "sip listening");
+    Ok((socket, crate::sip::tcp::Streams::new(listener, tcp_stats)))
+}
+
 async fn start_sip(
     gateway: &Arc<Gateway>,
     stopped: tokio::sync::watch::Receiver<bool>,
@@ -271,11 +291,7 @@ async fn start_sip(
     let Some(sip) = &config.sip else {
         return Ok(None);
     };
-    let addr = sip.listen.get_ref();
-    let socket = tokio::net::UdpSocket::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for SIP on {addr} (sip.listen): {e}"))?;
-    tracing::info!(addr = %socket.local_addr()?, "sip listening");
+    let (socket, streams) = bind_sip(sip.listen.get_ref(), gateway.tcp_stats.clone()).await?;
     let timers = dcx_sip::transaction::Timers {
         t1: std::time::Duration::from_millis(sip.t1_ms.as_ref().map_or(500, |t| *t.get_ref())),
         ..dcx_sip::transaction::Timers::default()
@@ -352,6 +368,7 @@ async fn start_sip(
         .with_probes(probes);
     Ok(Some(tokio::spawn(crate::sip::udp::run(
         socket,
+        streams,
         endpoint,
         gateway.sip_stats.clone(),
         stopped,

@@ -110,3 +110,59 @@ fn requests_from_sources_no_trunk_allows_get_403_and_are_counted() {
     assert_eq!(status_of(&reply), 403);
     assert_eq!(gw.health()["sip"]["forbidden"], 1);
 }
+
+/// Reads one response off a TCP stream (head, then Content-Length bytes).
+fn read_response(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed before a response");
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+#[test]
+fn over_tcp_requests_are_answered_on_their_connection_and_bad_framing_closes_it() {
+    use std::io::{Read, Write};
+    let gw = Gateway::start(
+        "sip-tcp",
+        &config("127.0.0.1/32"),
+        &[("deck.csv", "prefix,carrier,rate\n1,c,0.01\n")],
+    );
+    let sip = gw.wait_for_addr("sip listening");
+    let tcp_options = OPTIONS.replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+
+    // Two requests in one write, split oddly: both framed, both answered in order.
+    let mut good = std::net::TcpStream::connect(&sip).unwrap();
+    good.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let second = tcp_options.replace("z9hG4bK-after", "z9hG4bK-second");
+    let both = format!("\r\n{tcp_options}{second}");
+    let (a, b) = both.as_bytes().split_at(100);
+    good.write_all(a).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    good.write_all(b).unwrap();
+    let answers = String::from_utf8(read_response(&mut good)).unwrap();
+    assert!(answers.starts_with("SIP/2.0 200"), "{answers}");
+    assert!(answers.contains("Via: SIP/2.0/TCP"), "{answers}");
+
+    // No Content-Length on a stream: the framing is lost, the connection is closed.
+    let mut bad = std::net::TcpStream::connect(&sip).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let no_length = tcp_options.replace("Content-Length: 0\r\n", "");
+    bad.write_all(no_length.as_bytes()).unwrap();
+    let mut rest = Vec::new();
+    let closed = bad.read_to_end(&mut rest);
+    assert!(closed.is_ok(), "closed by dcx: {closed:?}");
+    assert_eq!(gw.health()["sip"]["tcp"]["framing_errors"], 1);
+
+    // The other connection, and UDP, live on.
+    good.write_all(tcp_options.replace("after", "third").as_bytes())
+        .unwrap();
+    let third = String::from_utf8(read_response(&mut good)).unwrap();
+    assert!(third.contains("200 OK"), "{third}");
+    let udp = exchange(&sip, OPTIONS.as_bytes()).expect("UDP still answers");
+    assert_eq!(status_of(&udp), 200);
+}

@@ -159,6 +159,22 @@ impl Sipp {
         s
     }
 
+    /// A UAS listening on TCP (`-t t1` among `scenario`) at carrier-b's port: waited
+    /// for until it accepts connections.
+    fn callee_tcp(dir: &Path, scenario: &[&str], ports: Ports) -> Self {
+        let port = ports.carrier_b();
+        let s = Self::start(dir, "carrier-b", scenario, port, 0, ports, &[]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "carrier-b never listened on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        s
+    }
+
     /// A UAC calling dcx at `sip`.
     fn caller(dir: &Path, sip: &str, scenario: &[&str], ports: Ports, extra: &[&str]) -> Self {
         let mut args = vec![sip, "-s", NUMBER];
@@ -779,4 +795,42 @@ fn dtmf_events_reach_the_carrier_with_its_payload_type() {
     );
     let durations: Vec<u16> = events.iter().filter(|e| !e.2).map(|e| e.3).collect();
     assert!(durations.windows(2).all(|w| w[0] < w[1]), "{durations:?}");
+}
+
+#[test]
+fn a_call_over_tcp_on_both_legs() {
+    if !have_sipp() {
+        return;
+    }
+    // The origin connects over TCP; carrier-b is a TCP trunk dcx connects to. The
+    // carrier hangs up (BYE over its connection), dcx relays it on the origin's.
+    let ports = Ports { base: 26_200 };
+    let tcp = "transport = \"tcp\"\noptions_interval_s = 0\n";
+    let (gw, sip) = start_gateway_with("transit-tcp", &config_with(ports, "", tcp, NO_PROBES));
+    let callee = Sipp::callee_tcp(
+        &gw.dir,
+        &["-sf", &scenario("uas_bye.xml"), "-t", "t1"],
+        ports,
+    );
+    let caller = Sipp::caller(
+        &gw.dir,
+        &sip,
+        &["-sf", &scenario("uac_wait_bye.xml"), "-t", "t1"],
+        ports,
+        &[],
+    );
+    caller.assert_success();
+    callee.assert_success();
+    assert_call_ended(
+        &gw,
+        &["trunk_out=\"carrier-b\"", "sip_code=200", "hangup=Callee"],
+    );
+    let tcp = gw.health()["sip"]["tcp"].clone();
+    assert_eq!(
+        (tcp["accepted"].as_u64(), tcp["connected"].as_u64()),
+        (Some(1), Some(1)),
+        "one connection from the origin, one to the carrier: {tcp}"
+    );
+    assert_eq!(tcp["framing_errors"].as_u64(), Some(0), "{tcp}");
+    // Both sipps ran `-t t1`: had dcx sent anything over UDP they would have timed out.
 }

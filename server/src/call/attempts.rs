@@ -16,10 +16,10 @@
 //! answered is the attempt's failure with that code.
 
 use super::events::Rated;
-use super::legs::{Dialog, Ids, Local, Request};
+use super::legs::{Dialog, Ids, Local, Request, Transport};
 use dcx_routing::FailoverPolicy;
 use dcx_sip::auth::{authorize, Challenge, Credentials};
-use dcx_sip::transaction::{ClientEvent, InviteClient, NonInviteClient, Reliability, Timers};
+use dcx_sip::transaction::{ClientEvent, InviteClient, NonInviteClient, Timers};
 use dcx_sip::{Message, Method, SipError};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -37,6 +37,8 @@ pub struct Target {
     pub failover: Arc<FailoverPolicy>,
     /// The trunk's digest credentials, to answer its challenges.
     pub credentials: Option<Arc<Credentials>>,
+    /// UDP or TCP toward the trunk.
+    pub transport: Transport,
 }
 
 /// The candidates not tried yet, in order.
@@ -171,6 +173,8 @@ impl Attempt {
             route_set: Vec::new(),
             local_cseq: 1,
             fallback: target.addr,
+            transport: target.transport,
+            flow: None,
         };
         let branch = ids.branch();
         let mut r = Request::new(Method::Invite, 1, &branch, local);
@@ -183,7 +187,7 @@ impl Attempt {
             dialog,
             request_uri,
             branch,
-            invite: InviteClient::new(now, bytes, Reliability::Unreliable, timers),
+            invite: InviteClient::new(now, bytes, target.transport.reliability(), timers),
             invite_cseq: 1,
             max_forwards: offer.max_forwards,
             body: offer.body.map(|(t, b)| (t.to_owned(), b.to_vec())),
@@ -360,7 +364,7 @@ impl Attempt {
         self.dialog.local_cseq = self.invite_cseq;
         let old = std::mem::replace(
             &mut self.invite,
-            InviteClient::new(now, bytes, Reliability::Unreliable, self.timers),
+            InviteClient::new(now, bytes, self.dialog.transport.reliability(), self.timers),
         );
         let old_branch = std::mem::replace(&mut self.branch, branch);
         self.challenged = Some((old_branch, old));
@@ -429,7 +433,7 @@ impl Attempt {
                 self.cancel = Some(NonInviteClient::new(
                     now,
                     bytes,
-                    Reliability::Unreliable,
+                    self.dialog.transport.reliability(),
                     self.timers,
                 ));
             }
@@ -447,7 +451,12 @@ impl Attempt {
         let r = Request::new(Method::Bye, self.dialog.local_cseq, &branch, local);
         match self.dialog.request(&r) {
             Ok(bytes) => {
-                let tx = NonInviteClient::new(now, bytes, Reliability::Unreliable, self.timers);
+                let tx = NonInviteClient::new(
+                    now,
+                    bytes,
+                    self.dialog.transport.reliability(),
+                    self.timers,
+                );
                 self.bye = Some((branch, self.dialog.next_hop(), tx));
             }
             Err(e) => tracing::debug!("cannot build BYE toward the carrier: {e}"),

@@ -10,6 +10,7 @@
 
 use dcx_routing::rng::{Random, SplitMix64};
 use dcx_sip::headers::{DisplayName, NameAddr};
+use dcx_sip::transaction::Reliability;
 use dcx_sip::uri::{Host, Uri};
 use dcx_sip::{Message, Method, RequestBuilder, SipError, ViaSpec};
 use std::net::{IpAddr, SocketAddr};
@@ -19,6 +20,46 @@ pub const MAX_FORWARDS: u8 = 70;
 
 /// The default SIP port, for URIs without one.
 const SIP_PORT: u16 = 5060;
+
+/// The transport a leg's messages ride. Over TCP nothing is retransmitted (the
+/// transactions run with [`Reliability::Reliable`]) and requests to a peer that
+/// connected to us go back on its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Datagrams, retransmitted by the transactions.
+    #[default]
+    Udp,
+    /// A stream connection (RFC 3261 18: Content-Length framing).
+    Tcp,
+}
+
+impl Transport {
+    /// The Via transport token.
+    pub fn via(self) -> &'static str {
+        match self {
+            Self::Udp => "UDP",
+            Self::Tcp => "TCP",
+        }
+    }
+
+    /// Whether the transactions retransmit.
+    pub fn reliability(self) -> Reliability {
+        match self {
+            Self::Udp => Reliability::Unreliable,
+            Self::Tcp => Reliability::Reliable,
+        }
+    }
+
+    /// The transport a message's top Via names: what a request arrived on and what its
+    /// responses go back on (RFC 3261 18.2.2). Anything but TCP counts as UDP here.
+    pub fn of(msg: &Message<'_>) -> Self {
+        match msg.top_via() {
+            Ok(v) if v.transport.eq_ignore_ascii_case("TCP") => Self::Tcp,
+            _ => Self::Udp,
+        }
+    }
+}
 
 /// Our address on the wire: the Via sent-by and the Contact of every leg.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +213,11 @@ pub struct Dialog {
     /// Where the peer's requests came from, or the trunk address: used when neither
     /// the first route nor the remote target names an IP.
     pub fallback: SocketAddr,
+    /// The transport of this leg.
+    pub transport: Transport,
+    /// The connection the peer opened to us, when its requests came over TCP: our
+    /// requests in the dialog ride it back (as RFC 5923 allows) whatever the Contact.
+    pub flow: Option<SocketAddr>,
 }
 
 impl Dialog {
@@ -179,6 +225,9 @@ impl Dialog {
     /// else the fallback address. (A strict router in the route set is treated as a
     /// loose one.)
     pub fn next_hop(&self) -> SocketAddr {
+        if let Some(flow) = self.flow {
+            return flow;
+        }
         let hop = match self.route_set.first() {
             Some(route) => route_uri(route).and_then(uri_addr),
             None => uri_addr(&self.remote_target),
@@ -212,7 +261,7 @@ impl Dialog {
         let to_tag = r.to_tag.or(self.remote_tag.as_deref());
         let mut b = RequestBuilder::new(r.method, uri)
             .via(ViaSpec {
-                transport: "UDP",
+                transport: self.transport.via(),
                 sent_by: &r.local.sent_by,
                 branch: r.branch,
                 rport: true,
@@ -326,11 +375,19 @@ mod tests {
             route_set: vec![],
             local_cseq: 1,
             fallback: "192.0.2.9:5060".parse().unwrap(),
+            transport: Transport::Udp,
+            flow: None,
         };
         assert_eq!(d.next_hop(), "192.0.2.1:5070".parse().unwrap());
         d.route_set = vec!["<sip:192.0.2.2;lr>".into()];
         assert_eq!(d.next_hop(), "192.0.2.2:5060".parse().unwrap());
         d.route_set = vec!["<sip:proxy.example;lr>".into()];
         assert_eq!(d.next_hop(), d.fallback);
+        d.flow = Some("192.0.2.7:40000".parse().unwrap());
+        assert_eq!(
+            d.next_hop(),
+            d.flow.unwrap(),
+            "a TCP peer's own connection first"
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! with it as a UAS, the responses dcx sends it, and the server transactions of the
 //! requests either side sends inside the call (BYE, CANCEL, the rest).
 
-use super::legs::{bare_address, Dialog, Ids};
+use super::legs::{bare_address, Dialog, Ids, Transport};
 use dcx_sip::headers::Contact;
-use dcx_sip::transaction::{NonInviteServer, Reliability, ServerEvent, Timers};
+use dcx_sip::transaction::{NonInviteServer, ServerEvent, Timers};
 use dcx_sip::uri::Uri;
 use dcx_sip::{response_to, Message, SipError};
 use std::collections::VecDeque;
@@ -59,6 +59,8 @@ impl OriginInvite {
             route_set,
             local_cseq: 0,
             fallback: peer,
+            transport: Transport::of(msg),
+            flow: (Transport::of(msg) == Transport::Tcp).then_some(peer),
         };
         Ok(Self {
             bytes: msg.as_bytes().to_vec(),
@@ -166,7 +168,7 @@ impl InCallRequests {
         if r.header("Server", b"dcx").write_to(&mut bytes).is_err() {
             return;
         }
-        let mut tx = NonInviteServer::new(Reliability::Unreliable, timers);
+        let mut tx = NonInviteServer::new(Transport::of(msg).reliability(), timers);
         tx.send_response(now, code, bytes);
         self.live.push(InCallRequest {
             branch: via.branch().unwrap_or_default().to_owned(),

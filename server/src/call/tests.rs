@@ -52,6 +52,7 @@ fn target(carrier: &str, at: &str, policy: FailoverPolicy) -> Target {
         addr: addr(at),
         failover: Arc::new(policy),
         credentials: None,
+        transport: super::legs::Transport::Udp,
     }
 }
 
@@ -137,6 +138,10 @@ impl Run {
     }
 
     fn start_with(route: Result<Routed, RouteError>) -> (Self, Sent) {
+        Self::start_from(&origin_invite(), route)
+    }
+
+    fn start_from(invite: &[u8], route: Result<Routed, RouteError>) -> (Self, Sent) {
         let t0 = Instant::now();
         let setup = CallSetup {
             local: Local::new(addr("192.0.2.10:5060")),
@@ -146,12 +151,11 @@ impl Run {
                 unix_ms: UNIX_MS,
             },
         };
-        let invite = origin_invite();
         let call = TransitCall::new(
             t0,
             &setup,
             (0x0123_4567_89ab_cdef, 99),
-            (&parse(&invite), addr(ORIGIN), "origin-a"),
+            (&parse(invite), addr(ORIGIN), "origin-a"),
             route,
         )
         .unwrap();
@@ -704,6 +708,65 @@ fn routing_errors_answer_the_origin_with_their_status() {
     // Routed, but no candidate has a trunk address.
     let (_, sent) = Run::start(vec![]);
     one(&sent, ORIGIN, "503 INVITE");
+}
+
+#[test]
+fn over_tcp_nothing_is_retransmitted_and_the_legs_say_tcp() {
+    let invite = String::from_utf8(origin_invite())
+        .unwrap()
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    let mut tcp_target = target("carrier-b", CARRIER_B, FailoverPolicy::default());
+    tcp_target.transport = super::legs::Transport::Tcp;
+    let (mut run, sent) = Run::start_from(
+        invite.as_bytes(),
+        Ok(Routed {
+            number: "15551234567".into(),
+            targets: vec![tcp_target],
+            media: None,
+        }),
+    );
+    let out = parse(one(&sent, CARRIER_B, "INVITE"));
+    assert_eq!(out.top_via().unwrap().transport, "TCP");
+    let out = one(&sent, CARRIER_B, "INVITE").to_vec();
+    assert!(
+        run.advance(Duration::from_secs(5)).is_empty(),
+        "no timer A over TCP"
+    );
+    let answered = run.carrier_says(&reply(&out, 200, &[], Some(SDP_B)));
+    one(&answered, ORIGIN, "200 INVITE");
+    assert_eq!(
+        parse(one(&answered, "192.0.2.20:5070", "ACK"))
+            .top_via()
+            .unwrap()
+            .transport,
+        "TCP"
+    );
+    assert!(
+        run.advance(Duration::from_secs(5)).is_empty(),
+        "the 2xx is not resent over TCP"
+    );
+    // The carrier hangs up: the BYE to the origin rides its connection (the INVITE's
+    // source), not its Contact, and says TCP.
+    let ours = parse(&out);
+    let mut bye = Vec::new();
+    RequestBuilder::new(Method::Bye, "sip:dcx@192.0.2.10:5060")
+        .via(ViaSpec {
+            transport: "TCP",
+            sent_by: "192.0.2.20:5070",
+            branch: "z9hG4bK-carrier-bye",
+            rport: false,
+        })
+        .from("<sip:15551234567@192.0.2.20>", "carrier-tag")
+        .to("<sip:alice@192.0.2.1>", ours.from().unwrap().tag())
+        .call_id(ours.call_id().unwrap())
+        .cseq(7)
+        .write_to(&mut bye)
+        .unwrap();
+    let hung_up = run.carrier_asks(&bye);
+    let to_origin = parse(one(&hung_up, ORIGIN, "BYE"));
+    assert_eq!(to_origin.top_via().unwrap().transport, "TCP");
+    let resent = run.advance(Duration::from_secs(5));
+    assert!(resent.is_empty(), "{:?}", kinds(&resent));
 }
 
 mod auth;

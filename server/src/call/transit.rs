@@ -19,7 +19,7 @@
 
 use super::attempts::{Attempt, InviteNews, Offer, Plan, Target};
 use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, WallClock};
-use super::legs::{body_of, Ids, Local};
+use super::legs::{body_of, Ids, Local, Transport};
 use super::media::{narrow_g711, rewrite_sdp, widen_g711, Anchor, EventPts, MediaNews, MediaSide};
 use super::origin::{InCallRequests, OriginInvite};
 
@@ -28,7 +28,7 @@ mod reinvite;
 use dcx_routing::{AttemptOutcome, Next, RouteError};
 use dcx_sip::builder::default_reason;
 use dcx_sip::dialog::answer::{Answer, AnswerEvent};
-use dcx_sip::transaction::{InviteServer, NonInviteClient, Reliability, Timers};
+use dcx_sip::transaction::{InviteServer, NonInviteClient, Timers};
 use dcx_sip::{Message, Method};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -130,7 +130,7 @@ impl TransitCall {
             },
             ids,
             setup: setup.clone(),
-            server: InviteServer::new(Reliability::Unreliable, setup.timers),
+            server: InviteServer::new(Transport::of(msg).reliability(), setup.timers),
             answer: None,
             requests: InCallRequests::default(),
             reinvite: None,
@@ -462,7 +462,8 @@ impl TransitCall {
             return;
         };
         self.server.send_response(now, 200, bytes.clone());
-        let mut answer = Answer::new(now, bytes, Reliability::Unreliable, self.setup.timers);
+        let reliability = self.origin.dialog.transport.reliability();
+        let mut answer = Answer::new(now, bytes, reliability, self.setup.timers);
         // The server transaction sends the first 2xx; the Answer only retransmits it.
         let _ = answer.poll_transmit();
         self.answer = Some(answer);

@@ -49,6 +49,9 @@ pub struct TrunkSection {
     /// Source networks whose requests are this trunk's (`IP/len` or `IP`).
     #[serde(default)]
     pub inbound_from: Vec<Spanned<String>>,
+    /// The transport toward `address`: `"udp"` (default) or `"tcp"`.
+    #[serde(default = "default_transport")]
+    pub transport: Spanned<crate::call::legs::Transport>,
     /// Digest user name for challenges from this trunk (with `password`).
     #[serde(default)]
     pub username: Option<Spanned<String>>,
@@ -68,6 +71,10 @@ pub struct TrunkSection {
 
 fn default_options_interval_s() -> Spanned<u64> {
     Spanned::new(0..0, 30)
+}
+
+fn default_transport() -> Spanned<crate::call::legs::Transport> {
+    Spanned::new(0..0, crate::call::legs::Transport::Udp)
 }
 
 fn default_options_down_after() -> Spanned<u32> {

@@ -14,7 +14,7 @@
 
 use super::endpoint::TxKey;
 use crate::call::events::{AttemptEnd, CallEvent};
-use crate::call::legs::{token_of_branch, token_of_tag};
+use crate::call::legs::{token_of_branch, token_of_tag, Transport};
 use crate::call::media::{Anchor, MediaNews};
 use crate::call::{CallSetup, Routed, Target, TransitCall};
 use dcx_routing::rng::{Random, SplitMix64};
@@ -74,6 +74,8 @@ pub struct TrunkOut {
     pub addr: SocketAddr,
     /// Digest credentials for its challenges.
     pub credentials: Option<Arc<dcx_sip::auth::Credentials>>,
+    /// UDP or TCP.
+    pub transport: Transport,
 }
 
 impl TrunkOut {
@@ -88,6 +90,7 @@ impl TrunkOut {
                 let trunk = Self {
                     addr: t.address.as_ref()?.get_ref().parse().ok()?,
                     credentials: t.credentials().map(Arc::new),
+                    transport: *t.transport.get_ref(),
                 };
                 Some((t.name.clone(), trunk))
             })
@@ -100,6 +103,7 @@ impl TrunkOut {
         Self {
             addr,
             credentials: None,
+            transport: Transport::Udp,
         }
     }
 }
@@ -276,6 +280,7 @@ impl Calls {
                     addr: trunk.addr,
                     failover: c.failover.clone(),
                     credentials: trunk.credentials.clone(),
+                    transport: trunk.transport,
                 })
             })
             .collect();

@@ -318,6 +318,7 @@ fn a_trunk_silent_to_options_is_skipped_until_it_answers_again() {
         name: name.into(),
         addr: addr(at),
         config: health,
+        transport: crate::call::legs::Transport::Udp,
     };
     let probes = Probes::new(
         t0,

@@ -20,7 +20,7 @@ use super::calls::{CallStats, Calls, Transit};
 use super::probes::{Probes, TrunkStatus};
 use crate::call::CallEvent;
 use crate::config::sip::IpNet;
-use dcx_sip::transaction::{InviteServer, NonInviteServer, Reliability, ServerEvent, Timers};
+use dcx_sip::transaction::{InviteServer, NonInviteServer, ServerEvent, Timers};
 use dcx_sip::{message, response_to, validate, Message, Method, SipError};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -300,12 +300,13 @@ impl Endpoint {
         let Some(bytes) = self.build(msg, code, reason, extra) else {
             return;
         };
+        let reliability = crate::call::legs::Transport::of(msg).reliability();
         let tx = if method == Some(Method::Invite) {
-            let mut t = InviteServer::new(Reliability::Unreliable, self.timers);
+            let mut t = InviteServer::new(reliability, self.timers);
             t.send_response(now, code, bytes);
             ServerTx::Invite(t)
         } else {
-            let mut t = NonInviteServer::new(Reliability::Unreliable, self.timers);
+            let mut t = NonInviteServer::new(reliability, self.timers);
             t.send_response(now, code, bytes);
             ServerTx::NonInvite(t)
         };

@@ -7,7 +7,8 @@
 //! endpoint's queue), `poll_change` (a trunk went up or down: the endpoint tells
 //! routing) and `poll_timeout`. [`Probes::view`] is what `/healthz` shows.
 
-use dcx_sip::transaction::{ClientEvent, NonInviteClient, Reliability, Timers};
+use crate::call::legs::Transport;
+use dcx_sip::transaction::{ClientEvent, NonInviteClient, Timers};
 use dcx_sip::trunk::{Health, HealthConfig, HealthState};
 use dcx_sip::{Message, Method, RequestBuilder, ViaSpec};
 use std::collections::VecDeque;
@@ -24,6 +25,8 @@ pub struct ProbeTarget {
     pub addr: SocketAddr,
     /// Interval and thresholds.
     pub config: HealthConfig,
+    /// UDP or TCP.
+    pub transport: Transport,
 }
 
 impl ProbeTarget {
@@ -37,6 +40,7 @@ impl ProbeTarget {
                     name: t.name.clone(),
                     addr: t.address.as_ref()?.get_ref().parse().ok()?,
                     config: t.health()?,
+                    transport: *t.transport.get_ref(),
                 })
             })
             .collect()
@@ -62,6 +66,7 @@ pub struct TrunkStatus {
 
 struct Probe {
     status: TrunkStatus,
+    transport: Transport,
     health: Health,
     in_flight: Option<(String, NonInviteClient)>,
 }
@@ -99,6 +104,7 @@ impl Probes {
                     last_status: None,
                 },
                 health: Health::new(now, t.config),
+                transport: t.transport,
                 in_flight: None,
             })
             .collect();
@@ -182,7 +188,7 @@ impl Probes {
         let mut bytes = Vec::with_capacity(400);
         let built = RequestBuilder::new(Method::Options, &uri)
             .via(ViaSpec {
-                transport: "UDP",
+                transport: self.trunks[i].transport.via(),
                 sent_by: &self.sent_by,
                 branch: &branch,
                 rport: true,
@@ -196,7 +202,8 @@ impl Probes {
             .write_to(&mut bytes);
         match built {
             Ok(()) => {
-                let tx = NonInviteClient::new(now, bytes, Reliability::Unreliable, self.timers);
+                let reliability = self.trunks[i].transport.reliability();
+                let tx = NonInviteClient::new(now, bytes, reliability, self.timers);
                 self.trunks[i].in_flight = Some((branch, tx));
             }
             Err(e) => {
@@ -268,6 +275,7 @@ mod tests {
                     down_after: 2,
                     up_after: 1,
                 },
+                transport: Transport::Udp,
             }],
             "203.0.113.10:5060".into(),
             Timers::default(),

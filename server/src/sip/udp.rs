@@ -1,11 +1,13 @@
-//! The tokio shell around the [`Endpoint`]: one task owns the UDP socket and the
-//! endpoint, and waits for whichever comes first: a datagram, the endpoint's next
-//! deadline, or shutdown. The endpoint never sees the socket; the shell never decides.
+//! The tokio shell around the [`Endpoint`]: one task owns the UDP socket, the TCP
+//! connection table ([`Streams`]) and the endpoint, and waits for whichever comes
+//! first: a datagram, a message from a TCP connection, the endpoint's next deadline, or
+//! shutdown. The endpoint never sees the socket; the shell never decides.
 //! What the calls report goes to `on_event` (the seam for CDRs and metrics), what
 //! their media needs to `on_media` (the RTP relay).
 
 use super::calls::MediaCommand;
 use super::endpoint::{Endpoint, EndpointStats};
+use super::tcp::Streams;
 use crate::call::CallEvent;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -20,6 +22,7 @@ const MAX_DATAGRAM: usize = 65_535;
 /// every call event is handed to `on_event`, which must not block.
 pub async fn run(
     socket: UdpSocket,
+    mut streams: Streams,
     mut endpoint: Endpoint,
     stats: Arc<Mutex<EndpointStats>>,
     mut shutdown: watch::Receiver<bool>,
@@ -42,6 +45,11 @@ pub async fn run(
                 // not this socket's failure.
                 Err(e) => tracing::debug!("sip udp receive: {e}"),
             },
+            Some(event) = streams.events.recv() => {
+                if let Some((from, bytes)) = streams.handle(event) {
+                    endpoint.handle_datagram(Instant::now(), from, &bytes);
+                }
+            },
             () = sleep => endpoint.handle_timeout(Instant::now()),
             _ = shutdown.changed() => break,
         }
@@ -56,6 +64,9 @@ pub async fn run(
             on_media(command);
         }
         while let Some((to, bytes)) = endpoint.poll_transmit() {
+            let Err(bytes) = streams.send(to, bytes) else {
+                continue;
+            };
             if let Err(e) = socket.send_to(&bytes, to).await {
                 tracing::debug!(%to, "sip udp send: {e}");
             }

@@ -5,7 +5,7 @@
 use super::super::events::{AttemptEnd, AttemptRecord, CallEvent, CallRecord, HangupSide, Times};
 use super::super::legs::Request;
 use super::{Phase, Side, TransitCall};
-use dcx_sip::transaction::{NonInviteClient, Reliability};
+use dcx_sip::transaction::NonInviteClient;
 use dcx_sip::Method;
 use std::time::Instant;
 
@@ -64,7 +64,7 @@ impl TransitCall {
         match d.request(&r) {
             Ok(bytes) => {
                 let tx =
-                    NonInviteClient::new(now, bytes, Reliability::Unreliable, self.setup.timers);
+                    NonInviteClient::new(now, bytes, d.transport.reliability(), self.setup.timers);
                 self.origin_bye = Some((branch, d.next_hop(), tx));
             }
             Err(e) => {

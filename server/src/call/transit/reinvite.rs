@@ -16,14 +16,14 @@
 //! The asker's Contact refreshes its remote target, the other leg's 2xx Contact its own
 //! (RFC 3261 12.2); the route sets stay as the first exchange set them.
 
-use super::super::legs::{body_of, Dialog, Request};
+use super::super::legs::{body_of, Dialog, Request, Transport};
 use super::super::media::{
     narrow_g711, rewrite_sdp, widen_g711, EventPts, MediaNews, MediaSide, Transcode,
 };
 use super::{Phase, Side, TransitCall};
 use dcx_sip::dialog::answer::{Answer, AnswerEvent};
 use dcx_sip::headers::Contact;
-use dcx_sip::transaction::{ClientEvent, InviteClient, InviteServer, Reliability};
+use dcx_sip::transaction::{ClientEvent, InviteClient, InviteServer};
 use dcx_sip::{response_to, Message, Method};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -194,7 +194,7 @@ impl TransitCall {
             request: msg.as_bytes().to_vec(),
             asker_branch: branch.to_owned(),
             asker_cseq: cseq.seq,
-            server: InviteServer::new(Reliability::Unreliable, timers),
+            server: InviteServer::new(Transport::of(msg).reliability(), timers),
             answer: None,
             branch: String::new(),
             cseq: 0,
@@ -236,6 +236,7 @@ impl TransitCall {
         let our_cseq = d.local_cseq;
         let mut r = Request::new(Method::Invite, our_cseq, &ours, &local);
         r.body = Some((forwarded.0.as_str(), forwarded.1.as_slice()));
+        let reliability = d.transport.reliability();
         let (bytes, to) = match d.request(&r) {
             Ok(bytes) => (bytes, d.next_hop()),
             Err(e) => {
@@ -255,12 +256,7 @@ impl TransitCall {
         relayed.branch = ours;
         relayed.cseq = our_cseq;
         relayed.to = to;
-        relayed.client = Some(InviteClient::new(
-            now,
-            bytes,
-            Reliability::Unreliable,
-            timers,
-        ));
+        relayed.client = Some(InviteClient::new(now, bytes, reliability, timers));
         self.reinvite = Some(relayed);
     }
 
@@ -377,8 +373,13 @@ impl TransitCall {
             return;
         };
         let asker = r.asker;
+        let reliability = match asker {
+            Side::Origin => self.origin.dialog.transport,
+            Side::Carrier(i) => self.attempts[i].dialog.transport,
+        }
+        .reliability();
         r.server.send_response(now, 200, bytes.clone());
-        let mut answer = Answer::new(now, bytes, Reliability::Unreliable, timers);
+        let mut answer = Answer::new(now, bytes, reliability, timers);
         let _ = answer.poll_transmit(); // the transaction sent the first one
         r.answer = Some(answer);
         if body.is_some() {
