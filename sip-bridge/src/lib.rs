@@ -11,7 +11,7 @@
 //! - [`sdp`]: SDP parsing and writing, offer/answer for PCMU/PCMA and telephone-event.
 //! - [`auth`]: digest authentication toward trunks (MD5, SHA-256, RFC 8760).
 //! - [`trunk`]: OPTIONS health and outbound registration.
-//! - [`rtp`]: the carrier leg's RTP port pairs.
+//! - [`rtp`]: the carrier leg's RTP port pairs and its RTCP (RFC 3550 reports and statistics).
 //!
 //! ## The message layer's job
 //! - [`message`]: split a datagram or framed buffer into start line, header fields and a
