@@ -6,8 +6,8 @@
 //! `m=` ports change, with one exception for G.711: an offer of only one law is
 //! forwarded to the carrier with the other law added, and a carrier answering with the
 //! law the origin did not offer is answered to the origin with the origin's law, the
-//! relay transcoding between them ([`Transcode`]). RTCP is not relayed yet: `a=rtcp`
-//! is dropped from what we forward.
+//! relay transcoding between them ([`Transcode`]). `a=rtcp` is dropped from what we
+//! forward: dcx terminates RTCP on each leg at its RTP port + 1, the RFC 3550 default.
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -18,7 +18,7 @@
 //! one of them; the calls never see a socket or a clock.
 //!
 //! Re-INVITEs (hold, unhold, new media addresses) are relayed between the legs by
-//! the `transit::reinvite` submodule. Not yet here: RTCP and late offer (INVITE without
+//! the `transit::reinvite` submodule. Not yet here: late offer (INVITE without
 //! SDP). Digest authentication toward
 //! carriers is in [`attempts`]; skipping carriers whose OPTIONS health is down
 //! is the endpoint's ([`crate::sip::probes`]), through routing's carrier snapshot.

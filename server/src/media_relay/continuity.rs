@@ -1,12 +1,13 @@
 //! One continuous RTP stream toward a side: whatever source sends (the first carrier,
-//! then the one we failed over to), the side sees one SSRC whose sequence numbers and
-//! timestamps carry on, with the marker bit set where the source changed.
+//! then the one we failed over to), the side sees one SSRC, dcx's own for that leg (the
+//! one its RTCP reports speak for), whose sequence numbers and timestamps carry on, with
+//! the marker bit set where the source changed.
 
 /// Assumed timestamp step across a source change (20 ms at 8 kHz).
 const GAP_TS: u32 = 160;
 
 /// The rewrite state of one outgoing stream.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Continuity {
     ssrc_out: u32,
     source: Option<u32>,
@@ -17,6 +18,18 @@ pub struct Continuity {
 }
 
 impl Continuity {
+    /// A stream sent with SSRC `ssrc_out`.
+    pub fn new(ssrc_out: u32) -> Self {
+        Self {
+            ssrc_out,
+            source: None,
+            seq_offset: 0,
+            ts_offset: 0,
+            last_seq: 0,
+            last_ts: 0,
+        }
+    }
+
     /// Rewrites `packet`'s header in place; false if it is not RTP (dropped).
     pub fn rewrite(&mut self, packet: &mut [u8]) -> bool {
         if packet.len() < 12 || packet[0] >> 6 != 2 || (72..=76).contains(&(packet[1] & 0x7f)) {
@@ -27,7 +40,6 @@ impl Continuity {
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
         match self.source {
             None => {
-                self.ssrc_out = ssrc;
                 self.last_seq = seq.wrapping_sub(1);
                 self.last_ts = ts;
             }
@@ -76,18 +88,18 @@ mod tests {
 
     #[test]
     fn one_stream_across_a_source_change() {
-        let mut c = Continuity::default();
+        let mut c = Continuity::new(0xD);
         let mut a = rtp(100, 8000, 0xA);
         assert!(c.rewrite(&mut a));
-        assert_eq!(fields(&a), (100, 8000, 0xA, false));
+        assert_eq!(fields(&a), (100, 8000, 0xD, false), "our SSRC");
         let mut a2 = rtp(101, 8160, 0xA);
         c.rewrite(&mut a2);
         let mut b = rtp(60_000, 5, 0xB);
         c.rewrite(&mut b);
-        assert_eq!(fields(&b), (102, 8320, 0xA, true));
+        assert_eq!(fields(&b), (102, 8320, 0xD, true));
         let mut b2 = rtp(60_001, 165, 0xB);
         c.rewrite(&mut b2);
-        assert_eq!(fields(&b2), (103, 8480, 0xA, false));
+        assert_eq!(fields(&b2), (103, 8480, 0xD, false));
         let mut rtcp = rtp(1, 1, 1);
         rtcp[1] = 200;
         assert!(!c.rewrite(&mut rtcp));

@@ -18,19 +18,26 @@
 //! end bits and the redundant end packets pass through, and stay in step with the
 //! audio because both ride the same continuity rewrite.
 //!
-//! Not yet: RTCP (port+1 is neither bound nor relayed; `a=rtcp` is dropped from the
-//! SDP we forward); DTMF toward a side without telephone-event (no in-band tones).
+//! RTCP is terminated per leg on our RTP port + 1 ([`rtcp`]): each side gets sender
+//! reports for the stream dcx sends it (with dcx's own SSRC, which the continuity
+//! rewrite puts on every packet toward it) and receiver reports about its stream; a BYE
+//! ends each leg. Counters are in `/healthz` under `rtp`.
+//!
+//! Not yet: DTMF toward a side without telephone-event (no in-band tones).
 
 mod continuity;
+pub mod rtcp;
 mod transcode;
 
 use crate::call::media::{Anchor, EventPts, MediaNews, MediaSide};
 use crate::sip::calls::MediaCommand;
 use continuity::Continuity;
+use rtcp::{RtcpSetup, SideRtcp};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -52,6 +59,12 @@ pub struct RelayStats {
     pub active: AtomicU64,
     /// Relays started.
     pub started: AtomicU64,
+    /// RTCP reports dcx sent (both legs).
+    pub rtcp_sent: AtomicU64,
+    /// RTCP reports read from the peers.
+    pub rtcp_received: AtomicU64,
+    /// RTCP datagrams dropped as malformed.
+    pub rtcp_malformed: AtomicU64,
 }
 
 impl RelayStats {
@@ -64,6 +77,9 @@ impl RelayStats {
             "dropped": self.dropped.load(Relaxed),
             "active": self.active.load(Relaxed),
             "started": self.started.load(Relaxed),
+            "rtcp_sent": self.rtcp_sent.load(Relaxed),
+            "rtcp_received": self.rtcp_received.load(Relaxed),
+            "rtcp_malformed": self.rtcp_malformed.load(Relaxed),
         })
     }
 }
@@ -72,6 +88,8 @@ impl RelayStats {
 #[derive(Debug)]
 pub struct Relays {
     stats: Arc<RelayStats>,
+    seed: u64,
+    rtcp: RtcpSetup,
     calls: HashMap<u64, mpsc::UnboundedSender<MediaNews>>,
     tasks: JoinSet<()>,
 }
@@ -79,8 +97,13 @@ pub struct Relays {
 impl Relays {
     /// No relays yet; `stats` is shared with the health endpoint.
     pub fn new(stats: Arc<RelayStats>) -> Self {
+        use std::hash::{BuildHasher, Hasher};
         Self {
             stats,
+            seed: std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
+            rtcp: RtcpSetup::default(),
             calls: HashMap::new(),
             tasks: JoinSet::new(),
         }
@@ -94,8 +117,10 @@ impl Relays {
                 self.calls.insert(token, tx);
                 self.stats.started.fetch_add(1, Relaxed);
                 let span = tracing::debug_span!("rtp", token = format_args!("{token:016x}"));
+                let seed = dcx_routing::rng::mix(self.seed ^ token);
+                let setup = (seed, self.rtcp);
                 self.tasks
-                    .spawn(relay(anchor, rx, self.stats.clone()).instrument(span));
+                    .spawn(relay(anchor, rx, self.stats.clone(), setup).instrument(span));
             }
             MediaCommand::Remote(token, news) => {
                 if let Some(tx) = self.calls.get(&token) {
@@ -109,17 +134,56 @@ impl Relays {
     }
 }
 
-/// One side of the relay: where to send it RTP, and the stream it sees.
-#[derive(Debug, Default)]
+/// One side of the relay: where to send it RTP, the stream it sees, its RTCP.
+#[derive(Debug)]
 struct Side {
     sdp: Option<SocketAddr>,
     latched: Option<SocketAddr>,
     toward: Continuity,
+    rtcp: Option<SideRtcp>,
 }
 
 impl Side {
+    /// The side at our `port`, sent `ssrc`.
+    fn new(anchor: &Anchor, port: u16, ssrc: u32, setup: (u64, RtcpSetup)) -> Self {
+        let rtcp_sock = match bind(anchor, port.wrapping_add(1)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(port = port.wrapping_add(1), "RTCP port not bound: {e}");
+                None
+            }
+        };
+        let cname = format!("dcx@{}", anchor.ip);
+        Self {
+            sdp: None,
+            latched: None,
+            toward: Continuity::new(ssrc),
+            rtcp: SideRtcp::new(rtcp_sock, ssrc, &cname, setup),
+        }
+    }
+
     fn target(&self) -> Option<SocketAddr> {
         self.latched.or(self.sdp)
+    }
+
+    /// An RTP packet arrived from this side.
+    fn heard(&mut self, now: Instant, packet: &[u8]) {
+        if let Some(r) = &mut self.rtcp {
+            r.received(now, packet);
+        }
+    }
+
+    fn rtcp_in(&mut self, now: Instant, from: SocketAddr, datagram: &[u8], stats: &RelayStats) {
+        if let Some(r) = &mut self.rtcp {
+            r.handle(now, from, datagram, stats);
+        }
+    }
+
+    async fn flush_rtcp(&mut self, stats: &RelayStats) {
+        let target = self.target();
+        if let Some(r) = &mut self.rtcp {
+            r.flush(target, stats).await;
+        }
     }
 
     fn learn(&mut self, remote: SocketAddr) {
@@ -141,6 +205,7 @@ async fn relay(
     anchor: Anchor,
     mut news: mpsc::UnboundedReceiver<MediaNews>,
     stats: Arc<RelayStats>,
+    (seed, rtcp_setup): (u64, RtcpSetup),
 ) {
     let (origin_sock, carrier_sock) = match (
         bind(&anchor, anchor.origin_port),
@@ -153,13 +218,27 @@ async fn relay(
         }
     };
     stats.active.fetch_add(1, Relaxed);
-    let mut origin = Side::default();
-    let mut carrier = Side::default();
+    // Our SSRC toward each side: the call's seed, split.
+    let ssrcs = (seed as u32, (seed >> 32) as u32);
+    let mut origin = Side::new(&anchor, anchor.origin_port, ssrcs.0, (seed, rtcp_setup));
+    let mut carrier = Side::new(&anchor, anchor.carrier_port, ssrcs.1, (!seed, rtcp_setup));
     let mut bridge: Option<G711Bridge> = None;
     let mut events: Option<EventPts> = None;
     let mut from_origin = [0u8; MAX_RTP];
     let mut from_carrier = [0u8; MAX_RTP];
+    let mut rtcp_from_origin = [0u8; MAX_RTP];
+    let mut rtcp_from_carrier = [0u8; MAX_RTP];
     loop {
+        let due = [&origin, &carrier]
+            .iter()
+            .filter_map(|s| s.rtcp.as_ref().and_then(SideRtcp::poll_timeout))
+            .min();
+        let report_timer = async {
+            match due {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             n = news.recv() => match n {
                 Some(MediaNews { side: MediaSide::Origin, remote, .. }) => origin.learn(remote),
@@ -171,24 +250,68 @@ async fn relay(
                 None => break,
             },
             r = origin_sock.recv_from(&mut from_origin) => if let Ok((n, src)) = r {
+                let now = Instant::now();
                 origin.latched = Some(src);
                 let packet = &mut from_origin[..n];
+                origin.heard(now, packet);
                 transcode(&stats, bridge.as_ref(), packet, MediaSide::Carrier);
                 map_events(events, packet, MediaSide::Carrier);
-                let sent = forward(&mut carrier, &carrier_sock, packet).await;
+                let sent = forward(&mut carrier, &carrier_sock, packet, now).await;
                 count(&stats, &stats.origin_to_carrier, sent);
             },
             r = carrier_sock.recv_from(&mut from_carrier) => if let Ok((n, src)) = r {
+                let now = Instant::now();
                 carrier.latched = Some(src);
                 let packet = &mut from_carrier[..n];
+                carrier.heard(now, packet);
                 transcode(&stats, bridge.as_ref(), packet, MediaSide::Origin);
                 map_events(events, packet, MediaSide::Origin);
-                let sent = forward(&mut origin, &origin_sock, packet).await;
+                let sent = forward(&mut origin, &origin_sock, packet, now).await;
                 count(&stats, &stats.carrier_to_origin, sent);
             },
+            Some((n, src)) = recv_rtcp(&origin, &mut rtcp_from_origin) => {
+                origin.rtcp_in(Instant::now(), src, &rtcp_from_origin[..n], &stats);
+            },
+            Some((n, src)) = recv_rtcp(&carrier, &mut rtcp_from_carrier) => {
+                carrier.rtcp_in(Instant::now(), src, &rtcp_from_carrier[..n], &stats);
+            },
+            () = report_timer => {
+                let now = Instant::now();
+                for side in [&mut origin, &mut carrier] {
+                    if let Some(r) = &mut side.rtcp {
+                        r.handle_timeout(now);
+                    }
+                }
+            },
         }
+        origin.flush_rtcp(&stats).await;
+        carrier.flush_rtcp(&stats).await;
+    }
+    let now = Instant::now();
+    for (name, side) in [("origin", &mut origin), ("carrier", &mut carrier)] {
+        if let Some(r) = &mut side.rtcp {
+            r.bye(now);
+            let q = r.stats();
+            tracing::debug!(
+                side = name,
+                received = q.packets_received,
+                lost = q.packets_lost,
+                jitter_ms = q.jitter_ms,
+                rtt_ms = q.rtt_ms,
+                "leg quality"
+            );
+        }
+        side.flush_rtcp(&stats).await;
     }
     stats.active.fetch_sub(1, Relaxed);
+}
+
+/// The next RTCP datagram on a side's RTCP socket (never, without one).
+async fn recv_rtcp(side: &Side, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    match side.rtcp.as_ref().and_then(|r| r.sock.as_ref()) {
+        Some(sock) => sock.recv_from(buf).await.ok(),
+        None => std::future::pending().await,
+    }
 }
 
 fn transcode(
@@ -227,57 +350,19 @@ fn count(stats: &RelayStats, relayed: &AtomicU64, sent: bool) {
 }
 
 /// Sends `packet` to side `to` through `sock`, rewritten for its stream.
-async fn forward(to: &mut Side, sock: &UdpSocket, packet: &mut [u8]) -> bool {
+async fn forward(to: &mut Side, sock: &UdpSocket, packet: &mut [u8], now: Instant) -> bool {
     let Some(addr) = to.target() else {
         return false;
     };
     if !to.toward.rewrite(packet) {
         return false;
     }
-    sock.send_to(packet, addr).await.is_ok()
+    let sent = sock.send_to(packet, addr).await.is_ok();
+    if let (true, Some(r)) = (sent, &mut to.rtcp) {
+        r.sent(now, packet);
+    }
+    sent
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn telephone_events_take_the_receiving_sides_payload_type() {
-        let pts = Some(EventPts {
-            origin_pt: 101,
-            carrier_pt: 96,
-        });
-        let mut event = [
-            0x80,
-            0x80 | 0x65,
-            0,
-            1,
-            0,
-            0,
-            0,
-            1,
-            0,
-            0,
-            0,
-            9,
-            1,
-            0x8a,
-            0,
-            160,
-        ];
-        map_events(pts, &mut event, MediaSide::Carrier);
-        assert_eq!(event[1], 0x80 | 0x60, "marker kept, 101 -> 96");
-        assert_eq!(
-            &event[12..],
-            [1, 0x8a, 0, 160],
-            "the event itself untouched"
-        );
-        map_events(pts, &mut event, MediaSide::Origin);
-        assert_eq!(event[1], 0x80 | 0x65, "and back");
-        let mut audio = [0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9];
-        map_events(pts, &mut audio, MediaSide::Carrier);
-        assert_eq!(audio[1], 0, "audio untouched");
-        map_events(None, &mut event, MediaSide::Carrier);
-        assert_eq!(event[1], 0x80 | 0x65, "no mapping, no change");
-    }
-}
+mod tests;
