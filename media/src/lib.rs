@@ -18,6 +18,11 @@
 //!   socket (str0m, ICE-lite, DTLS-SRTP with the offer's fingerprint verified), sans-IO.
 //! - [`sfu`]: rooms over that core ([`sfu::Sfu`]): browser-to-browser forwarding without
 //!   transcoding, and supervisor listen, whisper and barge through a 48 kHz [`sfu::Mixer`].
+//! - [`recording`]: a call into a stereo WAV file, one side left, the other right. The
+//!   sans-IO [`recording::Interleaver`] aligns the sides on one sample timeline; the
+//!   [`recording::Recorder`] takes frames from the media loop without blocking (a copy
+//!   and a `try_send` on a bounded queue) and writes them on its own thread: the one
+//!   place this crate does file I/O and runs a thread, kept off the media path.
 //!
 //! ## Rules
 //! - Sans-IO: no sockets, no threads, no sleeping, no `Instant::now()`. Time comes in as
@@ -36,6 +41,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod jitter;
 pub mod munger;
+pub mod recording;
 pub mod rtp;
 pub mod sfu;
 pub mod tone;
