@@ -562,6 +562,16 @@ fn audio_ports_seen(dir: &Path, name: &str) -> Vec<u16> {
 /// `-rtp_echo`); returns the gateway and the `rtp` counters of `/healthz` once the
 /// relay has stopped.
 fn rtp_call(name: &str, base: u16, callee: &[&str]) -> (Gateway, Ports, serde_json::Value) {
+    rtp_call_from(name, base, callee, "uac_rtp.xml")
+}
+
+/// [`rtp_call`] with the caller's scenario `caller` (which streams `tone.ulaw`).
+fn rtp_call_from(
+    name: &str,
+    base: u16,
+    callee: &[&str],
+    caller: &str,
+) -> (Gateway, Ports, serde_json::Value) {
     let ports = Ports { base };
     let (gw, sip) = start_gateway(name, ports);
     // One second of PCMU silence; rtp_stream loops it.
@@ -572,7 +582,7 @@ fn rtp_call(name: &str, base: u16, callee: &[&str]) -> (Gateway, Ports, serde_js
     let caller = Sipp::caller(
         &gw.dir,
         &sip,
-        &["-sf", &scenario("uac_rtp.xml")],
+        &["-sf", &scenario(caller)],
         ports,
         &["-trace_msg"],
     );
@@ -833,4 +843,30 @@ fn a_call_over_tcp_on_both_legs() {
     );
     assert_eq!(tcp["framing_errors"].as_u64(), Some(0), "{tcp}");
     // Both sipps ran `-t t1`: had dcx sent anything over UDP they would have timed out.
+}
+
+#[test]
+fn a_late_offer_is_offered_in_the_200_and_answered_in_the_ack() {
+    if !have_sipp() {
+        return;
+    }
+    let (gw, ports, rtp) = rtp_call_from(
+        "transit-late",
+        26_300,
+        &["-sn", "uas"],
+        "uac_late_offer.xml",
+    );
+    // The caller got an offer from dcx in the 200; the carrier got dcx's own offer.
+    for side in ["uac_late_offer", "uas"] {
+        let seen = audio_ports_seen(&gw.dir, side);
+        assert!(
+            seen.iter().any(|p| ports.rtp().contains(p)),
+            "{side} saw no dcx RTP port in SDP: {seen:?}"
+        );
+    }
+    let (out, back) = (
+        rtp["origin_to_carrier"].as_u64().unwrap(),
+        rtp["carrier_to_origin"].as_u64().unwrap(),
+    );
+    assert!(out >= 50 && back >= 50, "RTP relayed: {rtp}");
 }

@@ -18,8 +18,8 @@
 //! one of them; the calls never see a socket or a clock.
 //!
 //! Re-INVITEs (hold, unhold, new media addresses) are relayed between the legs by
-//! the `transit::reinvite` submodule. Not yet here: late offer (INVITE without
-//! SDP). Digest authentication toward
+//! the `transit::reinvite` submodule; an INVITE without SDP (late offer) is handled by
+//! `transit::late_offer` (dcx offers both ways, the origin's ACK answers). Digest authentication toward
 //! carriers is in [`attempts`]; skipping carriers whose OPTIONS health is down
 //! is the endpoint's ([`crate::sip::probes`]), through routing's carrier snapshot.
 

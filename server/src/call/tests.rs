@@ -770,4 +770,5 @@ fn over_tcp_nothing_is_retransmitted_and_the_legs_say_tcp() {
 }
 
 mod auth;
+mod late_offer;
 mod reinvite;

@@ -24,6 +24,7 @@ use super::media::{narrow_g711, rewrite_sdp, widen_g711, Anchor, EventPts, Media
 use super::origin::{InCallRequests, OriginInvite};
 
 mod hangup;
+mod late_offer;
 mod reinvite;
 use dcx_routing::{AttemptOutcome, Next, RouteError};
 use dcx_sip::builder::default_reason;
@@ -81,6 +82,8 @@ pub struct TransitCall {
     answer: Option<Answer>,
     requests: InCallRequests,
     reinvite: Option<reinvite::Relayed>,
+    /// Set when the origin's INVITE had no SDP and dcx offered itself.
+    late: Option<late_offer::LateOffer>,
     /// The last SDP we sent each side (origin, carrier): what a re-INVITE without an
     /// offer is answered with.
     sent_sdp: [Option<(String, Vec<u8>)>; 2],
@@ -134,6 +137,7 @@ impl TransitCall {
             answer: None,
             requests: InCallRequests::default(),
             reinvite: None,
+            late: None,
             sent_sdp: [None, None],
             origin_bye: None,
             plan: Plan::new(targets),
@@ -152,7 +156,11 @@ impl TransitCall {
             events: VecDeque::new(),
             origin,
         };
-        call.anchor_offer();
+        if call.offer_body.is_none() {
+            call.offer_ourselves(token);
+        } else {
+            call.anchor_offer();
+        }
         if let Some(trying) = call.origin.response(100, b"Trying", None, None) {
             call.server.send_response(now, 100, trying);
             call.flush(); // the transaction holds one response at a time
@@ -166,6 +174,15 @@ impl TransitCall {
                     default_reason(code).as_bytes(),
                     HangupSide::System,
                     &e.to_string(),
+                );
+            }
+            None if call.offer_body.is_none() && !call.is_late_offer() => {
+                call.fail_origin(
+                    now,
+                    503,
+                    b"Service Unavailable",
+                    HangupSide::System,
+                    "no RTP ports to make an offer for an INVITE without SDP",
                 );
             }
             None if !call.plan.has_more() => {
@@ -217,8 +234,21 @@ impl TransitCall {
             return Some((t.to_owned(), b.to_vec()));
         };
         let formats = &self.origin_formats;
-        match rewrite_sdp((t, b), a.ip, a.origin_port, |m| narrow_g711(m, formats)) {
+        let late = self.is_late_offer();
+        // Late offer: the carrier's answer becomes our offer to the origin, both laws in it.
+        let edit = |m: &mut dcx_sip::sdp::MediaDescription| {
+            if late {
+                widen_g711(m);
+                None
+            } else {
+                narrow_g711(m, formats)
+            }
+        };
+        match rewrite_sdp((t, b), a.ip, a.origin_port, edit) {
             Some((out, transcode)) => {
+                if late {
+                    self.carrier_answered(out.formats.first(), out.remote, out.events);
+                }
                 if let Some(remote) = out.remote {
                     self.media_news.push_back(MediaNews {
                         side: MediaSide::Carrier,
@@ -273,6 +303,9 @@ impl TransitCall {
                 if to_tu && self.side_of(msg) == Some(Side::Origin) {
                     if let Some(a) = &mut self.answer {
                         a.handle_ack();
+                    }
+                    if matches!(self.phase, Phase::Answered(_)) {
+                        self.late_answer(now, msg);
                     }
                 }
             }
@@ -411,7 +444,7 @@ impl TransitCall {
                 self.first_ring.get_or_insert(now);
                 let reason = msg.status_line().map_or(&b""[..], |s| s.reason);
                 let contact = self.setup.local.contact.clone();
-                let body = self.anchor_answer(msg);
+                let body = self.anchor_answer(msg).filter(|_| !self.is_late_offer());
                 let body = body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
                 if let Some(bytes) = self.origin.response(code, reason, Some(&contact), body) {
                     self.server.send_response(now, code, bytes);
