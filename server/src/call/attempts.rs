@@ -178,6 +178,7 @@ impl Attempt {
         };
         let branch = ids.branch();
         let mut r = Request::new(Method::Invite, 1, &branch, local);
+        r.headers = super::transit::SESSION_TIMER_OFFER;
         r.max_forwards = offer.max_forwards;
         r.body = offer.body;
         let bytes = dialog.request(&r)?;
@@ -356,6 +357,7 @@ impl Attempt {
         );
         let branch = ids.branch();
         let mut r = Request::new(Method::Invite, self.invite_cseq + 1, &branch, local);
+        r.headers = super::transit::SESSION_TIMER_OFFER;
         r.max_forwards = self.max_forwards;
         r.body = body;
         r.auth = Some((answer, &value));

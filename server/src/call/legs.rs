@@ -282,6 +282,9 @@ impl Dialog {
         if let Some((name, value)) = r.auth {
             b = b.header(name, value.as_bytes());
         }
+        for (name, value) in r.headers {
+            b = b.header(name, value.as_bytes());
+        }
         if let Some((content_type, body)) = r.body {
             b = b.body(content_type, body);
         }
@@ -312,6 +315,8 @@ pub struct Request<'a> {
     pub body: Option<(&'a str, &'a [u8])>,
     /// A credentials header (`Authorization` or `Proxy-Authorization`) and its value.
     pub auth: Option<(&'a str, &'a str)>,
+    /// More headers, in order.
+    pub headers: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> Request<'a> {
@@ -327,6 +332,7 @@ impl<'a> Request<'a> {
             to_tag: None,
             body: None,
             auth: None,
+            headers: &[],
         }
     }
 }

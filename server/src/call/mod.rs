@@ -19,7 +19,8 @@
 //!
 //! Re-INVITEs (hold, unhold, new media addresses) are relayed between the legs by
 //! the `transit::reinvite` submodule; an INVITE without SDP (late offer) is handled by
-//! `transit::late_offer` (dcx offers both ways, the origin's ACK answers). Digest authentication toward
+//! `transit::late_offer` (dcx offers both ways, the origin's ACK answers); session
+//! timers (RFC 4028) on both legs are `transit::session`'s. Digest authentication toward
 //! carriers is in [`attempts`]; skipping carriers whose OPTIONS health is down
 //! is the endpoint's ([`crate::sip::probes`]), through routing's carrier snapshot.
 

@@ -95,6 +95,18 @@ impl OriginInvite {
         contact: Option<&str>,
         body: Option<(&str, &[u8])>,
     ) -> Option<Vec<u8>> {
+        self.response_with(code, reason, contact, body, &[])
+    }
+
+    /// [`Self::response`] with more headers.
+    pub fn response_with(
+        &self,
+        code: u16,
+        reason: &[u8],
+        contact: Option<&str>,
+        body: Option<(&str, &[u8])>,
+        headers: &[(&str, &[u8])],
+    ) -> Option<Vec<u8>> {
         let invite = Message::parse_datagram(&self.bytes).ok()?;
         let tag = (code > 100).then_some(self.dialog.local_tag.as_str());
         let mut r = response_to(&invite, code, reason, tag).ok()?;
@@ -102,6 +114,9 @@ impl OriginInvite {
             r = r.contact(c).ok()?;
         }
         r = r.header("Server", b"dcx");
+        for (name, value) in headers {
+            r = r.header(name, value);
+        }
         if let Some((content_type, b)) = body {
             r = r.body(content_type, b);
         }
@@ -158,6 +173,21 @@ impl InCallRequests {
         to_tag: &str,
         timers: Timers,
     ) {
+        self.answer_with(now, peer, msg, (code, reason), to_tag, timers, &[]);
+    }
+
+    /// [`Self::answer`] with more headers in the response.
+    #[allow(clippy::too_many_arguments, reason = "answer's, plus the headers")]
+    pub fn answer_with(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        msg: &Message<'_>,
+        (code, reason): (u16, &[u8]),
+        to_tag: &str,
+        timers: Timers,
+        headers: &[(&str, &[u8])],
+    ) {
         let (Some(method), Ok(via)) = (msg.method(), msg.top_via()) else {
             return;
         };
@@ -165,7 +195,11 @@ impl InCallRequests {
             return;
         };
         let mut bytes = Vec::with_capacity(384);
-        if r.header("Server", b"dcx").write_to(&mut bytes).is_err() {
+        let mut r = r.header("Server", b"dcx");
+        for (name, value) in headers {
+            r = r.header(name, value);
+        }
+        if r.write_to(&mut bytes).is_err() {
             return;
         }
         let mut tx = NonInviteServer::new(Transport::of(msg).reliability(), timers);

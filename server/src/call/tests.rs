@@ -772,3 +772,4 @@ fn over_tcp_nothing_is_retransmitted_and_the_legs_say_tcp() {
 mod auth;
 mod late_offer;
 mod reinvite;
+mod session;

@@ -25,6 +25,8 @@ use super::origin::{InCallRequests, OriginInvite};
 
 mod hangup;
 mod late_offer;
+mod session;
+pub use session::SESSION_TIMER_OFFER;
 mod reinvite;
 use dcx_routing::{AttemptOutcome, Next, RouteError};
 use dcx_sip::builder::default_reason;
@@ -82,6 +84,13 @@ pub struct TransitCall {
     answer: Option<Answer>,
     requests: InCallRequests,
     reinvite: Option<reinvite::Relayed>,
+    /// Session timers of the origin's leg and the carrier's (RFC 4028).
+    timers: [Option<session::LegTimer>; 2],
+    /// What the origin's `Session-Expires` negotiated: interval, refresher, and whether
+    /// it supports the extension.
+    origin_se: Option<(u32, dcx_sip::headers::Refresher, bool)>,
+    /// A refresh re-INVITE dcx sent.
+    refresh: Option<session::Refresh>,
     /// Set when the origin's INVITE had no SDP and dcx offered itself.
     late: Option<late_offer::LateOffer>,
     /// The last SDP we sent each side (origin, carrier): what a re-INVITE without an
@@ -138,6 +147,9 @@ impl TransitCall {
             requests: InCallRequests::default(),
             reinvite: None,
             late: None,
+            timers: [None, None],
+            origin_se: None,
+            refresh: None,
             sent_sdp: [None, None],
             origin_bye: None,
             plan: Plan::new(targets),
@@ -156,6 +168,7 @@ impl TransitCall {
             events: VecDeque::new(),
             origin,
         };
+        let too_small = call.origin_session(msg).err();
         if call.offer_body.is_none() {
             call.offer_ourselves(token);
         } else {
@@ -166,6 +179,20 @@ impl TransitCall {
             call.flush(); // the transaction holds one response at a time
         }
         match route_err {
+            _ if too_small.is_some() => {
+                let min_se = too_small.unwrap_or(90).to_string();
+                let reason = b"Session Interval Too Small";
+                let headers = [("Min-SE", min_se.as_bytes())];
+                if let Some(bytes) = call.origin.response_with(422, reason, None, None, &headers) {
+                    call.server.send_response(now, 422, bytes);
+                }
+                call.end(
+                    now,
+                    422,
+                    HangupSide::System,
+                    "Session-Expires below our Min-SE",
+                );
+            }
             Some(e) => {
                 let code = e.sip_status();
                 call.fail_origin(
@@ -346,6 +373,17 @@ impl TransitCall {
                     timers,
                 ),
             },
+            Method::Update => match self.side_of(msg) {
+                Some(side) if self.is_live_side(side) => self.update_from(now, from, side, msg),
+                _ => self.requests.answer(
+                    now,
+                    from,
+                    msg,
+                    (481, b"Call/Transaction Does Not Exist"),
+                    &tag,
+                    timers,
+                ),
+            },
             Method::Options if self.side_of(msg).is_some() => {
                 self.requests
                     .answer(now, from, msg, (200, b"OK"), &tag, timers);
@@ -396,6 +434,16 @@ impl TransitCall {
                 .is_some_and(|r| r.is_our_branch(branch))
         {
             self.reinvite_response(now, msg);
+            self.flush();
+            return;
+        }
+        if cseq.method == Method::Invite
+            && self
+                .refresh
+                .as_ref()
+                .is_some_and(|r| r.is_our_branch(branch))
+        {
+            self.refresh_response(now, msg);
             self.flush();
             return;
         }
@@ -484,7 +532,13 @@ impl TransitCall {
         let sent = self.anchor_answer(msg);
         self.sent_sdp = [sent.clone(), self.offer_body.clone()];
         let body = sent.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
-        let Some(bytes) = self.origin.response(200, b"OK", Some(&contact), body) else {
+        self.carrier_answered_timer(now, msg);
+        let headers = self.origin_answered(now);
+        let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        let Some(bytes) = self
+            .origin
+            .response_with(200, b"OK", Some(&contact), body, &headers)
+        else {
             self.hang_up_both(now);
             self.end(
                 now,
@@ -600,6 +654,8 @@ impl TransitCall {
         }
         self.requests.handle_timeout(now);
         self.reinvite_timeout(now);
+        self.refresh_timeout(now);
+        self.session_timeout(now);
         if let Some((_, _, tx)) = &mut self.origin_bye {
             tx.handle_timeout(now);
             while tx.poll_event().is_some() {}
@@ -658,6 +714,9 @@ impl TransitCall {
         if let Some(r) = &mut self.reinvite {
             r.transmit(&mut self.out);
         }
+        if let Some(r) = &mut self.refresh {
+            r.transmit(&mut self.out);
+        }
     }
 
     /// A datagram to send.
@@ -679,6 +738,10 @@ impl TransitCall {
             self.reinvite
                 .as_ref()
                 .and_then(reinvite::Relayed::poll_timeout),
+            self.refresh
+                .as_ref()
+                .and_then(session::Refresh::poll_timeout),
+            self.session_deadline(),
             self.origin_bye.as_ref().and_then(|b| b.2.poll_timeout()),
             self.attempts.iter().filter_map(Attempt::poll_timeout).min(),
         ]

@@ -178,7 +178,12 @@ impl TransitCall {
             self.refuse(from, msg, 491, b"Request Pending");
             return;
         };
-        if self.reinvite.as_ref().is_some_and(Relayed::pending) {
+        if self.reinvite.as_ref().is_some_and(Relayed::pending)
+            || self
+                .refresh
+                .as_ref()
+                .is_some_and(super::session::Refresh::pending)
+        {
             self.refuse(from, msg, 491, b"Request Pending");
             return;
         }
@@ -214,28 +219,20 @@ impl TransitCall {
             self.answer_asker(now, ours);
             return;
         };
-        let (content_type, sdp) = body;
-        let forwarded = match self.port_facing(target) {
-            Some((ip, port)) => match rewrite_sdp((content_type, sdp), ip, port, widen_g711) {
-                Some((out, _)) => {
-                    relayed.offer = Some(Offered {
-                        remote: out.remote,
-                        formats: out.formats,
-                        events: out.events,
-                    });
-                    (content_type.to_owned(), out.body)
-                }
-                None => (content_type.to_owned(), sdp.to_vec()),
-            },
-            None => (content_type.to_owned(), sdp.to_vec()),
-        };
+        let forwarded = self.offer_toward(target, body, &mut relayed);
         let ours = self.ids.branch();
         let local = self.setup.local.clone();
+        let timer_headers = self.timer_request_headers(target);
+        let timer_headers: Vec<(&str, &str)> = timer_headers
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect();
         let d = self.dialog_mut(target);
         d.local_cseq += 1;
         let our_cseq = d.local_cseq;
         let mut r = Request::new(Method::Invite, our_cseq, &ours, &local);
         r.body = Some((forwarded.0.as_str(), forwarded.1.as_slice()));
+        r.headers = &timer_headers;
         let reliability = d.transport.reliability();
         let (bytes, to) = match d.request(&r) {
             Ok(bytes) => (bytes, d.next_hop()),
@@ -258,6 +255,30 @@ impl TransitCall {
         relayed.to = to;
         relayed.client = Some(InviteClient::new(now, bytes, reliability, timers));
         self.reinvite = Some(relayed);
+    }
+
+    /// The asker's offer pointed at our port facing `target` (its own address and
+    /// formats kept in `relayed` for the answer).
+    fn offer_toward(
+        &self,
+        target: Side,
+        (content_type, sdp): (&str, &[u8]),
+        relayed: &mut Relayed,
+    ) -> (String, Vec<u8>) {
+        let rewritten = self
+            .port_facing(target)
+            .and_then(|(ip, port)| rewrite_sdp((content_type, sdp), ip, port, widen_g711));
+        match rewritten {
+            Some((out, _)) => {
+                relayed.offer = Some(Offered {
+                    remote: out.remote,
+                    formats: out.formats,
+                    events: out.events,
+                });
+                (content_type.to_owned(), out.body)
+            }
+            None => (content_type.to_owned(), sdp.to_vec()),
+        }
     }
 
     /// Answers a request once, outside any transaction (its retransmissions get the same
@@ -353,6 +374,7 @@ impl TransitCall {
             r.ack = ack;
             r.resend_ack = true;
         }
+        self.refreshed(now, target);
         self.answer_asker(now, answer_body);
     }
 
@@ -360,6 +382,11 @@ impl TransitCall {
     fn answer_asker(&mut self, now: Instant, body: Option<(String, Vec<u8>)>) {
         let contact = self.setup.local.contact.clone();
         let timers = self.setup.timers;
+        let Some(asker) = self.reinvite.as_ref().map(|r| r.asker) else {
+            return;
+        };
+        self.refreshed(now, asker);
+        let headers = self.timer_response_headers(asker);
         let Some(r) = &mut self.reinvite else { return };
         r.done = true;
         let tag = match r.asker {
@@ -369,10 +396,9 @@ impl TransitCall {
         let Ok(request) = Message::parse_datagram(&r.request) else {
             return;
         };
-        let Some(bytes) = ok_response(&request, &tag, &contact, body.as_ref()) else {
+        let Some(bytes) = ok_response(&request, &tag, &contact, body.as_ref(), &headers) else {
             return;
         };
-        let asker = r.asker;
         let reliability = match asker {
             Side::Origin => self.origin.dialog.transport,
             Side::Carrier(i) => self.attempts[i].dialog.transport,
@@ -519,12 +545,16 @@ fn ok_response(
     tag: &str,
     contact: &str,
     body: Option<&(String, Vec<u8>)>,
+    headers: &[(&'static str, String)],
 ) -> Option<Vec<u8>> {
     let mut r = response_to(request, 200, b"OK", Some(tag))
         .ok()?
         .contact(contact)
         .ok()?
         .header("Server", b"dcx");
+    for (name, value) in headers {
+        r = r.header(name, value.as_bytes());
+    }
     if let Some((t, b)) = body {
         r = r.body(t, b);
     }
