@@ -261,7 +261,11 @@ fn media_ports(config: &crate::config::Config) -> Option<crate::sip::calls::Medi
     let m = config.media.as_ref()?;
     Some(crate::sip::calls::MediaPorts {
         ip: m.public_ip.get_ref().parse().ok()?,
-        pool: dcx_sip::rtp::ports::PortPool::parse(m.rtp_ports.get_ref()).ok()?,
+        pool: dcx_sip::rtp::ports::PortPool::parse(m.rtp_ports.get_ref())
+            .ok()?
+            .with_rest(std::time::Duration::from_millis(
+                *m.rtp_port_rest_ms.get_ref(),
+            )),
     })
 }
 

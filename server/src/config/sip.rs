@@ -30,6 +30,13 @@ pub struct MediaSection {
     pub rtp_ports: Spanned<String>,
     /// The address written into SDP (`c=`) and used for RTP sockets.
     pub public_ip: Spanned<String>,
+    /// How long a released RTP port pair rests before reuse, ms (default 4000).
+    #[serde(default = "default_rtp_port_rest_ms")]
+    pub rtp_port_rest_ms: Spanned<u64>,
+}
+
+fn default_rtp_port_rest_ms() -> Spanned<u64> {
+    Spanned::new(0..0, 4000)
 }
 
 fn default_rtp_ports() -> Spanned<String> {
@@ -194,6 +201,13 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
                 media.public_ip.span(),
                 "media.public_ip",
                 format!("{:?} is not an IP address", media.public_ip.get_ref()),
+            );
+        }
+        if *media.rtp_port_rest_ms.get_ref() > 60_000 {
+            loc.push(
+                media.rtp_port_rest_ms.span(),
+                "media.rtp_port_rest_ms",
+                format!("{} is not 0-60000 ms", media.rtp_port_rest_ms.get_ref()),
             );
         }
     }

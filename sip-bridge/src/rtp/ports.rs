@@ -1,13 +1,19 @@
 //! RTP port allocation for the carrier leg: even ports from the configured range (RTP on
 //! the even port, RTCP on the odd one above, RFC 3550 11), handed out round-robin, and a
 //! released port rests for a quarantine before reuse so that late packets of a finished
-//! call never reach the next one.
+//! call do not reach the next one.
+//!
+//! The rest is [`QUARANTINE`] (4 s) unless set with [`PortPool::with_rest`]: RTP is
+//! real-time, so a packet still in flight seconds after the BYE is already useless, and
+//! round-robin reuse makes the actual rest longer whenever the pool is not near its
+//! limit. The rest bounds the rate of anchored calls: a range of `P` pairs sustains
+//! `P / (2 * rest)` zero-length calls per second (two pairs per call).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// How long a released port rests before it is handed out again.
-pub const QUARANTINE: Duration = Duration::from_secs(10);
+/// How long a released port rests before it is handed out again, by default.
+pub const QUARANTINE: Duration = Duration::from_secs(4);
 
 /// Why a port range is not usable, or no port is free.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +36,7 @@ pub struct PortPool {
     free: VecDeque<u16>,
     resting: VecDeque<(Instant, u16)>,
     pairs: usize,
+    rest: Duration,
 }
 
 impl PortPool {
@@ -56,7 +63,15 @@ impl PortPool {
             pairs: free.len(),
             free,
             resting: VecDeque::new(),
+            rest: QUARANTINE,
         })
+    }
+
+    /// The same pool with released ports resting `rest` before reuse.
+    #[must_use]
+    pub fn with_rest(mut self, rest: Duration) -> Self {
+        self.rest = rest;
+        self
     }
 
     /// An even RTP port (RTCP is the next one).
@@ -64,7 +79,7 @@ impl PortPool {
         while self
             .resting
             .front()
-            .is_some_and(|&(since, _)| now.duration_since(since) >= QUARANTINE)
+            .is_some_and(|&(since, _)| now.duration_since(since) >= self.rest)
         {
             if let Some((_, port)) = self.resting.pop_front() {
                 self.free.push_back(port);
@@ -75,7 +90,7 @@ impl PortPool {
             .ok_or(PortError::Exhausted(self.pairs))
     }
 
-    /// Gives a port back; it rests for [`QUARANTINE`] before reuse.
+    /// Gives a port back; it rests (by default [`QUARANTINE`]) before reuse.
     pub fn release(&mut self, now: Instant, port: u16) {
         self.resting.push_back((now, port));
     }
@@ -105,10 +120,17 @@ mod tests {
         assert_eq!(pool.allocate(t0), Err(PortError::Exhausted(2)));
         pool.release(t0, a);
         assert!(
-            pool.allocate(t0 + Duration::from_secs(9)).is_err(),
+            pool.allocate(t0 + Duration::from_millis(3_999)).is_err(),
             "still resting"
         );
         assert_eq!(pool.allocate(t0 + QUARANTINE), Ok(31002));
+        let mut long = PortPool::parse("31001-31003")
+            .unwrap()
+            .with_rest(Duration::from_secs(30));
+        let p = long.allocate(t0).unwrap();
+        long.release(t0, p);
+        assert!(long.allocate(t0 + Duration::from_secs(29)).is_err());
+        assert_eq!(long.allocate(t0 + Duration::from_secs(30)), Ok(p));
     }
 
     #[test]
