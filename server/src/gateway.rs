@@ -170,6 +170,19 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
+    let registrations: serde_json::Map<String, serde_json::Value> = sip
+        .registrations
+        .iter()
+        .map(|r| {
+            let status = json!({
+                "state": r.state,
+                "expires_in_s": r.expires_in_s,
+                "last_failure": r.last_failure,
+                "successes": r.successes,
+            });
+            (r.name.clone(), status)
+        })
+        .collect();
     let trunks: serde_json::Map<String, serde_json::Value> = sip
         .trunks
         .iter()
@@ -196,6 +209,7 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
             "tcp": g.tcp_stats.to_json(),
         },
         "trunks": trunks,
+        "registrations": registrations,
         "version": env!("CARGO_PKG_VERSION"),
         "routing": {
             "deck": deck,
@@ -286,6 +300,34 @@ async fn bind_sip(
     Ok((socket, crate::sip::tcp::Streams::new(listener, tcp_stats)))
 }
 
+/// The OPTIONS probes and the registrations of the configured trunks.
+fn trunk_machines(
+    config: &crate::config::Config,
+    sent_by: &str,
+    timers: dcx_sip::transaction::Timers,
+    seed: u64,
+) -> (
+    crate::sip::probes::Probes,
+    crate::sip::registrations::Registrations,
+) {
+    let now = std::time::Instant::now();
+    let probes = crate::sip::probes::Probes::new(
+        now,
+        crate::sip::probes::ProbeTarget::from_config(&config.trunks),
+        sent_by.to_owned(),
+        timers,
+        seed.rotate_left(31),
+    );
+    let registrations = crate::sip::registrations::Registrations::new(
+        now,
+        crate::sip::registrations::RegisterTarget::from_config(&config.trunks),
+        sent_by.to_owned(),
+        timers,
+        seed.rotate_left(47),
+    );
+    (probes, registrations)
+}
+
 async fn start_sip(
     gateway: &Arc<Gateway>,
     stopped: tokio::sync::watch::Receiver<bool>,
@@ -359,17 +401,13 @@ async fn start_sip(
         }
     };
     let mut relays = crate::media_relay::Relays::new(gateway.rtp_stats.clone());
-    let probes = crate::sip::probes::Probes::new(
-        std::time::Instant::now(),
-        crate::sip::probes::ProbeTarget::from_config(&config.trunks),
-        transit.setup.local.sent_by.clone(),
-        timers,
-        seed.rotate_left(31),
-    );
+    let (probes, registrations) =
+        trunk_machines(config, &transit.setup.local.sent_by, timers, seed);
     let endpoint = crate::sip::endpoint::Endpoint::new(inbound, seed)
         .with_timers(timers)
         .with_transit(transit)
-        .with_probes(probes);
+        .with_probes(probes)
+        .with_registrations(registrations);
     Ok(Some(tokio::spawn(crate::sip::udp::run(
         socket,
         streams,

@@ -870,3 +870,48 @@ fn a_late_offer_is_offered_in_the_200_and_answered_in_the_ack() {
     );
     assert!(out >= 50 && back >= 50, "RTP relayed: {rtp}");
 }
+
+#[test]
+fn a_registration_trunk_is_registered_with_digest_and_refreshed() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports { base: 26_400 };
+    let register = format!(
+        "{}register = true\nregister_expires_s = 600\n",
+        credentials("s3cret")
+    );
+    let config = config_with(ports, "", &register, NO_PROBES);
+    let (gw, _) = start_gateway_with("transit-register", &config);
+    // dcx registers at start-up: the registrar must be there first, so start it, then
+    // give dcx a moment (its first REGISTER is retransmitted by timer E if it was early).
+    let registrar = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &[
+            "-sf",
+            &scenario("uas_register.xml"),
+            "-set",
+            "user",
+            "gw",
+            "-set",
+            "pass",
+            "s3cret",
+        ],
+        ports.carrier_b(),
+        0,
+        ports,
+    );
+    registrar.assert_success();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reg = gw.health()["registrations"]["carrier-b"].clone();
+        if reg["successes"] == 2 {
+            assert_eq!(reg["state"], "registered", "{reg}");
+            assert!(reg["expires_in_s"].as_u64().unwrap() > 3000, "{reg}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not registered twice: {reg}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -750,6 +750,21 @@ impl TransitCall {
         .min()
     }
 
+    /// Frees what an ended call no longer needs while its transactions drain (up to
+    /// 64*T1): the SDP bodies, the media news, the session and offer state.
+    pub fn compact(&mut self) {
+        if self.phase != Phase::Ended {
+            return;
+        }
+        self.offer_body = None;
+        self.sent_sdp = [None, None];
+        self.origin_formats = Vec::new();
+        self.media_news = VecDeque::new();
+        self.late = None;
+        self.timers = [None, None];
+        self.last_failure = None;
+    }
+
     /// Whether the call ended (its media can stop; transactions may still be draining).
     pub fn has_ended(&self) -> bool {
         self.phase == Phase::Ended

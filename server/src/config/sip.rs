@@ -56,6 +56,12 @@ pub struct TrunkSection {
     /// Source networks whose requests are this trunk's (`IP/len` or `IP`).
     #[serde(default)]
     pub inbound_from: Vec<Spanned<String>>,
+    /// Register with the trunk (`address`, with `username`/`password`). Default false.
+    #[serde(default = "default_false")]
+    pub register: Spanned<bool>,
+    /// The registration expiry asked for, seconds. Default 3600.
+    #[serde(default = "default_register_expires_s")]
+    pub register_expires_s: Spanned<u32>,
     /// The transport toward `address`: `"udp"` (default) or `"tcp"`.
     #[serde(default = "default_transport")]
     pub transport: Spanned<crate::call::legs::Transport>,
@@ -78,6 +84,14 @@ pub struct TrunkSection {
 
 fn default_options_interval_s() -> Spanned<u64> {
     Spanned::new(0..0, 30)
+}
+
+fn default_false() -> Spanned<bool> {
+    Spanned::new(0..0, false)
+}
+
+fn default_register_expires_s() -> Spanned<u32> {
+    Spanned::new(0..0, 3600)
 }
 
 fn default_transport() -> Spanned<crate::call::legs::Transport> {
@@ -302,6 +316,20 @@ fn validate_auth_and_health(
             trunk.options_interval_s.span(),
             field("options_interval_s"),
             "more than a day between pings: use 0 to turn probing off",
+        );
+    }
+    if *trunk.register.get_ref() && (trunk.address.is_none() || trunk.username.is_none()) {
+        loc.push(
+            trunk.register.span(),
+            field("register"),
+            "registration needs the trunk's address, username and password",
+        );
+    }
+    if !(60..=86_400).contains(trunk.register_expires_s.get_ref()) {
+        loc.push(
+            trunk.register_expires_s.span(),
+            field("register_expires_s"),
+            format!("{} is not 60-86400 s", trunk.register_expires_s.get_ref()),
         );
     }
 }

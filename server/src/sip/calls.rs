@@ -128,7 +128,10 @@ pub struct CallStats {
 }
 
 struct Entry {
-    call: TransitCall,
+    /// Boxed: a call is ~3 KB inline, and the map holds every call until its
+    /// transactions drain (up to 64*T1 after it ended), so growing the map must not
+    /// move them.
+    call: Box<TransitCall>,
     anchor: Option<Anchor>,
     origin_key: TxKey,
     scheduled: Option<Instant>,
@@ -238,7 +241,7 @@ impl Calls {
         self.live.insert(
             token,
             Entry {
-                call,
+                call: Box::new(call),
                 anchor,
                 origin_key: key,
                 scheduled: None,
@@ -408,6 +411,7 @@ impl Calls {
                 m.pool.release(now, a.origin_port);
                 m.pool.release(now, a.carrier_port);
                 self.media.push_back(MediaCommand::Close(token));
+                e.call.compact();
             }
         }
         if e.call.is_over() {

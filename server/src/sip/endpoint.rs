@@ -18,6 +18,7 @@
 
 use super::calls::{CallStats, Calls, Transit};
 use super::probes::{Probes, TrunkStatus};
+use super::registrations::{RegistrationStatus, Registrations};
 use crate::call::CallEvent;
 use crate::config::sip::IpNet;
 use dcx_sip::transaction::{InviteServer, NonInviteServer, ServerEvent, Timers};
@@ -59,6 +60,8 @@ pub struct EndpointStats {
     pub calls: CallStats,
     /// Health of the probed trunks.
     pub trunks: Arc<[TrunkStatus]>,
+    /// Registrations with trunks.
+    pub registrations: Arc<[RegistrationStatus]>,
 }
 
 /// RFC 3261 17.2.3: branch, sent-by and method (an ACK matches its INVITE).
@@ -90,6 +93,7 @@ pub struct Endpoint {
     tags: u64,
     calls: Option<Calls>,
     probes: Option<Probes>,
+    registrations: Option<Registrations>,
 }
 
 impl Endpoint {
@@ -106,6 +110,7 @@ impl Endpoint {
             tags: 0,
             calls: None,
             probes: None,
+            registrations: None,
         }
     }
 
@@ -113,6 +118,13 @@ impl Endpoint {
     #[must_use]
     pub fn with_timers(mut self, timers: Timers) -> Self {
         self.timers = timers;
+        self
+    }
+
+    /// Registers with the trunks that want it.
+    #[must_use]
+    pub fn with_registrations(mut self, registrations: Registrations) -> Self {
+        self.registrations = Some(registrations);
         self
     }
 
@@ -135,6 +147,11 @@ impl Endpoint {
         EndpointStats {
             calls: self.calls.as_ref().map(Calls::stats).unwrap_or_default(),
             trunks: self.probes.as_ref().map(Probes::view).unwrap_or_default(),
+            registrations: self
+                .registrations
+                .as_ref()
+                .map(Registrations::view)
+                .unwrap_or_default(),
             ..self.stats.clone()
         }
     }
@@ -185,6 +202,12 @@ impl Endpoint {
         if self.probes.as_mut().is_some_and(|p| p.handle_response(msg)) {
             self.apply_health();
             return;
+        }
+        if let Some(r) = &mut self.registrations {
+            if r.handle_response(now, from, msg) {
+                r.transmit(&mut self.out);
+                return;
+            }
         }
         let taken = match &mut self.calls {
             Some(calls) => calls.handle_response(now, from, msg, &mut self.out),
@@ -378,6 +401,9 @@ impl Endpoint {
         if let Some(p) = &mut self.probes {
             p.handle_timeout(now, &mut self.out);
         }
+        if let Some(r) = &mut self.registrations {
+            r.handle_timeout(now, &mut self.out);
+        }
         self.apply_health();
         self.drain();
     }
@@ -443,7 +469,15 @@ impl Endpoint {
             .min();
         let calls = self.calls.as_ref().and_then(Calls::poll_timeout);
         let probes = self.probes.as_ref().and_then(Probes::poll_timeout);
-        own.into_iter().chain(calls).chain(probes).min()
+        let registrations = self
+            .registrations
+            .as_ref()
+            .and_then(Registrations::poll_timeout);
+        own.into_iter()
+            .chain(calls)
+            .chain(probes)
+            .chain(registrations)
+            .min()
     }
 
     /// Live server transactions.

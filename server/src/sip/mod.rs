@@ -7,5 +7,6 @@
 pub mod calls;
 pub mod endpoint;
 pub mod probes;
+pub mod registrations;
 pub mod tcp;
 pub mod udp;

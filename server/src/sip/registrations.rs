@@ -1,0 +1,422 @@
+//! Outbound registration for trunks with `register = true` (RFC 3261 10.2): dcx binds
+//! `sip:USERNAME@HOST` (the trunk's address) to its own Contact at the trunk, so the
+//! carrier knows where to send calls for that account.
+//!
+//! Each trunk's schedule is [`Registration`] (refresh before expiry, exponential
+//! back-off after a failure, 423 `Min-Expires` honoured); each REGISTER is a non-INVITE
+//! client transaction; a 401/407 is answered once per attempt with the trunk's digest
+//! credentials (the strongest challenge: SHA-256 over MD5), only when it came from the
+//! trunk's own address. One Call-ID per trunk, `CSeq` rising across refreshes (RFC 3261
+//! 10.2.4). Sans-IO like the probes: responses and time in, datagrams into the
+//! endpoint's queue; [`Registrations::view`] is what `/healthz` shows.
+//!
+//! Not done: removing the binding (`Expires: 0`) at shutdown; registering over TCP.
+
+use crate::call::legs::Transport;
+use dcx_sip::auth::{authorize, Challenge, Credentials};
+use dcx_sip::headers::Contact;
+use dcx_sip::transaction::{ClientEvent, NonInviteClient, Timers};
+use dcx_sip::trunk::{Registration, RegistrationAction, RegistrationConfig, RegistrationState};
+use dcx_sip::{Message, Method, RequestBuilder, ViaSpec};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A trunk to register with.
+#[derive(Debug, Clone)]
+pub struct RegisterTarget {
+    /// The trunk's name.
+    pub name: String,
+    /// The registrar (the trunk's address).
+    pub addr: SocketAddr,
+    /// User name and password: the address-of-record's user, and the digest answer.
+    pub credentials: Credentials,
+    /// The expiry asked for, seconds.
+    pub expires_s: u32,
+    /// UDP or TCP.
+    pub transport: Transport,
+}
+
+impl RegisterTarget {
+    /// The configured trunks with `register = true` (and their credentials).
+    pub fn from_config(trunks: &[toml::Spanned<crate::config::sip::TrunkSection>]) -> Vec<Self> {
+        trunks
+            .iter()
+            .filter_map(|t| {
+                let t = t.get_ref();
+                if !*t.register.get_ref() {
+                    return None;
+                }
+                Some(Self {
+                    name: t.name.clone(),
+                    addr: t.address.as_ref()?.get_ref().parse().ok()?,
+                    credentials: t.credentials()?,
+                    expires_s: *t.register_expires_s.get_ref(),
+                    transport: *t.transport.get_ref(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One trunk's registration as `/healthz` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationStatus {
+    /// The trunk's name.
+    pub name: String,
+    /// `registered`, `registering`, `failed` or `unregistered`.
+    pub state: &'static str,
+    /// Seconds the binding has left, when registered.
+    pub expires_in_s: Option<u64>,
+    /// The status of the last failure, if it had one.
+    pub last_failure: Option<u16>,
+    /// REGISTERs that ended with a 2xx.
+    pub successes: u64,
+}
+
+struct Attempt {
+    branch: String,
+    tx: NonInviteClient,
+    expires_s: u32,
+    /// Whether it already answered a challenge (a second one is a failure).
+    answered_challenge: bool,
+}
+
+struct Registrar {
+    target: RegisterTarget,
+    machine: Registration,
+    call_id: String,
+    tag: String,
+    cseq: u32,
+    in_flight: Option<Attempt>,
+    successes: u64,
+    last_failure: Option<u16>,
+}
+
+/// The registrations of one endpoint.
+pub struct Registrations {
+    trunks: Vec<Registrar>,
+    sent_by: String,
+    timers: Timers,
+    seed: u64,
+    sent: u64,
+    view: Arc<[RegistrationStatus]>,
+}
+
+impl Registrations {
+    /// Registrations for `targets`, the first REGISTERs due at `now`; requests come
+    /// from `sent_by` (our `IP:port`); `seed` makes Call-IDs, tags and branches
+    /// unpredictable.
+    pub fn new(
+        now: Instant,
+        targets: Vec<RegisterTarget>,
+        sent_by: String,
+        timers: Timers,
+        seed: u64,
+    ) -> Self {
+        let trunks = targets
+            .into_iter()
+            .enumerate()
+            .map(|(i, target)| {
+                let secret = dcx_routing::rng::mix(seed ^ (i as u64 + 1));
+                let config = RegistrationConfig {
+                    expires_s: target.expires_s,
+                    ..RegistrationConfig::default()
+                };
+                Registrar {
+                    call_id: format!("reg-{secret:016x}@{sent_by}"),
+                    tag: format!("{:x}", dcx_routing::rng::mix(secret)),
+                    machine: Registration::new(now, config),
+                    target,
+                    cseq: 0,
+                    in_flight: None,
+                    successes: 0,
+                    last_failure: None,
+                }
+            })
+            .collect();
+        let mut r = Self {
+            trunks,
+            sent_by,
+            timers,
+            seed,
+            sent: 0,
+            view: Arc::from(Vec::new()),
+        };
+        r.refresh_view(now);
+        r
+    }
+
+    /// Each registration's state (cheap to clone).
+    pub fn view(&self) -> Arc<[RegistrationStatus]> {
+        self.view.clone()
+    }
+
+    /// A response from `from`; returns whether it answered one of our REGISTERs.
+    pub fn handle_response(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) -> bool {
+        let (Some(code), Some(branch)) = (
+            msg.status_code(),
+            msg.top_via().ok().and_then(|v| v.branch()),
+        ) else {
+            return false;
+        };
+        let Some(i) = self
+            .trunks
+            .iter()
+            .position(|r| r.in_flight.as_ref().is_some_and(|a| a.branch == branch))
+        else {
+            return false;
+        };
+        if let Some(a) = &mut self.trunks[i].in_flight {
+            a.tx.handle_response(now, code);
+            while a.tx.poll_event().is_some() {}
+        }
+        if code < 200 {
+            return true;
+        }
+        if matches!(code, 401 | 407) && self.answer_challenge(now, i, from, code, msg) {
+            return true;
+        }
+        let granted = match code {
+            200..=299 => self.granted_expiry(msg),
+            423 => min_expires(msg),
+            _ => None,
+        };
+        self.finish(now, i, Some(code), granted);
+        true
+    }
+
+    /// The expiry the registrar granted our Contact: its `expires` parameter, else the
+    /// `Expires` header.
+    fn granted_expiry(&self, msg: &Message<'_>) -> Option<u32> {
+        let ours = format!("@{}", self.sent_by);
+        let from_contact = msg.contacts().filter_map(Result::ok).find_map(|c| match c {
+            Contact::Address(a) if a.uri_raw.contains(&ours) => a
+                .params
+                .get("expires")
+                .flatten()
+                .and_then(|v| v.parse().ok()),
+            _ => None,
+        });
+        from_contact.or_else(|| {
+            msg.header("Expires")
+                .and_then(dcx_sip::Header::value_str)
+                .and_then(|v| v.trim().parse().ok())
+        })
+    }
+
+    /// Sends the REGISTER again with credentials; false when it cannot (no second
+    /// answer in one attempt, a challenge from elsewhere, an unreadable challenge).
+    fn answer_challenge(
+        &mut self,
+        now: Instant,
+        i: usize,
+        from: SocketAddr,
+        code: u16,
+        msg: &Message<'_>,
+    ) -> bool {
+        let r = &self.trunks[i];
+        let Some(attempt) = &r.in_flight else {
+            return false;
+        };
+        if attempt.answered_challenge || from != r.target.addr {
+            return false;
+        }
+        let (asked, answer) = if code == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let values: Vec<String> = msg
+            .headers_named(asked)
+            .map(|h| String::from_utf8_lossy(&h.unfolded()).into_owned())
+            .collect();
+        let Ok(challenge) = Challenge::strongest(values.iter().map(String::as_str)) else {
+            return false;
+        };
+        let cnonce = format!("{:016x}", dcx_routing::rng::mix(self.seed ^ self.sent));
+        let uri = r.request_uri();
+        let value = authorize(
+            &challenge,
+            &r.target.credentials,
+            "REGISTER",
+            &uri,
+            &[],
+            1,
+            &cnonce,
+        );
+        let expires_s = attempt.expires_s;
+        self.send(now, i, expires_s, Some((answer, &value)));
+        if let Some(a) = &mut self.trunks[i].in_flight {
+            a.answered_challenge = true;
+        }
+        true
+    }
+
+    fn finish(&mut self, now: Instant, i: usize, status: Option<u16>, granted: Option<u32>) {
+        let r = &mut self.trunks[i];
+        r.in_flight = None;
+        match status {
+            Some(code @ 200..=299) => {
+                r.successes += 1;
+                tracing::info!(trunk = %r.target.name, code, expires_s = granted, "registered");
+                r.machine.handle_response(now, code, granted);
+            }
+            Some(code) => {
+                r.last_failure = Some(code);
+                tracing::warn!(trunk = %r.target.name, code, "registration refused");
+                r.machine.handle_response(now, code, granted);
+            }
+            None => {
+                tracing::warn!(trunk = %r.target.name, "registration timed out");
+                r.machine.handle_timeout_failure(now);
+            }
+        }
+        self.refresh_view(now);
+    }
+
+    /// Runs the transactions' timers and sends the REGISTERs that are due.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+        for i in 0..self.trunks.len() {
+            let mut timed_out = false;
+            if let Some(a) = &mut self.trunks[i].in_flight {
+                a.tx.handle_timeout(now);
+                while let Some(e) = a.tx.poll_event() {
+                    timed_out |= e == ClientEvent::Timeout;
+                }
+            }
+            if timed_out {
+                self.finish(now, i, None, None);
+            }
+            if self.trunks[i].in_flight.is_none() {
+                if let Some(RegistrationAction::SendRegister { expires_s }) =
+                    self.trunks[i].machine.poll_action(now)
+                {
+                    self.send(now, i, expires_s, None);
+                    self.refresh_view(now);
+                }
+            }
+        }
+        self.transmit(out);
+    }
+
+    /// Moves what the transactions want to send into `out`.
+    pub fn transmit(&mut self, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+        for r in &mut self.trunks {
+            let addr = r.target.addr;
+            if let Some(a) = &mut r.in_flight {
+                while let Some(b) = a.tx.poll_transmit() {
+                    out.push_back((addr, b.to_vec()));
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, now: Instant, i: usize, expires_s: u32, auth: Option<(&str, &str)>) {
+        self.sent += 1;
+        let secret = dcx_routing::rng::mix(self.seed ^ self.sent.wrapping_mul(0x9E37_79B9));
+        let branch = format!("{}-reg-{secret:016x}", dcx_sip::headers::MAGIC_COOKIE);
+        let sent_by = self.sent_by.clone();
+        let timers = self.timers;
+        let r = &mut self.trunks[i];
+        r.cseq += 1;
+        let uri = r.request_uri();
+        let aor = format!(
+            "<sip:{}@{}>",
+            r.target.credentials.username,
+            r.target.addr.ip()
+        );
+        let contact = format!("<sip:{}@{sent_by}>", r.target.credentials.username);
+        let expires = expires_s.to_string();
+        let mut b = RequestBuilder::new(Method::Register, &uri)
+            .via(ViaSpec {
+                transport: r.target.transport.via(),
+                sent_by: &sent_by,
+                branch: &branch,
+                rport: true,
+            })
+            .max_forwards(70)
+            .from(&aor, &r.tag)
+            .to(&aor, None)
+            .call_id(&r.call_id)
+            .cseq(r.cseq)
+            .contact(&contact)
+            .header("Expires", expires.as_bytes());
+        if let Some((name, value)) = auth {
+            b = b.header(name, value.as_bytes());
+        }
+        let mut bytes = Vec::with_capacity(512);
+        match b.write_to(&mut bytes) {
+            Ok(()) => {
+                let answered_challenge = r.in_flight.as_ref().is_some_and(|a| a.answered_challenge);
+                let reliability = r.target.transport.reliability();
+                r.in_flight = Some(Attempt {
+                    branch,
+                    tx: NonInviteClient::new(now, bytes, reliability, timers),
+                    expires_s,
+                    answered_challenge,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(trunk = %r.target.name, "cannot build REGISTER: {e}");
+                r.machine.handle_timeout_failure(now);
+            }
+        }
+    }
+
+    fn refresh_view(&mut self, now: Instant) {
+        self.view = self
+            .trunks
+            .iter()
+            .map(|r| {
+                let (state, expires_in_s) = match r.machine.state() {
+                    RegistrationState::Registered { until } => (
+                        "registered",
+                        Some(until.saturating_duration_since(now).as_secs()),
+                    ),
+                    RegistrationState::Registering => ("registering", None),
+                    RegistrationState::Failed { .. } => ("failed", None),
+                    RegistrationState::Unregistered => ("unregistered", None),
+                };
+                RegistrationStatus {
+                    name: r.target.name.clone(),
+                    state,
+                    expires_in_s,
+                    last_failure: r.last_failure,
+                    successes: r.successes,
+                }
+            })
+            .collect();
+    }
+
+    /// When `handle_timeout` is due next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.trunks
+            .iter()
+            .flat_map(|r| {
+                let tx = r.in_flight.as_ref().and_then(|a| a.tx.poll_timeout());
+                let due = r
+                    .in_flight
+                    .is_none()
+                    .then(|| r.machine.poll_timeout())
+                    .flatten();
+                tx.into_iter().chain(due)
+            })
+            .min()
+    }
+}
+
+impl Registrar {
+    /// The registrar's URI: `sip:` and the trunk's address.
+    fn request_uri(&self) -> String {
+        format!("sip:{}", self.target.addr)
+    }
+}
+
+/// A 423's `Min-Expires`.
+fn min_expires(msg: &Message<'_>) -> Option<u32> {
+    msg.header("Min-Expires")
+        .and_then(dcx_sip::Header::value_str)
+        .and_then(|v| v.trim().parse().ok())
+}
