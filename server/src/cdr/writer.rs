@@ -3,7 +3,8 @@
 //! A call's task hands its records to a [`CdrSender`], whose `send` never blocks: it puts
 //! the record on a bounded queue or, when the queue is full (the disk is slower than the
 //! calls), drops it, counts it and says so. One dedicated thread owns the [`CdrStore`],
-//! takes whatever is queued (up to the queue's capacity) and writes it in one
+//! takes whatever is queued (up to the queue's capacity, waiting up to 20 ms for more
+//! after the first record) and writes it in one
 //! transaction, so a burst of hang-ups costs one commit, not one each.
 //!
 //! A plain thread and a std channel, not a tokio task: `SQLite` blocks, and a blocked
@@ -23,10 +24,13 @@ use super::error::CdrError;
 use super::record::Cdr;
 use super::store::CdrStore;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// How long the writer waits for more records before committing a batch.
+const LINGER: Duration = Duration::from_millis(20);
 
 /// Tries per batch before its records are written one by one.
 const WRITE_TRIES: u32 = 3;
@@ -224,11 +228,16 @@ fn run(mut store: CdrStore, rx: &Receiver<Message>, shared: &Shared, max_batch: 
             Ok(Message::Record(cdr)) => batch.push(*cdr),
             Ok(Message::Shutdown) | Err(_) => stopping = true,
         }
+        // Linger a moment for more: under load a commit per record would cost more
+        // than the records (measured: a third of the writer's time in BEGIN/COMMIT at
+        // 1,500 calls/s); a record waits at most LINGER longer to be written.
+        let until = std::time::Instant::now() + LINGER;
         while !stopping && batch.len() < max_batch {
-            match rx.try_recv() {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
                 Ok(Message::Record(cdr)) => batch.push(*cdr),
-                Ok(Message::Shutdown) | Err(TryRecvError::Disconnected) => stopping = true,
-                Err(TryRecvError::Empty) => break,
+                Ok(Message::Shutdown) | Err(RecvTimeoutError::Disconnected) => stopping = true,
+                Err(RecvTimeoutError::Timeout) => break,
             }
         }
         if stopping {

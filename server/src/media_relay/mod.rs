@@ -146,19 +146,13 @@ struct Side {
 impl Side {
     /// The side at our `port`, sent `ssrc`.
     fn new(anchor: &Anchor, port: u16, ssrc: u32, setup: (u64, RtcpSetup)) -> Self {
-        let rtcp_sock = match bind(anchor, port.wrapping_add(1)) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::debug!(port = port.wrapping_add(1), "RTCP port not bound: {e}");
-                None
-            }
-        };
         let cname = format!("dcx@{}", anchor.ip);
+        let rtcp_at = SocketAddr::new(anchor.ip, port.wrapping_add(1));
         Self {
             sdp: None,
             latched: None,
             toward: Continuity::new(ssrc),
-            rtcp: SideRtcp::new(rtcp_sock, ssrc, &cname, setup),
+            rtcp: SideRtcp::new(rtcp_at, ssrc, &cname, setup),
         }
     }
 
@@ -169,6 +163,7 @@ impl Side {
     /// An RTP packet arrived from this side.
     fn heard(&mut self, now: Instant, packet: &[u8]) {
         if let Some(r) = &mut self.rtcp {
+            r.activate();
             r.received(now, packet);
         }
     }
@@ -359,6 +354,7 @@ async fn forward(to: &mut Side, sock: &UdpSocket, packet: &mut [u8], now: Instan
     }
     let sent = sock.send_to(packet, addr).await.is_ok();
     if let (true, Some(r)) = (sent, &mut to.rtcp) {
+        r.activate();
         r.sent(now, packet);
     }
     sent

@@ -7,7 +7,9 @@
 //!
 //! The protocol is [`dcx_sip::rtp::rtcp::RtcpSession`] (sans-IO); this is its shell:
 //! a socket, the peer's RTCP address (latched to where its RTCP comes from, else its
-//! RTP address + 1) and the counters.
+//! RTP address + 1) and the counters. The socket is bound when RTP first flows to or
+//! from the side: a leg that never carries media (a call that fails, a zero-length
+//! one) costs no RTCP socket and gets no reports.
 
 use super::RelayStats;
 use dcx_sip::rtp::rtcp::{RtcpConfig, RtcpSession, RtcpStats};
@@ -34,16 +36,21 @@ impl Default for RtcpSetup {
 /// One side's RTCP.
 #[derive(Debug)]
 pub struct SideRtcp {
-    /// Our RTCP socket facing the side (`None` when port + 1 could not be bound).
+    /// Our RTCP socket facing the side, once media flows (`None` before, or when port + 1
+    /// could not be bound).
     pub sock: Option<UdpSocket>,
+    /// Where it binds.
+    at: SocketAddr,
+    /// Whether binding was tried.
+    active: bool,
     session: RtcpSession,
     latched: Option<SocketAddr>,
 }
 
 impl SideRtcp {
-    /// RTCP for the stream we send with `ssrc`, on `sock`.
+    /// RTCP for the stream we send with `ssrc`, on a socket at `at` once media flows.
     pub fn new(
-        sock: Option<UdpSocket>,
+        at: SocketAddr,
         ssrc: u32,
         cname: &str,
         (seed, setup): (u64, RtcpSetup),
@@ -52,7 +59,9 @@ impl SideRtcp {
         config.min_interval = setup.interval;
         match RtcpSession::new(config, Instant::now(), SystemTime::now()) {
             Ok(session) => Some(Self {
-                sock,
+                sock: None,
+                at,
+                active: false,
                 session,
                 latched: None,
             }),
@@ -60,6 +69,21 @@ impl SideRtcp {
                 tracing::warn!("RTCP off for this call: {e}");
                 None
             }
+        }
+    }
+
+    /// Media flows on this leg: bind the RTCP socket (once).
+    pub fn activate(&mut self) {
+        if std::mem::replace(&mut self.active, true) {
+            return;
+        }
+        let bound = std::net::UdpSocket::bind(self.at).and_then(|s| {
+            s.set_nonblocking(true)?;
+            UdpSocket::from_std(s)
+        });
+        match bound {
+            Ok(s) => self.sock = Some(s),
+            Err(e) => tracing::debug!(at = %self.at, "RTCP port not bound: {e}"),
         }
     }
 

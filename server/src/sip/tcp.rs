@@ -140,6 +140,12 @@ impl Streams {
 /// there, else as a datagram (a UDP request whose Via claims TCP is answered over UDP,
 /// RFC 3261 18.2.2).
 fn wants_tcp(bytes: &[u8]) -> bool {
+    // Fast path for the common case, every datagram we send: a response, or a request
+    // without "/TCP" anywhere, is not for a stream.
+    if bytes.starts_with(b"SIP/2.0 ") || !bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"/TCP"))
+    {
+        return false;
+    }
     Message::parse_datagram(bytes)
         .ok()
         .filter(Message::is_request)
