@@ -129,6 +129,17 @@ impl MediaCore {
         now: Instant,
         offer_sdp: &str,
     ) -> Result<(PeerId, String), MediaError> {
+        self.add_peer_with(now, offer_sdp, false)
+    }
+
+    /// [`Self::add_peer`] for a call bridged to G.711 when `narrowband`: the answer asks
+    /// the browser for narrowband Opus ([`super::narrowband_opus`]).
+    pub fn add_peer_with(
+        &mut self,
+        now: Instant,
+        offer_sdp: &str,
+        narrowband: bool,
+    ) -> Result<(PeerId, String), MediaError> {
         let offer = SdpOffer::from_sdp_string(offer_sdp)
             .map_err(|e| MediaError::BadOffer(e.to_string()))?;
         let mut rtc: Rtc = self.rtc_config.clone().build(now);
@@ -139,7 +150,10 @@ impl MediaCore {
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| MediaError::OfferRefused(e.to_string()))?;
-        let answer = answer.to_sdp_string();
+        let mut answer = answer.to_sdp_string();
+        if narrowband {
+            answer = super::narrowband_opus(&answer);
+        }
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         let id = PeerId(self.next_id);
         let mut peer = Peer::new(id, rtc, now, self.connect_timeout);

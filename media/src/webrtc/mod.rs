@@ -47,12 +47,14 @@
 //! of a core present one DTLS certificate, generated when the core is built (as a
 //! media server with one identity would), which spares a key generation per call.
 
+mod answer;
 mod config;
 mod core;
 mod demux;
 mod peer;
 mod schedule;
 
+pub use self::answer::narrowband_opus;
 pub use self::config::WebRtcConfig;
 pub use self::core::{CoreCounters, MediaCore};
 pub use self::peer::KeyPress;

@@ -331,3 +331,20 @@ fn unusable_configurations_are_refused() {
     }
     assert!(MediaCore::new(&good).is_ok());
 }
+
+#[test]
+fn a_bridged_call_asks_the_browser_for_narrowband_opus() {
+    let mut world = World::new(LinkConfig::CLEAN, 7);
+    let (mut client, offer) = Client::new(world.now, "198.51.100.7:5000".parse().unwrap(), true);
+    let (_, answer) = world.core.add_peer_with(world.now, &offer, true).unwrap();
+    let fmtp = answer
+        .lines()
+        .find(|l| l.starts_with("a=fmtp:") && l.contains("useinbandfec=1"))
+        .unwrap_or_else(|| panic!("{answer}"));
+    assert!(
+        fmtp.ends_with("maxplaybackrate=8000;sprop-maxcapturerate=8000"),
+        "{fmtp}"
+    );
+    // The browser's side (str0m here) takes the edited answer.
+    client.accept_answer(&answer);
+}
