@@ -63,6 +63,9 @@ pub struct Transcoder<D, E> {
     payload: [u8; MAX_PAYLOAD],
     concealed_frames: u64,
     errors: u64,
+    /// 8 kHz samples decoded (or concealed) so far: the position of the next one on the
+    /// call's timeline, which is what a recording aligns by.
+    position: u64,
 }
 
 impl<D: Decode, E: Encode> Transcoder<D, E> {
@@ -75,6 +78,7 @@ impl<D: Decode, E: Encode> Transcoder<D, E> {
             payload: [0; MAX_PAYLOAD],
             concealed_frames: 0,
             errors: 0,
+            position: 0,
         }
     }
 
@@ -82,7 +86,19 @@ impl<D: Decode, E: Encode> Transcoder<D, E> {
     /// concealed frame per lost packet, as 20 ms frames). Returns the payloads to send,
     /// in order, through `emit`; `Empty` emits nothing. A packet libopus refuses is
     /// concealed instead (and counted): one bad packet costs 20 ms, not the call.
-    pub fn process(&mut self, playout: Playout<'_>, mut emit: impl FnMut(&[u8])) {
+    pub fn process(&mut self, playout: Playout<'_>, emit: impl FnMut(&[u8])) {
+        self.process_tapped(playout, emit, |_, _| {});
+    }
+
+    /// [`Self::process`], also handing every decoded (or concealed) 8 kHz frame to `tap`
+    /// with its position in samples since the call's first frame: how a recording of
+    /// the call is fed ([`crate::recording::Recorder::push`] copies and never blocks).
+    pub fn process_tapped(
+        &mut self,
+        playout: Playout<'_>,
+        mut emit: impl FnMut(&[u8]),
+        mut tap: impl FnMut(u64, &[i16]),
+    ) {
         match playout {
             Playout::Packet(p) => {
                 let n = if let Ok(n) = self.decoder.decode(p.payload, &mut self.pcm) {
@@ -92,17 +108,24 @@ impl<D: Decode, E: Encode> Transcoder<D, E> {
                     self.concealed_frames += 1;
                     self.decoder.conceal(&mut self.pcm)
                 };
+                self.tap(n, &mut tap);
                 self.encode(n, &mut emit);
             }
             Playout::Lost(count) => {
                 for _ in 0..count {
                     self.concealed_frames += 1;
                     let n = self.decoder.conceal(&mut self.pcm);
+                    self.tap(n, &mut tap);
                     self.encode(n, &mut emit);
                 }
             }
             Playout::Empty => {}
         }
+    }
+
+    fn tap(&mut self, samples: usize, tap: &mut impl FnMut(u64, &[i16])) {
+        tap(self.position, &self.pcm[..samples]);
+        self.position += samples as u64;
     }
 
     fn encode(&mut self, samples: usize, emit: &mut impl FnMut(&[u8])) {

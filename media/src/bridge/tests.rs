@@ -136,3 +136,66 @@ fn a_packet_libopus_refuses_is_concealed_and_counted() {
     t.process(packet(&[0x03]), |p| out += p.len());
     assert_eq!((t.errors(), t.concealed_frames(), out), (1, 1, 160));
 }
+
+#[test]
+fn a_recording_of_a_bridged_call_has_each_side_on_its_channel() {
+    use crate::recording::wav::read_wav_file;
+    use crate::recording::{Recorder, RecorderConfig, Side};
+    let path = std::env::temp_dir().join(format!(
+        "dcx-bridge-recording-{}-{:?}.wav",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let mut recorder = Recorder::start(&path, RecorderConfig::new(8000)).unwrap();
+
+    // Browser -> carrier: 1 kHz Opus; carrier -> browser: 440 Hz PCMU. Each direction's
+    // decoded frames go to its channel as the bridge transcodes them.
+    let mut browser =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    let mut up = Transcoder::new(OpusDecode::new().unwrap(), G711Encode::new(Law::Ulaw));
+    let mut down = Transcoder::new(
+        G711Decode::new(Law::Ulaw),
+        OpusEncode::new(OpusSettings::default()).unwrap(),
+    );
+    let mut tone_up = SineGenerator::new(1000.0, 48_000, 8000);
+    let mut tone_down = SineGenerator::new(440.0, 8000, 8000);
+    let (mut frame48, mut frame8) = ([0i16; 960], [0i16; 160]);
+    let (mut opus_out, mut pcmu) = ([0u8; 400], [0u8; 160]);
+    for _ in 0..100 {
+        tone_up.fill(&mut frame48);
+        let n = browser.encode(&frame48, &mut opus_out).unwrap();
+        up.process_tapped(
+            packet(&opus_out[..n]),
+            |_| {},
+            |at, pcm| {
+                recorder.push(Side::Left, at, pcm);
+            },
+        );
+        tone_down.fill(&mut frame8);
+        Law::Ulaw.encode_slice(&frame8, &mut pcmu);
+        down.process_tapped(
+            packet(&pcmu),
+            |_| {},
+            |at, pcm| {
+                recorder.push(Side::Right, at, pcm);
+            },
+        );
+    }
+    let summary = recorder.stop();
+    assert!(summary.is_complete(), "{summary:?}");
+    let wav = read_wav_file(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!((wav.spec.channels, wav.spec.sample_rate_hz), (2, 8000));
+    let (left, right) = (wav.channel(0), wav.channel(1));
+    assert_eq!(left.len(), 100 * 160, "2 s of the call");
+    assert!(
+        dominant(&left[1600..], 1000.0, 8000),
+        "the browser on the left"
+    );
+    assert!(
+        dominant(&right[1600..], 440.0, 8000),
+        "the carrier on the right"
+    );
+    assert!(!dominant(&left[1600..], 440.0, 8000), "no crosstalk");
+}
