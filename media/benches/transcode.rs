@@ -188,4 +188,76 @@ fn main() {
         }
     }
     println!("* = dcx's default encoder setting");
+    memory_per_call(&browser_packets(8000), &carrier);
+}
+
+/// Resident memory of this process, from `/proc/self/status` (0 where there is none).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Memory per bridged call: both transcoders and both jitter buffers (one frame through
+/// each, so nothing is allocated later), against bare libopus state (one decoder, one
+/// encoder) in the same run.
+fn memory_per_call(browser: &[Vec<u8>], carrier: &[Vec<u8>]) {
+    use dcx_media::jitter::{JitterBuffer, JitterConfig};
+    const N: usize = 1000;
+    let before = rss_kib();
+    let mut raw: Vec<_> = (0..N)
+        .map(|_| {
+            (
+                opus::Decoder::new(8000, opus::Channels::Mono).unwrap(),
+                opus::Encoder::new(8000, opus::Channels::Mono, opus::Application::Voip).unwrap(),
+            )
+        })
+        .collect();
+    let mut pcm = [0i16; 960];
+    let mut out = [0u8; 1275];
+    for (d, e) in &mut raw {
+        let n = d.decode(&browser[0], &mut pcm, false).unwrap();
+        black_box(e.encode(&pcm[..n], &mut out).unwrap());
+    }
+    let raw_kib = rss_kib().saturating_sub(before);
+    let before = rss_kib();
+    let opus_jitter = JitterConfig {
+        clock_rate_hz: 48_000,
+        slot_bytes: 400,
+        ..JitterConfig::default()
+    };
+    let mut calls: Vec<_> = (0..N)
+        .map(|_| {
+            (
+                JitterBuffer::new(opus_jitter).unwrap(),
+                Transcoder::new(OpusDecode::new().unwrap(), G711Encode::new(Law::Ulaw)),
+                JitterBuffer::new(JitterConfig::default()).unwrap(),
+                Transcoder::new(
+                    G711Decode::new(Law::Ulaw),
+                    OpusEncode::new(OpusSettings::default()).unwrap(),
+                ),
+            )
+        })
+        .collect();
+    for (_, up, _, down) in &mut calls {
+        up.process(packet(&browser[0]), |p| {
+            black_box(p);
+        });
+        down.process(packet(&carrier[0]), |p| {
+            black_box(p);
+        });
+    }
+    let dcx_kib = rss_kib().saturating_sub(before);
+    println!(
+        "memory per bridged call ({N} calls): dcx {} KiB (2 transcoders + 2 jitter buffers), raw libopus {} KiB (decoder + encoder), dcx/raw {:.2}",
+        dcx_kib / N as u64,
+        raw_kib / N as u64,
+        dcx_kib as f64 / raw_kib.max(1) as f64
+    );
+    black_box((raw, calls));
 }
