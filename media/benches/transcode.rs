@@ -6,7 +6,7 @@
 
 use dcx_media::bridge::{G711Decode, G711Encode, OpusDecode, OpusEncode, OpusSettings, Transcoder};
 use dcx_media::g711::Law;
-use dcx_media::jitter::{Playout, PlayoutPacket};
+use dcx_media::jitter::Playout;
 use dcx_media::tone::SineGenerator;
 use std::hint::black_box;
 use std::time::Instant;
@@ -61,17 +61,6 @@ fn carrier_frames() -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn packet(payload: &[u8]) -> Playout<'_> {
-    Playout::Packet(PlayoutPacket {
-        ext_seq: 0,
-        ext_ts: 0,
-        rtp_timestamp: 0,
-        marker: false,
-        payload_type: 0,
-        payload,
-    })
-}
-
 /// Seconds of CPU per second of audio per call, through dcx's transcoders.
 fn dcx_cost(browser: &[Vec<u8>], carrier: &[Vec<u8>], settings: OpusSettings) -> f64 {
     let mut calls: Vec<_> = (0..CALLS)
@@ -88,10 +77,10 @@ fn dcx_cost(browser: &[Vec<u8>], carrier: &[Vec<u8>], settings: OpusSettings) ->
     let t0 = Instant::now();
     for f in 0..FRAMES {
         for (to_carrier, to_browser) in &mut calls {
-            to_carrier.process(packet(&browser[f]), |p| {
+            to_carrier.process(Playout::payload(&browser[f]), |p| {
                 black_box(p);
             });
-            to_browser.process(packet(&carrier[f]), |p| {
+            to_browser.process(Playout::payload(&carrier[f]), |p| {
                 black_box(p);
             });
         }
@@ -245,10 +234,10 @@ fn memory_per_call(browser: &[Vec<u8>], carrier: &[Vec<u8>]) {
         })
         .collect();
     for (_, up, _, down) in &mut calls {
-        up.process(packet(&browser[0]), |p| {
+        up.process(Playout::payload(&browser[0]), |p| {
             black_box(p);
         });
-        down.process(packet(&carrier[0]), |p| {
+        down.process(Playout::payload(&carrier[0]), |p| {
             black_box(p);
         });
     }

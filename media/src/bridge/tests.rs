@@ -1,18 +1,7 @@
 use super::*;
 use crate::g711::Law;
-use crate::jitter::{Playout, PlayoutPacket};
+use crate::jitter::Playout;
 use crate::tone::{goertzel_amplitude, rms, zero_crossing_frequency, SineGenerator};
-
-fn packet(payload: &[u8]) -> Playout<'_> {
-    Playout::Packet(PlayoutPacket {
-        ext_seq: 0,
-        ext_ts: 0,
-        rtp_timestamp: 0,
-        marker: false,
-        payload_type: 0,
-        payload,
-    })
-}
 
 /// Whether `freq` dominates `pcm` at 8 kHz: its Goertzel amplitude is well above the
 /// amplitude at a neighbouring frequency.
@@ -36,7 +25,7 @@ fn browser_opus_comes_out_as_pcmu_at_the_same_frequency() {
     for _ in 0..50 {
         tone.fill(&mut frame48);
         let n = browser.encode(&frame48, &mut opus_out).unwrap();
-        t.process(packet(&opus_out[..n]), |pcmu| {
+        t.process(Playout::payload(&opus_out[..n]), |pcmu| {
             assert_eq!(pcmu.len(), 160, "20 ms of PCMU");
             let mut pcm = [0i16; 160];
             Law::Ulaw.decode_slice(pcmu, &mut pcm);
@@ -67,7 +56,7 @@ fn carrier_pcmu_comes_out_as_opus_at_the_same_frequency_even_with_loss() {
         let playout = if i % 20 == 7 {
             Playout::Lost(1)
         } else {
-            packet(&pcmu)
+            Playout::payload(&pcmu)
         };
         t.process(playout, |opus_payload| {
             let mut out = [0i16; 960];
@@ -133,7 +122,7 @@ fn a_packet_libopus_refuses_is_concealed_and_counted() {
     let mut t = Transcoder::new(OpusDecode::new().unwrap(), G711Encode::new(Law::Alaw));
     let mut out = 0;
     // A TOC byte announcing a code 3 packet with no frame count: invalid.
-    t.process(packet(&[0x03]), |p| out += p.len());
+    t.process(Playout::payload(&[0x03]), |p| out += p.len());
     assert_eq!((t.errors(), t.concealed_frames(), out), (1, 1, 160));
 }
 
@@ -166,7 +155,7 @@ fn a_recording_of_a_bridged_call_has_each_side_on_its_channel() {
         tone_up.fill(&mut frame48);
         let n = browser.encode(&frame48, &mut opus_out).unwrap();
         up.process_tapped(
-            packet(&opus_out[..n]),
+            Playout::payload(&opus_out[..n]),
             |_| {},
             |at, pcm| {
                 recorder.push(Side::Left, at, pcm);
@@ -175,7 +164,7 @@ fn a_recording_of_a_bridged_call_has_each_side_on_its_channel() {
         tone_down.fill(&mut frame8);
         Law::Ulaw.encode_slice(&frame8, &mut pcmu);
         down.process_tapped(
-            packet(&pcmu),
+            Playout::payload(&pcmu),
             |_| {},
             |at, pcm| {
                 recorder.push(Side::Right, at, pcm);

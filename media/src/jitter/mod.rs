@@ -128,6 +128,22 @@ pub enum Playout<'a> {
     Empty,
 }
 
+impl<'a> Playout<'a> {
+    /// A packet carrying just `payload` (numbering zeroed): for feeding a decoder
+    /// directly, without a jitter buffer in front (tests, benchmarks, a bridge fed
+    /// in order).
+    pub fn payload(payload: &'a [u8]) -> Self {
+        Self::Packet(PlayoutPacket {
+            ext_seq: 0,
+            ext_ts: 0,
+            rtp_timestamp: 0,
+            marker: false,
+            payload_type: 0,
+            payload,
+        })
+    }
+}
+
 /// Counters since construction. Drops are split by cause.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JitterStats {
