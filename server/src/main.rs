@@ -13,6 +13,7 @@ mod media_relay;
 mod metrics;
 mod route_cmd;
 mod sip;
+mod webrtc_shell;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
