@@ -116,8 +116,10 @@ impl SideRtcp {
         }
     }
 
-    /// When [`Self::handle_timeout`] is due.
+    /// When [`Self::handle_timeout`] is due: never while the leg carries no media (a
+    /// silent call's relay does not wake for reports it would not send).
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sock.as_ref()?;
         self.session.poll_timeout()
     }
 
