@@ -127,8 +127,9 @@ impl DownTrack {
 }
 
 fn munger(clock_rate_hz: u32) -> Munger {
-    // The SSRC and sequence numbers are str0m's; the timeline may start anywhere, as
-    // str0m adds its own random offset.
+    // The SSRC and sequence numbers are str0m's. str0m 0.25 sends the timeline as it is
+    // (it adds no random offset, despite RFC 3550 5.1's advice): a random origin per
+    // downtrack is still to do.
     Munger::new(MungerConfig {
         ssrc: 0,
         clock_rate_hz,

@@ -185,8 +185,9 @@ impl MediaCore {
         })
     }
 
-    /// Sends one audio frame to a peer. `rtp_time` counts `codec.clock_rate_hz()` from
-    /// any origin (str0m maps it onto the stream's random offset); `payload` is the
+    /// Sends one audio frame to a peer. `rtp_time` counts `codec.clock_rate_hz()`; str0m
+    /// 0.25 puts its low 32 bits on the wire as they are (no random offset of its own:
+    /// measured), so the caller chooses the stream's origin; `payload` is the
     /// codec frame, handed to str0m without a copy. The datagram is queued for
     /// [`Self::poll_transmit`] before this returns. Frames written before the peer is
     /// connected are dropped.
