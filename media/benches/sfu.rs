@@ -346,6 +346,10 @@ fn main() {
         return; // `cargo bench --no-run`-style probes
     }
     two_peers();
+    // `cargo bench -p dcx-media --bench sfu -- two-peers`: the forwarding path only.
+    if std::env::args().any(|a| a == "two-peers") {
+        return;
+    }
     crowded(ROOMS / 10);
     crowded(ROOMS);
     supervision();
