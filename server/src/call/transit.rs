@@ -37,6 +37,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// The answer to a request for a dialog or transaction this call does not have.
+const NO_DIALOG: (u16, &[u8]) = (481, b"Call/Transaction Does Not Exist");
+
 /// What every call of an endpoint shares.
 #[derive(Debug, Clone)]
 pub struct CallSetup {
@@ -343,47 +346,30 @@ impl TransitCall {
                     self.caller_gave_up(now, "CANCEL");
                 }
             }
-            Method::Cancel => {
-                let no_tx = (481, &b"Call/Transaction Does Not Exist"[..]);
-                self.requests.answer(now, from, msg, no_tx, &tag, timers);
-            }
             Method::Bye => match self.side_of(msg) {
                 Some(side) => {
                     self.requests
                         .answer(now, from, msg, (200, b"OK"), &tag, timers);
                     self.bye_from(now, side);
                 }
-                None => self.requests.answer(
-                    now,
-                    from,
-                    msg,
-                    (481, b"Call/Transaction Does Not Exist"),
-                    &tag,
-                    timers,
-                ),
+                None => self
+                    .requests
+                    .answer(now, from, msg, NO_DIALOG, &tag, timers),
             },
-            Method::Invite => match self.side_of(msg) {
-                Some(side) if self.is_live_side(side) => self.reinvite_from(now, from, side, msg),
-                _ => self.requests.answer(
-                    now,
-                    from,
-                    msg,
-                    (481, b"Call/Transaction Does Not Exist"),
-                    &tag,
-                    timers,
-                ),
-            },
-            Method::Update => match self.side_of(msg) {
+            Method::Invite | Method::Update => match self.side_of(msg) {
+                Some(side) if self.is_live_side(side) && method == Method::Invite => {
+                    self.reinvite_from(now, from, side, msg);
+                }
                 Some(side) if self.is_live_side(side) => self.update_from(now, from, side, msg),
-                _ => self.requests.answer(
-                    now,
-                    from,
-                    msg,
-                    (481, b"Call/Transaction Does Not Exist"),
-                    &tag,
-                    timers,
-                ),
+                _ => self
+                    .requests
+                    .answer(now, from, msg, NO_DIALOG, &tag, timers),
             },
+            // A CANCEL of anything but the call's INVITE (RFC 3261 9.2: no such
+            // transaction).
+            Method::Cancel => self
+                .requests
+                .answer(now, from, msg, NO_DIALOG, &tag, timers),
             Method::Options if self.side_of(msg).is_some() => {
                 self.requests
                     .answer(now, from, msg, (200, b"OK"), &tag, timers);
