@@ -76,6 +76,16 @@ enum Side {
     Carrier(usize),
 }
 
+impl Side {
+    /// Index of the side in the per-leg arrays (`sent_sdp`, `timers`).
+    fn slot(self) -> usize {
+        match self {
+            Side::Origin => 0,
+            Side::Carrier(_) => 1,
+        }
+    }
+}
+
 /// One transit call.
 #[derive(Debug)]
 pub struct TransitCall {
@@ -377,6 +387,15 @@ impl TransitCall {
             _ => self
                 .requests
                 .answer(now, from, msg, (501, b"Not Implemented"), &tag, timers),
+        }
+    }
+
+    /// Our tag in `side`'s dialog (the To tag toward the origin, the From tag toward
+    /// carriers).
+    fn local_tag(&self, side: Side) -> String {
+        match side {
+            Side::Origin => self.origin.dialog.local_tag.clone(),
+            Side::Carrier(_) => self.ids.carrier_tag(),
         }
     }
 

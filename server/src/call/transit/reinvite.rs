@@ -118,14 +118,6 @@ fn other(side: Side, answered: usize) -> Side {
     }
 }
 
-/// Index of `side` in `sent_sdp`.
-fn slot(side: Side) -> usize {
-    match side {
-        Side::Origin => 0,
-        Side::Carrier(_) => 1,
-    }
-}
-
 /// The asker's Contact, if it has one: its new remote target.
 fn contact_of(msg: &Message<'_>) -> Option<String> {
     match msg.contacts().next() {
@@ -215,7 +207,7 @@ impl TransitCall {
             // No offer (a session refresh, or an offer wanted from us): answered here
             // with the SDP this side already has from us; the other leg is not asked.
             self.reinvite = Some(relayed);
-            let ours = self.sent_sdp[slot(side)].clone();
+            let ours = self.sent_sdp[side.slot()].clone();
             self.answer_asker(now, ours);
             return;
         };
@@ -249,7 +241,7 @@ impl TransitCall {
             }
         }
         tracing::debug!(call_id = %self.parties.call_id, ?side, "relaying a re-INVITE");
-        self.sent_sdp[slot(target)] = Some(forwarded);
+        self.sent_sdp[target.slot()] = Some(forwarded);
         relayed.branch = ours;
         relayed.cseq = our_cseq;
         relayed.to = to;
@@ -387,12 +379,9 @@ impl TransitCall {
         };
         self.refreshed(now, asker);
         let headers = self.timer_response_headers(asker);
+        let tag = self.local_tag(asker);
         let Some(r) = &mut self.reinvite else { return };
         r.done = true;
-        let tag = match r.asker {
-            Side::Origin => self.origin.dialog.local_tag.clone(),
-            Side::Carrier(_) => self.ids.carrier_tag(),
-        };
         let Ok(request) = Message::parse_datagram(&r.request) else {
             return;
         };
@@ -409,7 +398,7 @@ impl TransitCall {
         let _ = answer.poll_transmit(); // the transaction sent the first one
         r.answer = Some(answer);
         if body.is_some() {
-            self.sent_sdp[slot(asker)] = body;
+            self.sent_sdp[asker.slot()] = body;
         }
     }
 
@@ -421,12 +410,9 @@ impl TransitCall {
         msg: &Message<'_>,
     ) -> Option<(String, Vec<u8>)> {
         let (t, b) = body_of(msg)?;
-        let asker_side = match target {
-            Side::Origin => Side::Carrier(0),
-            Side::Carrier(_) => Side::Origin,
-        };
+        let asker = self.reinvite.as_ref().map_or(Side::Origin, |r| r.asker);
         let (Some((ip, port)), Some(offer)) = (
-            self.port_facing(asker_side),
+            self.port_facing(asker),
             self.reinvite.as_mut().and_then(|r| r.offer.take()),
         ) else {
             return Some((t.to_owned(), b.to_vec()));
@@ -485,6 +471,10 @@ impl TransitCall {
     /// The other leg refused (or timed out): the asker gets the same code, nothing
     /// changes.
     fn reinvite_failed(&mut self, now: Instant, code: u16, reason: &[u8]) {
+        let Some(asker) = self.reinvite.as_ref().map(|r| r.asker) else {
+            return;
+        };
+        let tag = self.local_tag(asker);
         let Some(r) = &mut self.reinvite else { return };
         if r.done {
             return;
@@ -492,10 +482,6 @@ impl TransitCall {
         r.done = true;
         let Ok(request) = Message::parse_datagram(&r.request) else {
             return;
-        };
-        let tag = match r.asker {
-            Side::Origin => self.origin.dialog.local_tag.clone(),
-            Side::Carrier(_) => self.ids.carrier_tag(),
         };
         let Ok(resp) = response_to(&request, code, reason, Some(&tag)) else {
             return;

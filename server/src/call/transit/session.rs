@@ -102,13 +102,6 @@ impl Refresh {
     }
 }
 
-fn slot(side: Side) -> usize {
-    match side {
-        Side::Origin => 0,
-        Side::Carrier(_) => 1,
-    }
-}
-
 /// `Min-SE`'s delta-seconds.
 fn min_se(msg: &Message<'_>) -> Option<u32> {
     let v = msg.header("Min-SE")?.value_str()?;
@@ -179,23 +172,27 @@ impl TransitCall {
     /// Headers for a request dcx sends on `side` (a relayed re-INVITE): the leg's
     /// `Session-Expires`, if it has a timer.
     pub(super) fn timer_request_headers(&self, side: Side) -> Vec<(&'static str, String)> {
-        self.timers[slot(side)].as_ref().map_or_else(Vec::new, |t| {
-            vec![
-                ("Supported", "timer".to_owned()),
-                ("Session-Expires", t.header(true)),
-            ]
-        })
+        self.timers[side.slot()]
+            .as_ref()
+            .map_or_else(Vec::new, |t| {
+                vec![
+                    ("Supported", "timer".to_owned()),
+                    ("Session-Expires", t.header(true)),
+                ]
+            })
     }
 
     /// Headers for our 2xx to a refresh from `side`.
     pub(super) fn timer_response_headers(&self, side: Side) -> Vec<(&'static str, String)> {
-        self.timers[slot(side)].as_ref().map_or_else(Vec::new, |t| {
-            let mut h = vec![("Session-Expires", t.header(false))];
-            if t.peer_supports {
-                h.push(("Require", "timer".to_owned()));
-            }
-            h
-        })
+        self.timers[side.slot()]
+            .as_ref()
+            .map_or_else(Vec::new, |t| {
+                let mut h = vec![("Session-Expires", t.header(false))];
+                if t.peer_supports {
+                    h.push(("Require", "timer".to_owned()));
+                }
+                h
+            })
     }
 
     /// When a leg's timer is due (only while answered).
@@ -212,7 +209,7 @@ impl TransitCall {
 
     /// A successful re-INVITE (or UPDATE) on `side` refreshed its session.
     pub(super) fn refreshed(&mut self, now: Instant, side: Side) {
-        if let Some(t) = &mut self.timers[slot(side)] {
+        if let Some(t) = &mut self.timers[side.slot()] {
             t.restart(now);
         }
     }
@@ -225,10 +222,7 @@ impl TransitCall {
         side: Side,
         msg: &Message<'_>,
     ) {
-        let tag = match side {
-            Side::Origin => self.origin.dialog.local_tag.clone(),
-            Side::Carrier(_) => self.ids.carrier_tag(),
-        };
+        let tag = self.local_tag(side);
         let timers = self.setup.timers;
         if !msg.body().is_empty() {
             // Media changes by UPDATE are not relayed yet (re-INVITE is).
@@ -366,7 +360,7 @@ impl TransitCall {
         } else if accepted {
             // An answer to the SDP the leg already had: the media does not change.
             if let Some(se) = msg.session_expires().ok().flatten() {
-                if let Some(t) = &mut self.timers[slot(side)] {
+                if let Some(t) = &mut self.timers[side.slot()] {
                     t.interval_s = se.delta_secs.max(90);
                 }
             }
