@@ -21,6 +21,9 @@ use dcx_media::webrtc::{
     AudioCodec, MediaCore, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig,
 };
 
+mod rss;
+use rss::rss_kib;
+
 // The webrtc tests' world (simulated network, str0m clients), shared with this bench; it
 // names the library's types through this module's imports above.
 #[allow(dead_code)]
@@ -186,18 +189,6 @@ impl Bench {
 
 fn us_per(busy: Duration, packets: u64) -> f64 {
     busy.as_secs_f64() * 1e6 / packets as f64
-}
-
-/// Resident memory of this process, from `/proc/self/status` (0 where there is none).
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn line(label: &str, us: f64) {

@@ -11,6 +11,9 @@ use dcx_media::tone::SineGenerator;
 use std::hint::black_box;
 use std::time::Instant;
 
+mod rss;
+use rss::rss_kib;
+
 const CALLS: usize = 100;
 const FRAMES: usize = 250; // 5 s of audio per call
 
@@ -178,18 +181,6 @@ fn main() {
     }
     println!("* = dcx's default encoder setting");
     memory_per_call(&browser_packets(8000), &carrier);
-}
-
-/// Resident memory of this process, from `/proc/self/status` (0 where there is none).
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Memory per bridged call: both transcoders and both jitter buffers (one frame through

@@ -41,6 +41,24 @@ pub struct Target {
     pub transport: Transport,
 }
 
+/// The challenge to answer in a 401 (`WWW-Authenticate`) or 407
+/// (`Proxy-Authenticate`): the strongest one offered, and the header the answer goes in.
+pub fn read_challenge(
+    code: u16,
+    msg: &Message<'_>,
+) -> Result<(Challenge, &'static str), dcx_sip::auth::AuthError> {
+    let (asked, answer) = if code == 401 {
+        ("WWW-Authenticate", "Authorization")
+    } else {
+        ("Proxy-Authenticate", "Proxy-Authorization")
+    };
+    let values: Vec<String> = msg
+        .headers_named(asked)
+        .map(|h| String::from_utf8_lossy(&h.unfolded()).into_owned())
+        .collect();
+    Challenge::strongest(values.iter().map(String::as_str)).map(|c| (c, answer))
+}
+
 /// The candidates not tried yet, in order.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
@@ -334,17 +352,7 @@ impl Attempt {
         if from != self.target.addr {
             return Err(format!("the challenge came from {from}, not the trunk"));
         }
-        let (asked, answer) = if code == 401 {
-            ("WWW-Authenticate", "Authorization")
-        } else {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        };
-        let values: Vec<String> = msg
-            .headers_named(asked)
-            .map(|h| String::from_utf8_lossy(&h.unfolded()).into_owned())
-            .collect();
-        let challenge =
-            Challenge::strongest(values.iter().map(String::as_str)).map_err(|e| e.to_string())?;
+        let (challenge, answer) = read_challenge(code, msg).map_err(|e| e.to_string())?;
         let body = self.body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice()));
         let value = authorize(
             &challenge,

@@ -13,7 +13,7 @@
 //! Not done: removing the binding (`Expires: 0`) at shutdown; registering over TCP.
 
 use crate::call::legs::Transport;
-use dcx_sip::auth::{authorize, Challenge, Credentials};
+use dcx_sip::auth::{authorize, Credentials};
 use dcx_sip::headers::Contact;
 use dcx_sip::transaction::{ClientEvent, NonInviteClient, Timers};
 use dcx_sip::trunk::{Registration, RegistrationAction, RegistrationConfig, RegistrationState};
@@ -223,16 +223,7 @@ impl Registrations {
         if attempt.answered_challenge || from != r.target.addr {
             return false;
         }
-        let (asked, answer) = if code == 401 {
-            ("WWW-Authenticate", "Authorization")
-        } else {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        };
-        let values: Vec<String> = msg
-            .headers_named(asked)
-            .map(|h| String::from_utf8_lossy(&h.unfolded()).into_owned())
-            .collect();
-        let Ok(challenge) = Challenge::strongest(values.iter().map(String::as_str)) else {
+        let Ok((challenge, answer)) = crate::call::attempts::read_challenge(code, msg) else {
             return false;
         };
         let cnonce = format!("{:016x}", dcx_routing::rng::mix(self.seed ^ self.sent));
