@@ -93,6 +93,9 @@ impl WebRtcConfig {
             .enable_opus(true, false)
             .enable_pcmu(self.accept_g711, false)
             .enable_pcma(self.accept_g711, false)
+            // Packets, not frames, cross the peer's boundary: every codec here is one
+            // frame per packet, and RTP mode forwards a third cheaper (see rtp_io).
+            .set_rtp_mode(true)
             // Hand frames on as they arrive: the jitter buffer downstream reorders
             // and conceals, and holding packets here would add delay under loss.
             .set_reordering_size_audio(0)

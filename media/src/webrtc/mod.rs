@@ -52,6 +52,7 @@ mod config;
 mod core;
 mod demux;
 mod peer;
+mod rtp_io;
 mod schedule;
 
 pub use self::answer::narrowband_opus;
@@ -126,15 +127,6 @@ impl AudioCodec {
             Codec::PCMU => Some(Self::Pcmu),
             Codec::PCMA => Some(Self::Pcma),
             _ => None,
-        }
-    }
-
-    pub(crate) fn to_str0m(self) -> str0m::format::Codec {
-        use str0m::format::Codec;
-        match self {
-            Self::Opus => Codec::Opus,
-            Self::Pcmu => Codec::PCMU,
-            Self::Pcma => Codec::PCMA,
         }
     }
 }

@@ -5,14 +5,19 @@
 //! [`Peer::drain`], which polls str0m until it names its next timeout, as str0m
 //! requires. A failure ends the peer: it records why in `gone`, and the core removes
 //! it and reports [`MediaEvent::PeerDisconnected`] once.
+//!
+//! str0m runs in RTP mode: packets, not frames, cross this boundary, numbered and
+//! classified by [`super::rtp_io`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::media::{Frequency, MediaData, MediaKind, MediaTime, Mid, TelephoneEvent};
+use str0m::media::{MediaKind, Mid};
+use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
+use super::rtp_io::{Outgoing, PtTable, Received, RecvState, SendState};
 use super::{AudioCodec, DisconnectReason, MediaError, MediaEvent, PeerId, Transmit};
 use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReceiverConfig};
 
@@ -33,19 +38,14 @@ pub struct KeyPress {
     pub volume: u8,
 }
 
-/// One frame (or telephone-event) to hand to str0m.
-struct Write {
-    codec: AudioCodec,
-    rtp_time: u64,
-    payload: Arc<[u8]>,
-    event: Option<TelephoneEvent>,
-    start_of_talkspurt: bool,
-}
-
 pub(super) struct Peer {
     id: PeerId,
     rtc: Rtc,
     audio_mid: Option<Mid>,
+    /// The payload types negotiated on the audio m-line.
+    pts: PtTable,
+    rx: RecvState,
+    tx: SendState,
     connected: bool,
     /// When the peer is given up if it has not connected by then.
     connect_deadline: Instant,
@@ -62,6 +62,9 @@ impl Peer {
             id,
             rtc,
             audio_mid: None,
+            pts: PtTable::default(),
+            rx: RecvState::default(),
+            tx: SendState::default(),
             connected: false,
             connect_deadline: now + connect_timeout,
             rtc_timeout: now,
@@ -90,19 +93,14 @@ impl Peer {
                     .media(*mid)
                     .is_some_and(|m| m.kind() == MediaKind::Audio && !m.disabled())
             });
+        if let Some(mid) = self.audio_mid {
+            self.pts = PtTable::negotiated(&self.rtc, mid);
+        }
     }
 
     /// True when the offer gave us an audio m-line with a codec we take.
     pub(super) fn has_common_audio_codec(&self) -> bool {
-        let Some(media) = self.audio_mid.and_then(|mid| self.rtc.media(mid)) else {
-            return false;
-        };
-        let config = self.rtc.codec_config();
-        media.remote_pts().iter().any(|pt| {
-            config
-                .find(|p| p.pt() == *pt)
-                .is_some_and(|p| AudioCodec::from_str0m(p.spec().codec).is_some())
-        })
+        self.pts.has_audio()
     }
 
     /// When [`Self::handle_timeout`] has work to do.
@@ -113,6 +111,9 @@ impl Peer {
         }
         if let Some(dtmf) = self.dtmf.as_ref().and_then(DtmfReceiver::poll_timeout) {
             at = at.min(dtmf);
+        }
+        if let Some(send) = self.tx.dtmf_timeout() {
+            at = at.min(send);
         }
         at
     }
@@ -133,15 +134,19 @@ impl Peer {
             dtmf.handle_timeout(now);
             self.pump_dtmf(out);
         }
+        if self.tx.dtmf_timeout().is_some_and(|at| now >= at) {
+            self.send_due_dtmf(now);
+            self.handle_input(Input::Timeout(now), out);
+            return;
+        }
         if now >= self.rtc_timeout {
             self.handle_input(Input::Timeout(now), out);
         }
     }
 
-    /// Sends one audio frame (the frame-level API: str0m packetizes, numbers and
-    /// protects it). Frames written before the peer is connected are dropped by str0m.
-    /// `start_of_talkspurt` sets the RTP marker bit (a new talkspurt, or a stream that
-    /// continues from another source).
+    /// Sends one audio frame as one RTP packet. Frames written before the peer is
+    /// connected are dropped (nothing stale is queued). `start_of_talkspurt` sets the
+    /// RTP marker bit (a new talkspurt, or a stream that continues from another source).
     pub(super) fn write_audio(
         &mut self,
         now: Instant,
@@ -151,18 +156,21 @@ impl Peer {
         start_of_talkspurt: bool,
         out: &mut Outbox,
     ) -> Result<(), MediaError> {
-        let write = Write {
-            codec,
-            rtp_time,
-            payload,
-            event: None,
-            start_of_talkspurt,
-        };
-        self.write(now, write, out)
+        let id = self.id;
+        let mid = self.sending_mid()?;
+        let packet = self
+            .tx
+            .audio(now, &self.pts, codec, rtp_time, payload, start_of_talkspurt)
+            .ok_or(MediaError::CodecNotNegotiated { peer: id, codec })?;
+        if !self.connected {
+            return Ok(());
+        }
+        self.send(now, mid, packet, out)
     }
 
     /// Sends a key press as telephone-events at `rtp_time` of the audio stream in
-    /// `codec`'s clock; str0m paces the packets (and the three end packets) itself.
+    /// `codec`'s clock; the peer's DTMF sender paces the updates and the three end
+    /// packets from the core's timeouts.
     pub(super) fn send_dtmf(
         &mut self,
         now: Instant,
@@ -171,46 +179,62 @@ impl Peer {
         press: KeyPress,
         out: &mut Outbox,
     ) -> Result<(), MediaError> {
-        let event = TelephoneEvent {
-            event: press.digit.event(),
-            end: true,
-            volume: press.volume.min(63),
-            duration: press.duration,
-        };
-        let write = Write {
-            codec,
-            rtp_time,
-            payload: Arc::from([]),
-            event: Some(event),
-            start_of_talkspurt: false,
-        };
-        self.write(now, write, out)
+        let id = self.id;
+        self.sending_mid()?;
+        if !self.connected {
+            return Err(MediaError::WriteRefused {
+                peer: id,
+                detail: "not connected yet".into(),
+            });
+        }
+        self.tx
+            .queue_dtmf(now, id, &self.pts, codec, rtp_time, press)?;
+        self.send_due_dtmf(now);
+        self.handle_input(Input::Timeout(now), out);
+        Ok(())
     }
 
-    fn write(&mut self, now: Instant, write: Write, out: &mut Outbox) -> Result<(), MediaError> {
-        let Write {
-            codec,
-            rtp_time,
-            payload,
-            event,
-            start_of_talkspurt,
-        } = write;
+    /// The audio mid, if we may send on it.
+    fn sending_mid(&self) -> Result<Mid, MediaError> {
         let id = self.id;
         let mid = self.audio_mid.ok_or(MediaError::NotSending(id))?;
-        let writer = self.rtc.writer(mid).ok_or(MediaError::NotSending(id))?;
-        let pt = writer
-            .payload_params()
-            .find(|p| p.spec().codec == codec.to_str0m())
-            .map(str0m::format::PayloadParams::pt)
-            .ok_or(MediaError::CodecNotNegotiated { peer: id, codec })?;
-        let clock = Frequency::new(codec.clock_rate_hz()).expect("clock rates are not zero");
-        let writer = match event {
-            Some(event) => writer.telephone_event(event),
-            None => writer.start_of_talkspurt(start_of_talkspurt),
+        let sending = self
+            .rtc
+            .media(mid)
+            .is_some_and(|m| m.direction().is_sending());
+        if sending {
+            Ok(mid)
+        } else {
+            Err(MediaError::NotSending(id))
+        }
+    }
+
+    /// Hands every telephone-event packet due at `now` to str0m.
+    fn send_due_dtmf(&mut self, now: Instant) {
+        let Some(mid) = self.audio_mid else {
+            return;
         };
-        let written = writer.write(pt, now, MediaTime::new(rtp_time, clock), payload);
+        while let Some(packet) = self.tx.poll_dtmf(now, &self.pts) {
+            if self
+                .tx
+                .send(&mut self.rtc, now, self.id, mid, packet)
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    fn send(
+        &mut self,
+        now: Instant,
+        mid: Mid,
+        packet: Outgoing,
+        out: &mut Outbox,
+    ) -> Result<(), MediaError> {
+        let sent = self.tx.send(&mut self.rtc, now, self.id, mid, packet);
         // str0m queues what is written and sends it on its next timeout, which the write
-        // made due: run it now, so the frame leaves in this call rather than at the
+        // made due: run it now, so the packet leaves in this call rather than at the
         // core's next `handle_timeout` (a scan of every peer). A timeout input is always
         // allowed (str0m's docs), so the drain str0m wants after every write is the one
         // after it: one drain instead of two, ~0.35 us per forwarded packet measured.
@@ -219,13 +243,7 @@ impl Peer {
         } else {
             self.drain(out);
         }
-        written.map_err(|e| match e {
-            RtcError::NotSendingDirection(_) => MediaError::NotSending(id),
-            other => MediaError::WriteRefused {
-                peer: id,
-                detail: other.to_string(),
-            },
-        })
+        sent
     }
 
     /// Starts a local close (DTLS `close_notify`, RTCP BYE) and drains what it sends.
@@ -278,7 +296,7 @@ impl Peer {
             Event::MediaAdded(added) if added.kind == MediaKind::Audio => {
                 self.audio_mid.get_or_insert(added.mid);
             }
-            Event::MediaData(data) => self.on_media(data, out),
+            Event::RtpPacket(packet) => self.on_rtp(packet, out),
             Event::Closed => {
                 self.gone.get_or_insert(DisconnectReason::ClosedByPeer);
             }
@@ -286,33 +304,43 @@ impl Peer {
         }
     }
 
-    fn on_media(&mut self, data: MediaData, out: &mut Outbox) {
-        if Some(data.mid) != self.audio_mid {
-            return;
-        }
-        let spec = data.params.spec();
-        if spec.codec.is_tele() {
-            let receiver = self.dtmf.get_or_insert_with(|| {
-                DtmfReceiver::new(DtmfReceiverConfig {
-                    clock_rate_hz: spec.clock_rate.get(),
-                    ..DtmfReceiverConfig::default()
-                })
-                .expect("a negotiated clock rate is not zero")
-            });
-            // The receiver keys events by the 32-bit wire timestamp; a malformed
-            // report changes nothing and is dropped.
-            let rtp_timestamp = data.time.numer() as u32;
-            let _ = receiver.handle_packet(data.network_time, rtp_timestamp, &data.data);
-            self.pump_dtmf(out);
-        } else if let Some(codec) = AudioCodec::from_str0m(spec.codec) {
-            out.events.push_back(MediaEvent::Audio {
+    fn on_rtp(&mut self, packet: RtpPacket, out: &mut Outbox) {
+        let received = self
+            .rx
+            .classify(&mut self.rtc, self.audio_mid, &self.pts, packet);
+        match received {
+            Some(Received::Audio {
+                codec,
+                ext_seq,
+                rtp_time,
+                contiguous,
+                payload,
+            }) => out.events.push_back(MediaEvent::Audio {
                 peer: self.id,
                 codec,
-                ext_seq: **data.seq_range.start(),
-                rtp_time: data.time.numer(),
-                contiguous: data.contiguous,
-                payload: data.data,
-            });
+                ext_seq,
+                rtp_time,
+                contiguous,
+                payload,
+            }),
+            Some(Received::Tele {
+                clock_rate_hz,
+                rtp_timestamp,
+                arrived,
+                payload,
+            }) => {
+                let receiver = self.dtmf.get_or_insert_with(|| {
+                    DtmfReceiver::new(DtmfReceiverConfig {
+                        clock_rate_hz,
+                        ..DtmfReceiverConfig::default()
+                    })
+                    .expect("a negotiated clock rate is not zero")
+                });
+                // A malformed report changes nothing and is dropped.
+                let _ = receiver.handle_packet(arrived, rtp_timestamp, &payload);
+                self.pump_dtmf(out);
+            }
+            None => {}
         }
     }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use str0m::Event;
 
-use super::harness::{Client, LinkConfig, World, FRAME_INTERVAL};
+use super::harness::{frame, parse_frame, Client, LinkConfig, World, FRAME_INTERVAL};
 use super::{assert_all_in_order, client_received, core_received, stream};
 use crate::webrtc::{
     AudioCodec, DisconnectReason, MediaCore, MediaError, MediaEvent, WebRtcConfig,
@@ -347,4 +347,43 @@ fn a_bridged_call_asks_the_browser_for_narrowband_opus() {
     );
     // The browser's side (str0m here) takes the edited answer.
     client.accept_answer(&answer);
+}
+
+#[test]
+fn audio_written_before_the_browser_connects_is_not_sent_later_as_a_burst() {
+    let mut world = World::new(LinkConfig::CLEAN, 21);
+    let (c, peer) = world.add_client("198.51.100.1:5000");
+    // The call control may write before ICE and DTLS are up (early media): those frames
+    // are dropped, not queued until SRTP comes up.
+    for k in 0..10u32 {
+        world
+            .core
+            .write_audio(
+                world.now,
+                peer,
+                AudioCodec::Opus,
+                u64::from(k) * 960,
+                frame(0xEE, k),
+            )
+            .unwrap();
+    }
+    world.connect(c, peer);
+    world.run_for(Duration::from_millis(200));
+    assert!(
+        world.clients[c].media().next().is_none(),
+        "nothing written before the connect arrives"
+    );
+
+    stream(&mut world, &[(c, peer)], 20);
+    let received: Vec<_> = world.clients[c].media().collect();
+    assert_eq!(received.len(), 20);
+    assert!(received.iter().all(|d| parse_frame(&d.data).0 != 0xEE));
+    // One packet per frame, numbered by the core one step at a time.
+    for pair in received.windows(2) {
+        assert_eq!(
+            **pair[1].seq_range.start(),
+            **pair[0].seq_range.start() + 1,
+            "sequence numbers step by one"
+        );
+    }
 }
