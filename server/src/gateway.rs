@@ -25,6 +25,10 @@ pub struct Gateway {
     sip_stats: Arc<std::sync::Mutex<crate::sip::endpoint::EndpointStats>>,
     rtp_stats: Arc<crate::media_relay::RelayStats>,
     tcp_stats: Arc<crate::sip::tcp::StreamStats>,
+    browser_stats: Arc<crate::browser::BrowserStats>,
+    /// The WebRTC media loop and the count of events call tasks did not take, once
+    /// browsers are served.
+    webrtc: std::sync::OnceLock<(crate::webrtc_shell::WebRtcHandle, Arc<AtomicU64>)>,
     loaded: Loaded,
     routing: RouterStore,
     deck_name: std::sync::Mutex<String>,
@@ -85,6 +89,8 @@ impl Gateway {
             sip_stats: Arc::default(),
             rtp_stats: Arc::default(),
             tcp_stats: Arc::default(),
+            browser_stats: Arc::default(),
+            webrtc: std::sync::OnceLock::new(),
             routing: RouterStore::new(router),
             loaded,
             deck_name: std::sync::Mutex::new(deck_name),
@@ -119,12 +125,70 @@ impl Gateway {
     }
 }
 
-/// The HTTP routes.
-pub fn app(gateway: Arc<Gateway>) -> HttpRouter {
-    HttpRouter::new()
+/// The HTTP routes; `/ws` when browsers are served.
+pub fn app(gateway: Arc<Gateway>, browsers: Option<Arc<crate::browser::Browsers>>) -> HttpRouter {
+    let router = HttpRouter::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(gateway)
+        .with_state(gateway);
+    match browsers {
+        Some(b) => router.merge(
+            HttpRouter::new()
+                .route("/ws", get(crate::browser::ws::upgrade))
+                .with_state(b),
+        ),
+        None => router,
+    }
+}
+
+/// Starts the WebRTC media loop, the peer router and the session hub, when
+/// `[signaling]` and `[media] webrtc_port` are configured.
+async fn start_browsers(
+    gateway: &Gateway,
+    stopped: tokio::sync::watch::Receiver<bool>,
+    sip: tokio::sync::mpsc::Sender<crate::sip::udp::SipCommand>,
+) -> anyhow::Result<Option<Arc<crate::browser::Browsers>>> {
+    let config = &gateway.loaded.config;
+    let (Some(signaling), Some(media)) = (&config.signaling, &config.media) else {
+        return Ok(None);
+    };
+    let Some(port) = media.webrtc_port.as_ref().map(|p| *p.get_ref()) else {
+        return Ok(None);
+    };
+    let ip: std::net::IpAddr = media
+        .public_ip
+        .get_ref()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("media.public_ip: {e}"))?;
+    // The public address if it is local, else every interface (1:1 NAT in front).
+    let socket = match tokio::net::UdpSocket::bind((ip, port)).await {
+        Ok(s) => s,
+        Err(_) => tokio::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, port))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot bind the WebRTC port {port} (media.webrtc_port): {e}")
+            })?,
+    };
+    let core = dcx_media::webrtc::MediaCore::new(&dcx_media::webrtc::WebRtcConfig::new(ip, port))
+        .map_err(|e| anyhow::anyhow!("{e} (media)"))?;
+    tracing::info!(addr = %socket.local_addr()?, "webrtc listening");
+    let (shell, webrtc, events) = crate::webrtc_shell::WebRtcShell::new(socket, core, stopped)?;
+    tokio::spawn(shell.run());
+    let stats = gateway.browser_stats.clone();
+    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let services = Arc::new(crate::browser::Services {
+        webrtc: webrtc.clone(),
+        peers: crate::browser::peers::PeerRouter::spawn(events, dropped.clone()),
+        sip,
+        stats: stats.clone(),
+    });
+    let _ = gateway.webrtc.set((webrtc, dropped));
+    let grace = std::time::Duration::from_secs(*signaling.resume_grace_s.get_ref());
+    let hub = crate::browser::hub::spawn(services, grace)
+        .map_err(|e| anyhow::anyhow!("cannot open the OS random source: {e}"))?;
+    let tokens = dcx_signaling::TokenKey::new(signaling.token_key.get_ref().as_bytes())
+        .map_err(|e| anyhow::anyhow!("signaling.token_key: {e}"))?;
+    Ok(Some(Arc::new(crate::browser::Browsers { hub, tokens, stats })))
 }
 
 async fn metrics(State(g): State<Arc<Gateway>>) -> axum::response::Response {
@@ -197,8 +261,26 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
             (t.name.clone(), health)
         })
         .collect();
+    let webrtc = match g.webrtc.get() {
+        Some((handle, dropped)) => {
+            let mut browsers = g.browser_stats.to_json();
+            browsers["events_dropped"] = json!(dropped.load(Ordering::Relaxed));
+            let c = handle.counters().await.unwrap_or_default();
+            json!({
+                "datagrams": c.core.datagrams_received,
+                "malformed": c.core.datagrams_malformed,
+                "unrouted": c.core.datagrams_unrouted,
+                "peers": c.core.peers_added - c.core.peers_gone,
+                "writes_refused": c.writes_refused,
+                "audio_events_dropped": c.audio_events_dropped,
+                "browsers": browsers,
+            })
+        }
+        None => serde_json::Value::Null,
+    };
     Json(json!({
         "status": "ok",
+        "webrtc": webrtc,
         "rtp": g.rtp_stats.to_json(),
         "sip": {
             "datagrams": sip.datagrams,
@@ -232,8 +314,11 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
     tokio::spawn(reload_on_sighup(gateway.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let cdr = open_cdr(&gateway)?;
-    let sip_task = start_sip(&gateway, stopped, cdr.as_ref().map(CdrWriter::handle)).await?;
-    axum::serve(listener, app(gateway))
+    let (sip_commands, commands) = tokio::sync::mpsc::channel(1024);
+    let browsers = start_browsers(&gateway, stopped.clone(), sip_commands).await?;
+    let cdrs = cdr.as_ref().map(CdrWriter::handle);
+    let sip_task = start_sip(&gateway, stopped, cdrs, commands).await?;
+    axum::serve(listener, app(gateway, browsers))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop.send(true);
@@ -332,6 +417,7 @@ async fn start_sip(
     gateway: &Arc<Gateway>,
     stopped: tokio::sync::watch::Receiver<bool>,
     cdrs: Option<CdrSender>,
+    commands: tokio::sync::mpsc::Receiver<crate::sip::udp::SipCommand>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let config = &gateway.loaded.config;
     let Some(sip) = &config.sip else {
@@ -409,8 +495,7 @@ async fn start_sip(
         .with_probes(probes)
         .with_registrations(registrations);
     Ok(Some(tokio::spawn(crate::sip::udp::run(
-        socket,
-        streams,
+        (socket, streams),
         endpoint,
         gateway.sip_stats.clone(),
         stopped,
@@ -424,6 +509,7 @@ async fn start_sip(
             }
         },
         move |command| relays.apply(command),
+        commands,
     ))))
 }
 

@@ -15,7 +15,7 @@
 //! from a trunk without credentials or from another address, or one that cannot be
 //! answered is the attempt's failure with that code.
 
-use super::events::Rated;
+use super::events::{AttemptEnd, AttemptRecord, CallEvent, Parties, Rated, Times, WallClock};
 use super::legs::{Dialog, Ids, Local, Request, Transport};
 use dcx_routing::FailoverPolicy;
 use dcx_sip::auth::{authorize, Challenge, Credentials};
@@ -104,6 +104,9 @@ pub struct Offer<'a> {
     pub max_forwards: u8,
     /// The origin's body (the SDP offer), passed through.
     pub body: Option<(&'a str, &'a [u8])>,
+    /// Extra headers of every INVITE (the session-timer offer, for calls that can
+    /// refresh it).
+    pub headers: &'static [(&'static str, &'static str)],
 }
 
 /// What one response did to an attempt's INVITE transaction.
@@ -141,6 +144,7 @@ pub struct Attempt {
     invite_cseq: u32,
     max_forwards: u8,
     body: Option<(String, Vec<u8>)>,
+    headers: &'static [(&'static str, &'static str)],
     /// The credentials header the current INVITE carries (repeated in the 2xx's ACK).
     auth: Option<(&'static str, String)>,
     /// The challenged INVITE's branch and transaction, kept to ACK a retransmitted
@@ -196,7 +200,7 @@ impl Attempt {
         };
         let branch = ids.branch();
         let mut r = Request::new(Method::Invite, 1, &branch, local);
-        r.headers = super::transit::SESSION_TIMER_OFFER;
+        r.headers = offer.headers;
         r.max_forwards = offer.max_forwards;
         r.body = offer.body;
         let bytes = dialog.request(&r)?;
@@ -210,6 +214,7 @@ impl Attempt {
             invite_cseq: 1,
             max_forwards: offer.max_forwards,
             body: offer.body.map(|(t, b)| (t.to_owned(), b.to_vec())),
+            headers: offer.headers,
             auth: None,
             challenged: None,
             timers,
@@ -365,7 +370,7 @@ impl Attempt {
         );
         let branch = ids.branch();
         let mut r = Request::new(Method::Invite, self.invite_cseq + 1, &branch, local);
-        r.headers = super::transit::SESSION_TIMER_OFFER;
+        r.headers = self.headers;
         r.max_forwards = self.max_forwards;
         r.body = body;
         r.auth = Some((answer, &value));
@@ -530,6 +535,32 @@ impl Attempt {
                 out.push_back((*to, b.to_vec()));
             }
         }
+    }
+
+    /// Its CDR event, once: `None` if it was already reported.
+    pub fn record(
+        &mut self,
+        parties: &Parties,
+        (clock, now): (WallClock, Instant),
+        end: AttemptEnd,
+        sip_code: u16,
+    ) -> Option<CallEvent> {
+        if std::mem::replace(&mut self.reported, true) {
+            return None;
+        }
+        Some(CallEvent::AttemptEnded(AttemptRecord {
+            parties: parties.clone(),
+            attempt: self.number,
+            route: self.target.route.clone(),
+            times: Times {
+                start_ms: clock.unix_ms(self.started),
+                first_ring_ms: self.first_ring.map(|t| clock.unix_ms(t)),
+                answer_ms: self.answered.map(|t| clock.unix_ms(t)),
+                end_ms: clock.unix_ms(now),
+            },
+            end,
+            sip_code,
+        }))
     }
 
     /// Its next deadline.

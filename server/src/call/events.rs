@@ -92,6 +92,8 @@ pub struct Parties {
     pub callee: String,
     /// The called number after normalization; empty when it did not normalize.
     pub callee_normalized: String,
+    /// What the calling leg is: a SIP trunk or a browser.
+    pub origin_leg: crate::cdr::LegKind,
 }
 
 /// One carrier attempt, ended.

@@ -25,6 +25,7 @@
 //! is the endpoint's ([`crate::sip::probes`]), through routing's carrier snapshot.
 
 pub mod attempts;
+pub mod browser;
 pub mod events;
 pub mod legs;
 pub mod media;

@@ -57,7 +57,7 @@ fn call(c: &CallRecord) -> Cdr {
     Cdr {
         call_id: c.parties.call_id.clone(),
         attempt: 0,
-        leg: LegKind::Sip,
+        leg: c.parties.origin_leg,
         trunk_in: c.parties.trunk_in.clone(),
         trunk_out: c.route.as_ref().map(|r| r.trunk_out.to_string()),
         caller: c.parties.caller.clone(),

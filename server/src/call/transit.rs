@@ -152,6 +152,7 @@ impl TransitCall {
                 caller: origin.caller.clone(),
                 callee: origin.dialled.clone(),
                 callee_normalized: number,
+                origin_leg: crate::cdr::LegKind::Sip,
             },
             ids,
             setup: setup.clone(),
@@ -599,6 +600,7 @@ impl TransitCall {
                     .offer_body
                     .as_ref()
                     .map(|(t, b)| (t.as_str(), b.as_slice())),
+                headers: SESSION_TIMER_OFFER,
             };
             let carrier = next.1.route.trunk_out.clone();
             match Attempt::start(

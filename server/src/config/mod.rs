@@ -46,6 +46,9 @@ pub struct Config {
     /// `[cdr]`: where call detail records are kept.
     #[serde(default)]
     pub cdr: CdrSection,
+    /// `[signaling]`: the browsers' WebSocket; off without it.
+    #[serde(default)]
+    pub signaling: Option<sip::SignalingSection>,
 }
 
 /// `[cdr]`.

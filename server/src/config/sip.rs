@@ -33,6 +33,25 @@ pub struct MediaSection {
     /// How long a released RTP port pair rests before reuse, ms (default 4000).
     #[serde(default = "default_rtp_port_rest_ms")]
     pub rtp_port_rest_ms: Spanned<u64>,
+    /// The one UDP port of every browser's WebRTC media (ICE-lite host candidate at
+    /// `public_ip`); browser calls are off without it.
+    #[serde(default)]
+    pub webrtc_port: Option<Spanned<u16>>,
+}
+
+/// `[signaling]`: the browsers' WebSocket at `/ws`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalingSection {
+    /// The HS256 key browser tokens are signed with (at least 16 bytes).
+    pub token_key: Spanned<String>,
+    /// How long a session outlives a dropped WebSocket, seconds (default 30).
+    #[serde(default = "default_resume_grace_s")]
+    pub resume_grace_s: Spanned<u64>,
+}
+
+fn default_resume_grace_s() -> Spanned<u64> {
+    Spanned::new(0..0, 30)
 }
 
 fn default_rtp_port_rest_ms() -> Spanned<u64> {
@@ -224,7 +243,15 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
                 format!("{} is not 0-60000 ms", media.rtp_port_rest_ms.get_ref()),
             );
         }
+        if let Some(port) = media.webrtc_port.as_ref().filter(|p| *p.get_ref() == 0) {
+            loc.push(
+                port.span(),
+                "media.webrtc_port",
+                "0: the port is announced in every SDP answer, so it must be fixed",
+            );
+        }
     }
+    validate_signaling(config, loc);
     let mut names = HashSet::new();
     for (i, t) in config.trunks.iter().enumerate() {
         let trunk = t.get_ref();
@@ -264,6 +291,33 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
             0..0,
             "media",
             "[sip] needs [media] (public_ip, rtp_ports) for the calls' RTP",
+        );
+    }
+}
+
+fn validate_signaling(config: &Config, loc: &mut Locator<'_>) {
+    let Some(s) = &config.signaling else {
+        return;
+    };
+    if let Err(e) = dcx_signaling::TokenKey::new(s.token_key.get_ref().as_bytes()) {
+        loc.push(s.token_key.span(), "signaling.token_key", e.to_string());
+    }
+    if !(1..=3600).contains(s.resume_grace_s.get_ref()) {
+        loc.push(
+            s.resume_grace_s.span(),
+            "signaling.resume_grace_s",
+            format!("{} is not 1-3600 s", s.resume_grace_s.get_ref()),
+        );
+    }
+    let webrtc = config
+        .media
+        .as_ref()
+        .is_some_and(|m| m.webrtc_port.is_some());
+    if !webrtc || config.sip.is_none() {
+        loc.push(
+            s.token_key.span(),
+            "signaling",
+            "browser calls need [sip] and [media] webrtc_port as well",
         );
     }
 }

@@ -13,6 +13,7 @@
 //! moves earlier; stale entries just cause a harmless early look.
 
 use super::endpoint::TxKey;
+use crate::call::browser::{BrowserCall, BrowserNews, BrowserOrigin};
 use crate::call::events::{AttemptEnd, CallEvent};
 use crate::call::legs::{token_of_branch, token_of_tag, Transport};
 use crate::call::media::{Anchor, MediaNews};
@@ -128,14 +129,62 @@ pub struct CallStats {
 }
 
 struct Entry {
-    /// Boxed: a call is ~3 KB inline, and the map holds every call until its
-    /// transactions drain (up to 64*T1 after it ended), so growing the map must not
-    /// move them.
-    call: Box<TransitCall>,
+    call: LiveCall,
     anchor: Option<Anchor>,
-    origin_key: TxKey,
+    /// The carrier-side RTP port of a browser call.
+    browser_port: Option<u16>,
+    /// The origin's INVITE transaction of a transit call.
+    origin_key: Option<TxKey>,
     scheduled: Option<Instant>,
 }
+
+/// A call of the endpoint. Boxed: a call is ~3 KB inline, and the map holds every
+/// call until its transactions drain (up to 64*T1 after it ended), so growing the map
+/// must not move them.
+enum LiveCall {
+    Transit(Box<TransitCall>),
+    Browser(Box<BrowserCall>),
+}
+
+/// Forwards a call method to whichever kind of call it is.
+macro_rules! each {
+    ($call:expr, $c:ident => $body:expr) => {
+        match $call {
+            LiveCall::Transit($c) => $body,
+            LiveCall::Browser($c) => $body,
+        }
+    };
+}
+
+impl LiveCall {
+    fn handle_request(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
+        each!(self, c => c.handle_request(now, from, msg));
+    }
+    fn handle_response(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
+        each!(self, c => c.handle_response(now, from, msg));
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        each!(self, c => c.handle_timeout(now));
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        each!(self, c => c.poll_timeout())
+    }
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        each!(self, c => c.poll_transmit())
+    }
+    fn poll_event(&mut self) -> Option<CallEvent> {
+        each!(self, c => c.poll_event())
+    }
+    fn has_ended(&self) -> bool {
+        each!(self, c => c.has_ended())
+    }
+    fn is_over(&self) -> bool {
+        each!(self, c => c.is_over())
+    }
+}
+
+/// What a browser call's task hears from the SIP side: the call's token and the news.
+pub type BrowserUpdate = (u64, BrowserNews);
 
 /// The calls of one endpoint.
 pub struct Calls {
@@ -148,6 +197,7 @@ pub struct Calls {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     events: VecDeque<CallEvent>,
     media: VecDeque<MediaCommand>,
+    browser_news: VecDeque<BrowserUpdate>,
     stats: CallStats,
 }
 
@@ -163,6 +213,7 @@ impl Calls {
             timers: BinaryHeap::new(),
             events: VecDeque::new(),
             media: VecDeque::new(),
+            browser_news: VecDeque::new(),
             stats: CallStats::default(),
             transit,
         }
@@ -210,12 +261,9 @@ impl Calls {
         key: TxKey,
         out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
     ) -> Result<(), dcx_sip::SipError> {
-        let mut token = self.rng.next_u64();
-        while token == 0 || self.live.contains_key(&token) {
-            token = self.rng.next_u64();
-        }
-        let seed = self.rng.next_u64();
-        let mut route = self.route(now, msg);
+        let (token, seed) = self.new_token();
+        let dialled = crate::call::origin::OriginInvite::dialled(msg);
+        let mut route = self.route(now, &dialled);
         let unroutable = route.is_err();
         let anchor = match &mut route {
             Ok(r) if !r.targets.is_empty() => {
@@ -241,9 +289,10 @@ impl Calls {
         self.live.insert(
             token,
             Entry {
-                call: Box::new(call),
+                call: LiveCall::Transit(Box::new(call)),
                 anchor,
-                origin_key: key,
+                browser_port: None,
+                origin_key: Some(key),
                 scheduled: None,
             },
         );
@@ -251,12 +300,75 @@ impl Calls {
         Ok(())
     }
 
-    fn route(
+    /// A browser's call to `origin.dialled`: routes it, holds a carrier-side RTP port
+    /// and starts its SIP side. Returns the call's token (its news carry it) and the
+    /// port its media bridge binds (`None` when the call ended at once: see its news).
+    pub fn start_browser(
         &mut self,
         now: Instant,
-        msg: &Message<'_>,
-    ) -> Result<Routed, dcx_routing::RouteError> {
-        let dialled = crate::call::origin::OriginInvite::dialled(msg);
+        origin: &BrowserOrigin,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) -> (u64, Option<(std::net::IpAddr, u16)>) {
+        let (token, seed) = self.new_token();
+        let route = self.route(now, &origin.dialled);
+        let unroutable = route.is_err();
+        let rtp = match (&route, self.transit.media.as_mut()) {
+            (Ok(r), Some(m)) if !r.targets.is_empty() => {
+                m.pool.allocate(now).ok().map(|port| (m.ip, port))
+            }
+            _ => None,
+        };
+        let call = BrowserCall::new(now, &self.transit.setup, (token, seed), origin, route, rtp);
+        tracing::debug!(call_id = call.call_id(), user = %origin.user, "browser call");
+        self.stats.calls += 1;
+        self.stats.unroutable += u64::from(unroutable);
+        self.live.insert(
+            token,
+            Entry {
+                call: LiveCall::Browser(Box::new(call)),
+                anchor: None,
+                browser_port: rtp.map(|(_, p)| p),
+                origin_key: None,
+                scheduled: None,
+            },
+        );
+        self.after(now, token, out);
+        (token, rtp)
+    }
+
+    /// The browser of call `token` hung up or went away.
+    pub fn hang_up_browser(
+        &mut self,
+        now: Instant,
+        token: u64,
+        why: &str,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) {
+        if let Some(Entry {
+            call: LiveCall::Browser(c),
+            ..
+        }) = self.live.get_mut(&token)
+        {
+            c.hang_up(now, why);
+            self.after(now, token, out);
+        }
+    }
+
+    /// What browser calls' tasks must hear, in order.
+    pub fn poll_browser(&mut self) -> Option<BrowserUpdate> {
+        self.browser_news.pop_front()
+    }
+
+    /// A fresh call token (never 0, not in use) and a seed for the call's secrets.
+    fn new_token(&mut self) -> (u64, u64) {
+        let mut token = self.rng.next_u64();
+        while token == 0 || self.live.contains_key(&token) {
+            token = self.rng.next_u64();
+        }
+        (token, self.rng.next_u64())
+    }
+
+    fn route(&mut self, now: Instant, dialled: &str) -> Result<Routed, dcx_routing::RouteError> {
         let router = (self.transit.router)();
         let input = DecisionInput {
             at_s: self.transit.setup.clock.unix_ms(now).div_euclid(1000),
@@ -264,7 +376,7 @@ impl Calls {
             quality: Some(&self.quality),
             explain: false,
         };
-        let decision = router.decide(&dialled, &input, &mut self.rng)?;
+        let decision = router.decide(dialled, &input, &mut self.rng)?;
         let targets = decision
             .candidates
             .iter()
@@ -402,8 +514,17 @@ impl Calls {
             record(&mut self.quality, &mut self.stats, &ev);
             self.events.push_back(ev);
         }
-        while let Some(news) = e.call.poll_media() {
-            self.media.push_back(MediaCommand::Remote(token, news));
+        match &mut e.call {
+            LiveCall::Transit(c) => {
+                while let Some(news) = c.poll_media() {
+                    self.media.push_back(MediaCommand::Remote(token, news));
+                }
+            }
+            LiveCall::Browser(c) => {
+                while let Some(news) = c.poll_news() {
+                    self.browser_news.push_back((token, news));
+                }
+            }
         }
         // Media stops when the call ends, not when its transactions have drained.
         if e.call.has_ended() {
@@ -411,12 +532,17 @@ impl Calls {
                 m.pool.release(now, a.origin_port);
                 m.pool.release(now, a.carrier_port);
                 self.media.push_back(MediaCommand::Close(token));
-                e.call.compact();
+                if let LiveCall::Transit(c) = &mut e.call {
+                    c.compact();
+                }
+            }
+            if let (Some(p), Some(m)) = (e.browser_port.take(), self.transit.media.as_mut()) {
+                m.pool.release(now, p);
             }
         }
         if e.call.is_over() {
-            if let Some(e) = self.live.remove(&token) {
-                self.by_origin_tx.remove(&e.origin_key);
+            if let Some(key) = self.live.remove(&token).and_then(|e| e.origin_key) {
+                self.by_origin_tx.remove(&key);
             }
             return;
         }

@@ -166,6 +166,29 @@ impl Endpoint {
         self.calls.as_mut()?.poll_media()
     }
 
+    /// A browser's call (see [`Calls::start_browser`]); `None` when this endpoint
+    /// routes no calls (no `[routing]`).
+    pub fn dial_browser(
+        &mut self,
+        now: Instant,
+        origin: &crate::call::browser::BrowserOrigin,
+    ) -> Option<(u64, Option<(std::net::IpAddr, u16)>)> {
+        let calls = self.calls.as_mut()?;
+        Some(calls.start_browser(now, origin, &mut self.out))
+    }
+
+    /// The browser of call `token` hung up or went away.
+    pub fn hang_up_browser(&mut self, now: Instant, token: u64, why: &str) {
+        if let Some(calls) = &mut self.calls {
+            calls.hang_up_browser(now, token, why, &mut self.out);
+        }
+    }
+
+    /// What browser calls' tasks must hear (ringing, answered, ended), in order.
+    pub fn poll_browser(&mut self) -> Option<super::calls::BrowserUpdate> {
+        self.calls.as_mut()?.poll_browser()
+    }
+
     /// A datagram arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
         self.stats.datagrams += 1;

@@ -3,16 +3,48 @@
 //! first: a datagram, a message from a TCP connection, the endpoint's next deadline, or
 //! shutdown. The endpoint never sees the socket; the shell never decides.
 //! What the calls report goes to `on_event` (the seam for CDRs and metrics), what
-//! their media needs to `on_media` (the RTP relay).
+//! their media needs to `on_media` (the RTP relay). Browser calls reach the endpoint
+//! through [`SipCommand`]s, and hear back on the news channel each one hands over.
 
 use super::calls::MediaCommand;
 use super::endpoint::{Endpoint, EndpointStats};
 use super::tcp::Streams;
+use crate::call::browser::{BrowserNews, BrowserOrigin};
 use crate::call::CallEvent;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// A browser call as dialled: its token and the carrier-side RTP address its media
+/// binds (`None`: the call ended at once, its `Ended` news says why); `None` altogether
+/// when this gateway routes no calls.
+pub type Dialled = Option<(u64, Option<(IpAddr, u16)>)>;
+
+/// What a browser call's task asks of the SIP side.
+#[derive(Debug)]
+pub enum SipCommand {
+    /// Route and dial a browser's call. The reply is the call's token and the
+    /// carrier-side RTP address its media binds (`None`: the call ended at once, its
+    /// `Ended` news says why); `None` altogether when this gateway routes no calls.
+    Dial {
+        /// Who calls where.
+        origin: BrowserOrigin,
+        /// Where the call's news go (ringing, answered, ended).
+        news: mpsc::UnboundedSender<BrowserNews>,
+        /// The token and RTP address.
+        reply: oneshot::Sender<Dialled>,
+    },
+    /// The browser hung up or went away.
+    HangUp {
+        /// The call.
+        token: u64,
+        /// Why, for the CDR.
+        why: String,
+    },
+}
 
 /// The largest datagram read (a SIP message over UDP stays well below it).
 const MAX_DATAGRAM: usize = 65_535;
@@ -21,15 +53,16 @@ const MAX_DATAGRAM: usize = 65_535;
 /// health and metrics endpoints (a std mutex: held for a copy, never across an await);
 /// every call event is handed to `on_event`, which must not block.
 pub async fn run(
-    socket: UdpSocket,
-    mut streams: Streams,
+    (socket, mut streams): (UdpSocket, Streams),
     mut endpoint: Endpoint,
     stats: Arc<Mutex<EndpointStats>>,
     mut shutdown: watch::Receiver<bool>,
     mut on_event: impl FnMut(CallEvent) + Send,
     mut on_media: impl FnMut(MediaCommand) + Send,
+    mut commands: mpsc::Receiver<SipCommand>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut browser_calls: HashMap<u64, mpsc::UnboundedSender<BrowserNews>> = HashMap::new();
     loop {
         let deadline = endpoint.poll_timeout();
         let sleep = async {
@@ -51,6 +84,18 @@ pub async fn run(
                 }
             },
             () = sleep => endpoint.handle_timeout(Instant::now()),
+            Some(command) = commands.recv() => match command {
+                SipCommand::Dial { origin, news, reply } => {
+                    let dialled = endpoint.dial_browser(Instant::now(), &origin);
+                    if let Some((token, _)) = dialled {
+                        browser_calls.insert(token, news);
+                    }
+                    let _ = reply.send(dialled);
+                }
+                SipCommand::HangUp { token, why } => {
+                    endpoint.hang_up_browser(Instant::now(), token, &why);
+                }
+            },
             _ = shutdown.changed() => break,
         }
         // Counters first: whoever reads them after receiving our answer sees them counted.
@@ -62,6 +107,16 @@ pub async fn run(
         }
         while let Some(command) = endpoint.poll_media() {
             on_media(command);
+        }
+        while let Some((token, news)) = endpoint.poll_browser() {
+            let ended = matches!(news, BrowserNews::Ended { .. });
+            if let Some(tx) = browser_calls.get(&token) {
+                // A call task that is gone has nothing left to hear.
+                let _ = tx.send(news);
+            }
+            if ended {
+                browser_calls.remove(&token);
+            }
         }
         while let Some((to, bytes)) = endpoint.poll_transmit() {
             let Err(bytes) = streams.send(to, bytes) else {

@@ -2,7 +2,7 @@
 //! either side hangs up (BYE relayed to the other), or dcx hangs up both (no ACK); and
 //! the events each end reports.
 
-use super::super::events::{AttemptEnd, AttemptRecord, CallEvent, CallRecord, HangupSide, Times};
+use super::super::events::{AttemptEnd, CallEvent, CallRecord, HangupSide, Times};
 use super::super::legs::Request;
 use super::{Phase, Side, TransitCall};
 use dcx_sip::transaction::NonInviteClient;
@@ -111,24 +111,9 @@ impl TransitCall {
         end: AttemptEnd,
         sip_code: u16,
     ) {
-        let clock = self.setup.clock;
-        let a = &mut self.attempts[i];
-        if std::mem::replace(&mut a.reported, true) {
-            return;
+        let at = (self.setup.clock, now);
+        if let Some(e) = self.attempts[i].record(&self.parties, at, end, sip_code) {
+            self.events.push_back(e);
         }
-        self.events
-            .push_back(CallEvent::AttemptEnded(AttemptRecord {
-                parties: self.parties.clone(),
-                attempt: a.number,
-                route: a.target.route.clone(),
-                times: Times {
-                    start_ms: clock.unix_ms(a.started),
-                    first_ring_ms: a.first_ring.map(|t| clock.unix_ms(t)),
-                    answer_ms: a.answered.map(|t| clock.unix_ms(t)),
-                    end_ms: clock.unix_ms(now),
-                },
-                end,
-                sip_code,
-            }));
     }
 }

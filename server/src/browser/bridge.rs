@@ -1,0 +1,299 @@
+//! The media of one browser call: the browser's Opus (from the WebRTC core, frame by
+//! frame) and the carrier's G.711 RTP (datagrams on the call's RTP port), each through
+//! its own jitter buffer and [`Transcoder`], out as RTP toward the carrier and as
+//! 48 kHz Opus frames toward the browser.
+//!
+//! Sans-IO: `handle_*` with the arrival time, then `poll_*` with the time to drain what
+//! is due, and [`MediaBridge::poll_timeout`] for when to come back. The call's task owns
+//! the socket and the clock.
+//!
+//! Numbering is the bridge's own on both sides, so each stream stays continuous
+//! whatever happens on the other (failover to another carrier, a new SSRC, silence):
+//! toward the carrier one SSRC, a sequence number per packet, a timestamp that
+//! advances by the samples sent; toward the browser an RTP time that advances 960
+//! ticks per 20 ms frame (the core puts its low 32 bits on the wire).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use dcx_media::bridge::{G711Decode, G711Encode, OpusDecode, OpusEncode, OpusSettings, Transcoder};
+use dcx_media::jitter::{JitterBuffer, JitterConfig, Playout};
+use dcx_media::rtp::{RtpHeader, RtpPacket};
+use dcx_media::Law;
+use dcx_sip::sdp::{Codec, Negotiated};
+
+/// The Opus payload type toward the jitter buffer (any number: one codec per buffer).
+const OPUS_PT: u8 = 111;
+/// RTP ticks of a 20 ms frame at 48 kHz.
+const OPUS_FRAME_TICKS: u64 = 960;
+/// The largest RTP datagram we build or buffer.
+const MAX_PACKET: usize = 1500;
+
+/// Counters of one bridged call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BridgeCounters {
+    /// RTP packets from the carrier taken into the jitter buffer.
+    pub carrier_packets: u64,
+    /// Datagrams on the RTP port that are not RTP of the negotiated codec: dropped.
+    pub carrier_dropped: u64,
+    /// RTP packets sent to the carrier.
+    pub to_carrier: u64,
+    /// Opus frames written toward the browser.
+    pub to_browser: u64,
+    /// Frames concealed (lost or undecodable), both directions.
+    pub concealed: u64,
+}
+
+/// One browser call's media between the two legs.
+pub struct MediaBridge {
+    /// The carrier leg as negotiated; `None` until an 18x with SDP or the 2xx.
+    carrier: Option<Negotiated>,
+    /// Where carrier RTP goes: the SDP's address, then the source its packets come
+    /// from (symmetric RTP, RFC 4961).
+    carrier_addr: Option<SocketAddr>,
+    from_carrier: JitterBuffer,
+    from_browser: JitterBuffer,
+    /// Both directions' transcoders, for the carrier's G.711 law: built when the
+    /// carrier leg is negotiated.
+    transcoders: Option<Transcoders>,
+    ssrc: u32,
+    seq: u16,
+    timestamp: u32,
+    browser_rtp_time: u64,
+    /// Whether the next packet to the carrier starts a talkspurt (the marker bit).
+    marker: bool,
+    packet: Box<[u8; MAX_PACKET]>,
+    counters: BridgeCounters,
+}
+
+impl std::fmt::Debug for MediaBridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaBridge")
+            .field("carrier", &self.carrier)
+            .field("carrier_addr", &self.carrier_addr)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Transcoders {
+    law: Law,
+    toward_browser: Transcoder<G711Decode, OpusEncode>,
+    toward_carrier: Transcoder<OpusDecode, G711Encode>,
+}
+
+impl Transcoders {
+    fn new(law: Law) -> Result<Self, BridgeSetupError> {
+        let err = |e: dcx_media::bridge::BridgeError| BridgeSetupError(e.to_string());
+        Ok(Self {
+            law,
+            toward_browser: Transcoder::new(
+                G711Decode::new(law),
+                OpusEncode::new(OpusSettings::default()).map_err(err)?,
+            ),
+            toward_carrier: Transcoder::new(OpusDecode::new().map_err(err)?, G711Encode::new(law)),
+        })
+    }
+}
+
+/// Why a bridge could not be built (libopus refused its settings).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the transcoder: {0}")]
+pub struct BridgeSetupError(String);
+
+impl MediaBridge {
+    /// A bridge whose carrier leg is not known yet; `ssrc` and `seq` start the stream
+    /// toward the carrier (random, from the caller).
+    pub fn new(ssrc: u32, seq: u16) -> Result<Self, BridgeSetupError> {
+        let jitter = |clock_rate_hz, slot_bytes| {
+            JitterBuffer::new(JitterConfig {
+                clock_rate_hz,
+                slot_bytes,
+                ..JitterConfig::default()
+            })
+            .map_err(|e| BridgeSetupError(e.to_string()))
+        };
+        Ok(Self {
+            carrier: None,
+            carrier_addr: None,
+            from_carrier: jitter(8000, 160)?,
+            from_browser: jitter(48_000, 128)?,
+            transcoders: None,
+            ssrc,
+            seq,
+            timestamp: u32::from(seq) << 8,
+            browser_rtp_time: 0,
+            marker: true,
+            packet: Box::new([0; MAX_PACKET]),
+            counters: BridgeCounters::default(),
+        })
+    }
+
+    /// The carrier leg was negotiated (an 18x with SDP, or the answer): its codec
+    /// decides both transcoders' G.711 law. A new negotiation (another carrier after
+    /// failover) starts its jitter buffer over; the streams' numbering goes on.
+    pub fn set_carrier(&mut self, negotiated: Negotiated) -> Result<(), BridgeSetupError> {
+        let law = match negotiated.codec {
+            Codec::Pcma => Law::Alaw,
+            Codec::Pcmu => Law::Ulaw,
+        };
+        if self.transcoders.as_ref().is_none_or(|t| t.law != law) {
+            self.transcoders = Some(Transcoders::new(law)?);
+        }
+        let changed = self
+            .carrier
+            .is_none_or(|c| c.codec != negotiated.codec || c.remote != negotiated.remote);
+        if changed {
+            self.from_carrier.reset();
+            self.carrier_addr = negotiated.remote;
+            self.marker = true;
+        }
+        self.carrier = Some(negotiated);
+        Ok(())
+    }
+
+    /// Where RTP toward the carrier goes now.
+    #[cfg(test)]
+    pub fn carrier_addr(&self) -> Option<SocketAddr> {
+        self.carrier_addr
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> BridgeCounters {
+        let concealed = self.transcoders.as_ref().map_or(0, |t| {
+            t.toward_browser.concealed_frames() + t.toward_carrier.concealed_frames()
+        });
+        BridgeCounters {
+            concealed,
+            ..self.counters
+        }
+    }
+
+    /// A datagram arrived on the call's RTP port from `from`. RTP of the negotiated
+    /// payload type is buffered (and `from` becomes where we send: symmetric RTP);
+    /// anything else is counted and dropped.
+    pub fn handle_carrier_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let Some(carrier) = self.carrier else {
+            self.counters.carrier_dropped += 1;
+            return;
+        };
+        let Ok(packet) = RtpPacket::parse(datagram) else {
+            self.counters.carrier_dropped += 1;
+            return;
+        };
+        if packet.payload_type() != carrier.payload_type {
+            // telephone-event and comfort noise from the carrier are not bridged yet.
+            self.counters.carrier_dropped += 1;
+            return;
+        }
+        self.carrier_addr = Some(from);
+        self.from_carrier.push(now, &packet);
+        self.counters.carrier_packets += 1;
+    }
+
+    /// One Opus frame from the browser, as the WebRTC core reported it.
+    pub fn handle_browser_audio(&mut self, now: Instant, ext_seq: u64, rtp_time: u64, opus: &[u8]) {
+        let header = RtpHeader {
+            payload_type: OPUS_PT,
+            sequence_number: ext_seq as u16,
+            timestamp: rtp_time as u32,
+            ssrc: 1,
+            ..RtpHeader::default()
+        };
+        let Ok(len) = header.write(opus, 0, &mut self.packet[..]) else {
+            return;
+        };
+        if let Ok(packet) = RtpPacket::parse(&self.packet[..len]) {
+            self.from_browser.push(now, &packet);
+        }
+    }
+
+    /// The RTP packets due toward the carrier at `now`, each handed to `send` with the
+    /// address to send it to. Nothing goes out before the carrier leg is negotiated.
+    pub fn poll_to_carrier(&mut self, now: Instant, mut send: impl FnMut(SocketAddr, &[u8])) {
+        let Self {
+            carrier,
+            carrier_addr,
+            from_browser,
+            transcoders,
+            packet,
+            ssrc,
+            seq,
+            timestamp,
+            marker,
+            counters,
+            ..
+        } = self;
+        let (Some(carrier), Some(to), Some(transcoders)) =
+            (carrier.as_ref(), *carrier_addr, transcoders.as_mut())
+        else {
+            // Nowhere to send yet: what the browser says now is not kept for later.
+            while !matches!(from_browser.pop(now), Playout::Empty) {}
+            return;
+        };
+        let pt = carrier.payload_type;
+        loop {
+            let playout = from_browser.pop(now);
+            if matches!(playout, Playout::Empty) {
+                return;
+            }
+            transcoders.toward_carrier.process(playout, |g711| {
+                let header = RtpHeader {
+                    marker: std::mem::take(marker),
+                    payload_type: pt,
+                    sequence_number: *seq,
+                    timestamp: *timestamp,
+                    ssrc: *ssrc,
+                    ..RtpHeader::default()
+                };
+                if let Ok(len) = header.write(g711, 0, &mut packet[..]) {
+                    send(to, &packet[..len]);
+                    counters.to_carrier += 1;
+                }
+                *seq = seq.wrapping_add(1);
+                *timestamp = timestamp.wrapping_add(g711.len() as u32);
+            });
+        }
+    }
+
+    /// The Opus frames due toward the browser at `now`, each handed to `write` with
+    /// its RTP time (48 kHz).
+    pub fn poll_to_browser(&mut self, now: Instant, mut write: impl FnMut(u64, &[u8])) {
+        let Self {
+            from_carrier,
+            transcoders,
+            browser_rtp_time,
+            counters,
+            ..
+        } = self;
+        let Some(transcoders) = transcoders.as_mut() else {
+            return;
+        };
+        loop {
+            let playout = from_carrier.pop(now);
+            if matches!(playout, Playout::Empty) {
+                return;
+            }
+            transcoders.toward_browser.process(playout, |opus| {
+                write(*browser_rtp_time, opus);
+                *browser_rtp_time += OPUS_FRAME_TICKS;
+                counters.to_browser += 1;
+            });
+        }
+    }
+
+    /// When a jitter buffer next has something due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (
+            self.from_carrier.poll_timeout(),
+            self.from_browser.poll_timeout(),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "bridge_tests.rs"]
+mod tests;

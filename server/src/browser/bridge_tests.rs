@@ -1,0 +1,191 @@
+//! The bridge in virtual time: tones through both directions, checked by frequency;
+//! numbering toward the carrier continuous across a change of carrier; what is not the
+//! negotiated RTP counted and dropped.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use dcx_media::rtp::{RtpHeader, RtpPacket};
+use dcx_media::tone::{goertzel_amplitude, zero_crossing_frequency, SineGenerator};
+use dcx_media::Law;
+use dcx_sip::sdp::{Codec, Direction, Negotiated};
+
+use super::MediaBridge;
+
+const FRAME: Duration = Duration::from_millis(20);
+
+fn carrier(codec: Codec, remote: &str) -> Negotiated {
+    let remote: SocketAddr = remote.parse().unwrap();
+    Negotiated {
+        codec,
+        payload_type: codec.static_payload_type(),
+        dtmf_payload_type: Some(101),
+        ptime_ms: 20,
+        direction: Direction::SendRecv,
+        remote: Some(remote),
+        remote_rtcp: None,
+    }
+}
+
+/// One RTP packet as sent toward the carrier, parsed back.
+#[derive(Debug)]
+struct Sent {
+    to: SocketAddr,
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    marker: bool,
+    pcm: Vec<i16>,
+}
+
+/// The browser speaks `hz` as Opus for `frames` frames from `t0`; what the bridge sent
+/// toward the carrier.
+fn browser_speaks(
+    bridge: &mut MediaBridge,
+    t0: Instant,
+    first: u32,
+    frames: u32,
+    hz: f64,
+) -> Vec<Sent> {
+    let mut encoder =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    let mut tone = SineGenerator::new(hz, 48_000, 8000);
+    let mut sent = Vec::new();
+    for k in first..first + frames {
+        let now = t0 + FRAME * k;
+        let mut pcm = [0i16; 960];
+        tone.fill(&mut pcm);
+        let opus = encoder.encode_vec(&pcm, 400).unwrap();
+        bridge.handle_browser_audio(now, u64::from(k), u64::from(k) * 960, &opus);
+        bridge.poll_to_carrier(now, |to, bytes| {
+            let p = RtpPacket::parse(bytes).unwrap();
+            let law = Law::from_payload_type(p.payload_type()).unwrap();
+            let mut pcm = vec![0i16; p.payload().len()];
+            law.decode_slice(p.payload(), &mut pcm);
+            sent.push(Sent {
+                to,
+                pt: p.payload_type(),
+                seq: p.sequence_number(),
+                ts: p.timestamp(),
+                ssrc: p.ssrc(),
+                marker: p.marker(),
+                pcm,
+            });
+        });
+    }
+    sent
+}
+
+fn assert_tone(pcm: &[i16], rate_hz: u32, hz: f64) {
+    let at = goertzel_amplitude(pcm, rate_hz, hz);
+    let off =
+        goertzel_amplitude(pcm, rate_hz, hz * 1.4).max(goertzel_amplitude(pcm, rate_hz, hz * 0.7));
+    assert!(
+        at > 5.0 * off && at > 1000.0,
+        "{hz} Hz: {at:.0} vs {off:.0}"
+    );
+    let measured = zero_crossing_frequency(pcm, rate_hz).unwrap();
+    assert!(
+        (measured - hz).abs() < hz * 0.03,
+        "{measured} Hz, expected {hz}"
+    );
+}
+
+#[test]
+fn the_browsers_opus_reaches_the_carrier_as_continuous_pcmu_at_its_frequency() {
+    let mut bridge = MediaBridge::new(0xDC00_0001, 1000).unwrap();
+    let t0 = Instant::now();
+    // Before the carrier leg is negotiated nothing goes out, and nothing is kept.
+    assert!(browser_speaks(&mut bridge, t0, 0, 10, 1000.0).is_empty());
+    bridge
+        .set_carrier(carrier(Codec::Pcmu, "192.0.2.1:4000"))
+        .unwrap();
+    let sent = browser_speaks(&mut bridge, t0, 10, 100, 1000.0);
+    assert!(sent.len() >= 95, "{} packets", sent.len());
+    assert!(sent.iter().all(|s| s.pt == 0 && s.ssrc == 0xDC00_0001));
+    assert!(sent
+        .iter()
+        .all(|s| s.to == "192.0.2.1:4000".parse().unwrap()));
+    assert!(sent[0].marker && sent[1..].iter().all(|s| !s.marker));
+    for pair in sent.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq.wrapping_add(1));
+        assert_eq!(pair[1].ts, pair[0].ts.wrapping_add(160));
+    }
+    let pcm: Vec<i16> = sent.iter().skip(5).flat_map(|s| s.pcm.clone()).collect();
+    assert_tone(&pcm, 8000, 1000.0);
+}
+
+#[test]
+fn a_new_carrier_after_failover_continues_the_stream_and_gets_its_own_law() {
+    let mut bridge = MediaBridge::new(7, 65_530).unwrap();
+    let t0 = Instant::now();
+    bridge
+        .set_carrier(carrier(Codec::Pcmu, "192.0.2.1:4000"))
+        .unwrap();
+    let first = browser_speaks(&mut bridge, t0, 0, 20, 1000.0);
+    bridge
+        .set_carrier(carrier(Codec::Pcma, "192.0.2.2:5000"))
+        .unwrap();
+    let second = browser_speaks(&mut bridge, t0, 20, 50, 1000.0);
+    let (last, next) = (first.last().unwrap(), &second[0]);
+    assert_eq!(
+        next.seq,
+        last.seq.wrapping_add(1),
+        "sequence numbers wrap and go on"
+    );
+    assert_eq!(next.ssrc, last.ssrc);
+    assert!(next.marker, "the new leg's stream starts a talkspurt");
+    assert!(second
+        .iter()
+        .all(|s| s.pt == 8 && s.to == "192.0.2.2:5000".parse().unwrap()));
+    let pcm: Vec<i16> = second.iter().skip(5).flat_map(|s| s.pcm.clone()).collect();
+    assert_tone(&pcm, 8000, 1000.0);
+}
+
+#[test]
+fn the_carriers_pcmu_reaches_the_browser_as_opus_at_its_frequency() {
+    let mut bridge = MediaBridge::new(1, 1).unwrap();
+    bridge
+        .set_carrier(carrier(Codec::Pcmu, "192.0.2.1:4000"))
+        .unwrap();
+    let from: SocketAddr = "192.0.2.9:4002".parse().unwrap();
+    let t0 = Instant::now();
+    let mut tone = SineGenerator::new(440.0, 8000, 8000);
+    let mut frames = Vec::new();
+    let mut packet = [0u8; 200];
+    for k in 0..100u16 {
+        let now = t0 + FRAME * u32::from(k);
+        let mut pcm = [0i16; 160];
+        tone.fill(&mut pcm);
+        let mut pcmu = [0u8; 160];
+        Law::Ulaw.encode_slice(&pcm, &mut pcmu);
+        let header = RtpHeader {
+            payload_type: 0,
+            sequence_number: 500 + k,
+            timestamp: 9000 + u32::from(k) * 160,
+            ssrc: 0xCA11,
+            ..RtpHeader::default()
+        };
+        let len = header.write(&pcmu, 0, &mut packet).unwrap();
+        bridge.handle_carrier_datagram(now, from, &packet[..len]);
+        // Garbage and telephone-event on the same port are counted and dropped.
+        bridge.handle_carrier_datagram(now, from, b"not rtp");
+        bridge.poll_to_browser(now, |rtp_time, opus| frames.push((rtp_time, opus.to_vec())));
+    }
+    // Symmetric RTP: replies go where the carrier's packets come from.
+    assert_eq!(bridge.carrier_addr(), Some(from));
+    assert_eq!(bridge.counters().carrier_dropped, 100);
+    assert!(frames.len() >= 95, "{} frames", frames.len());
+    for pair in frames.windows(2) {
+        assert_eq!(pair[1].0, pair[0].0 + 960, "48 kHz RTP time steps by 20 ms");
+    }
+    let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
+    let mut pcm = Vec::new();
+    for (_, opus) in &frames {
+        let mut out = [0i16; 960];
+        let n = decoder.decode(opus, &mut out, false).unwrap();
+        pcm.extend_from_slice(&out[..n]);
+    }
+    assert_tone(&pcm[960 * 5..], 48_000, 440.0);
+}

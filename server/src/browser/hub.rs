@@ -1,0 +1,317 @@
+//! The session hub: one task owns every browser session (the sans-IO
+//! [`dcx_signaling::Sessions`]: tokens, resume, grace) and the calls each session has,
+//! and connects them to whichever WebSocket is attached to the session now. Connection
+//! tasks and call tasks reach it through [`HubEvent`]s; nothing about sessions is shared
+//! behind a lock.
+//!
+//! A dropped WebSocket only detaches its session: its calls go on (their media is on the
+//! WebRTC socket, not on the WebSocket), and what they say meanwhile is dropped. A
+//! `hello` with the session's resume token within the grace period reattaches it and
+//! lists the calls still up; when the grace passes, the session's calls are hung up
+//! (each writes its CDR) and the session is forgotten.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dcx_signaling::{
+    Attachment, Claims, ClientMessage, ErrorCode, ProtocolError, ServerMessage, SessionId,
+    Sessions, Welcome,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::call::{self, CallHandle, CallSpec};
+use super::Services;
+use crate::call::browser::BrowserOrigin;
+
+/// Messages waiting for one WebSocket.
+pub const OUTBOX: usize = 256;
+
+/// What the hub hears.
+#[derive(Debug)]
+pub enum HubEvent {
+    /// A verified `hello`: bind the socket to a session (new or resumed).
+    Hello {
+        /// The token's claims.
+        claims: Claims,
+        /// The resume token, if the browser sent one.
+        resume: Option<String>,
+        /// Where the session's messages go from now on.
+        outbox: mpsc::Sender<ServerMessage>,
+        /// The welcome and the calls the session still has, or why not.
+        reply: oneshot::Sender<Result<(Welcome, Vec<String>), ProtocolError>>,
+    },
+    /// A message of an authenticated socket (not `hello`, not `ping`).
+    Client {
+        /// Its session.
+        attachment: Attachment,
+        /// The message.
+        message: ClientMessage,
+    },
+    /// The socket of `attachment` closed.
+    Detach(Attachment),
+    /// A call's task has something for its browser.
+    FromCall {
+        /// The call's session.
+        session: SessionId,
+        /// The browser's id of the call.
+        call_id: String,
+        /// What to send.
+        message: ServerMessage,
+        /// The call is over: forget it.
+        ended: bool,
+    },
+}
+
+/// How connection tasks reach the hub; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HubHandle {
+    events: mpsc::UnboundedSender<HubEvent>,
+}
+
+impl HubHandle {
+    /// Hands an event to the hub; false when it has stopped.
+    pub fn send(&self, event: HubEvent) -> bool {
+        self.events.send(event).is_ok()
+    }
+}
+
+/// A session's live part: its socket's outbox and its calls.
+#[derive(Default)]
+struct Live {
+    outbox: Option<mpsc::Sender<ServerMessage>>,
+    calls: HashMap<String, CallHandle>,
+}
+
+/// The hub's state, driven by [`run`].
+struct Hub {
+    services: Arc<Services>,
+    sessions: Sessions,
+    live: HashMap<SessionId, Live>,
+    rng: OsRandom,
+    events: mpsc::UnboundedSender<HubEvent>,
+}
+
+/// Starts the hub. Fails if the OS random source (for resume tokens) cannot be opened.
+pub fn spawn(services: Arc<Services>, grace: Duration) -> std::io::Result<HubHandle> {
+    let rng = OsRandom::open()?;
+    let (events, rx) = mpsc::unbounded_channel();
+    let hub = Hub {
+        services,
+        sessions: Sessions::new(grace),
+        live: HashMap::new(),
+        rng,
+        events: events.clone(),
+    };
+    tokio::spawn(run(hub, rx));
+    Ok(HubHandle { events })
+}
+
+async fn run(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<HubEvent>) {
+    loop {
+        let deadline = hub.sessions.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = rx.recv() => match event {
+                Some(e) => hub.handle(e),
+                None => return,
+            },
+            () = sleep => hub.expire(Instant::now()),
+        }
+    }
+}
+
+impl Hub {
+    fn handle(&mut self, event: HubEvent) {
+        match event {
+            HubEvent::Hello {
+                claims,
+                resume,
+                outbox,
+                reply,
+            } => {
+                let welcome = self.hello(claims, resume.as_deref(), outbox).map(|w| {
+                    let calls = self.resumed_calls(w.session_id);
+                    (w, calls)
+                });
+                let _ = reply.send(welcome);
+            }
+            HubEvent::Client {
+                attachment,
+                message,
+            } => {
+                if let Err(e) = self.client(attachment, message) {
+                    self.send(attachment.session_id(), e.to_server_message());
+                }
+            }
+            HubEvent::Detach(attachment) => {
+                if self.sessions.detach(Instant::now(), attachment) {
+                    if let Some(live) = self.live.get_mut(&attachment.session_id()) {
+                        live.outbox = None;
+                    }
+                }
+            }
+            HubEvent::FromCall {
+                session,
+                call_id,
+                message,
+                ended,
+            } => {
+                self.send(session, message);
+                if ended {
+                    if let Some(live) = self.live.get_mut(&session) {
+                        live.calls.remove(&call_id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn hello(
+        &mut self,
+        claims: Claims,
+        resume: Option<&str>,
+        outbox: mpsc::Sender<ServerMessage>,
+    ) -> Result<Welcome, ProtocolError> {
+        let rng = &mut self.rng;
+        let welcome = self
+            .sessions
+            .authenticate(Instant::now(), claims, resume, &mut || rng.next())?;
+        // A takeover drops the old socket's outbox: its connection task closes it.
+        let live = self.live.entry(welcome.session_id).or_default();
+        live.outbox = Some(outbox);
+        Ok(welcome)
+    }
+
+    /// The calls a resumed session still has.
+    fn resumed_calls(&self, session: SessionId) -> Vec<String> {
+        let mut calls: Vec<String> = self
+            .live
+            .get(&session)
+            .map(|l| l.calls.keys().cloned().collect())
+            .unwrap_or_default();
+        calls.sort();
+        calls
+    }
+
+    fn client(
+        &mut self,
+        attachment: Attachment,
+        message: ClientMessage,
+    ) -> Result<(), ProtocolError> {
+        let session = attachment.session_id();
+        let claims =
+            self.sessions.claims(session).cloned().ok_or_else(|| {
+                ProtocolError::new(ErrorCode::NotAuthenticated, "no such session")
+            })?;
+        let live = self.live.entry(session).or_default();
+        let unknown = |call_id: &str| {
+            ProtocolError::new(ErrorCode::UnknownCall, format!("no call {call_id:?} here"))
+                .with_call_id(call_id)
+        };
+        match message {
+            ClientMessage::Call { call_id, to, sdp } => {
+                if live.calls.contains_key(&call_id) {
+                    return Err(ProtocolError::new(
+                        ErrorCode::CallExists,
+                        format!("call {call_id:?} is already up on this session"),
+                    )
+                    .with_call_id(call_id));
+                }
+                if to.starts_with(dcx_signaling::Destination::USER_PREFIX) {
+                    return Err(ProtocolError::new(
+                        ErrorCode::NoRoute,
+                        "calls to users (browser to browser) are not routed yet",
+                    )
+                    .with_call_id(call_id));
+                }
+                let spec = CallSpec {
+                    session,
+                    call_id: call_id.clone(),
+                    origin: BrowserOrigin {
+                        account: claims.account,
+                        user: claims.user,
+                        dialled: to,
+                    },
+                    offer: sdp,
+                };
+                let handle = call::spawn(self.services.clone(), spec, self.events.clone());
+                live.calls.insert(call_id, handle);
+                Ok(())
+            }
+            ClientMessage::Hangup { call_id } => {
+                let call = live.calls.get(&call_id).ok_or_else(|| unknown(&call_id))?;
+                call.hang_up("hangup");
+                Ok(())
+            }
+            other => {
+                let call_id = other.call_id().map(str::to_owned);
+                if let Some(id) = call_id.as_deref() {
+                    if !live.calls.contains_key(id) {
+                        return Err(unknown(id));
+                    }
+                }
+                let e = ProtocolError::new(
+                    ErrorCode::BadState,
+                    format!("{} is not supported by this gateway yet", other.type_name()),
+                );
+                Err(match call_id {
+                    Some(id) => e.with_call_id(id),
+                    None => e,
+                })
+            }
+        }
+    }
+
+    /// To the session's socket, if one is attached and keeping up (else dropped: a
+    /// browser that resumes learns the state from `welcome`).
+    fn send(&mut self, session: SessionId, message: ServerMessage) {
+        let Some(outbox) = self.live.get(&session).and_then(|l| l.outbox.as_ref()) else {
+            return;
+        };
+        if outbox.try_send(message).is_err() {
+            tracing::debug!(%session, "a message for a slow or closed socket was dropped");
+        }
+    }
+
+    /// Sessions whose grace passed: their calls are hung up.
+    fn expire(&mut self, now: Instant) {
+        self.sessions.handle_timeout(now);
+        while let Some(session) = self.sessions.poll_expired() {
+            if let Some(live) = self.live.remove(&session) {
+                tracing::info!(%session, calls = live.calls.len(), "session expired");
+                for call in live.calls.values() {
+                    call.hang_up("the browser did not come back within the resume grace");
+                }
+            }
+        }
+    }
+}
+
+/// The OS's random source, for resume tokens (bearer credentials: they must not be
+/// predictable from earlier ones).
+struct OsRandom {
+    file: std::fs::File,
+}
+
+impl OsRandom {
+    fn open() -> std::io::Result<Self> {
+        Ok(Self {
+            file: std::fs::File::open("/dev/urandom")?,
+        })
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut bytes = [0u8; 8];
+        // /dev/urandom does not fail once open; should it, the session layer refuses a
+        // repeated value rather than handing out a duplicate.
+        let _ = self.file.read_exact(&mut bytes);
+        u64::from_le_bytes(bytes)
+    }
+}

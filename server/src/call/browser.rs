@@ -1,0 +1,515 @@
+//! One browser -> PSTN call, the SIP side: the carrier attempts routing chose, with the
+//! same failover policy, digest answers and post-dial-delay timer as transit calls, and
+//! dcx's own SDP offer (PCMU, PCMA, telephone-event at the call's RTP port), since the
+//! browser's WebRTC offer is answered by the media core, not forwarded.
+//!
+//! ```text
+//!   Dialing --2xx from the live attempt--> Answered --BYE from the carrier / hang_up--> Ended
+//!      |  \--failure: policy says retry and a candidate is left: next attempt (stay)
+//!      +--last or final failure, hang_up, no route--> Ended
+//! ```
+//! Sans-IO like [`super::TransitCall`]: `handle_request` / `handle_response` /
+//! `handle_timeout` / [`BrowserCall::hang_up`] with the time passed in, then drain
+//! `poll_transmit`, `poll_event` (CDR events) and `poll_news` (what the browser's call
+//! task must hear: ringing, answered with where the carrier receives, ended).
+//!
+//! Failover is invisible to the browser: only the live attempt's 18x, the answer and the
+//! final end are news. No session timer is offered to carriers: nothing on the browser
+//! leg could refresh it, and the WebRTC side has its own liveness (ICE consent).
+
+use super::attempts::{Attempt, InviteNews, Offer, Plan};
+use super::events::{AttemptEnd, CallEvent, CallRecord, HangupSide, Parties, Times};
+use super::legs::body_of;
+use super::origin::InCallRequests;
+use super::{CallSetup, Routed};
+use dcx_routing::{AttemptOutcome, Next, RouteError};
+use dcx_sip::sdp::{AudioCapabilities, Codec, Negotiated};
+use dcx_sip::{Message, Method};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// Our telephone-event payload type in the offer to carriers.
+const EVENT_PT: u8 = 101;
+
+/// Who places a browser call, and to where.
+#[derive(Debug, Clone)]
+pub struct BrowserOrigin {
+    /// The account of the token.
+    pub account: String,
+    /// The user of the token.
+    pub user: String,
+    /// The number as the browser sent it.
+    pub dialled: String,
+}
+
+/// What the browser's call task must hear about the SIP side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserNews {
+    /// The live attempt rings (18x); with SDP, early media flows from `Some` on.
+    Ringing(Option<Negotiated>),
+    /// The carrier answered; the carrier leg's codec and address.
+    Answered(Negotiated),
+    /// The call is over (the CDR events went out before this).
+    Ended {
+        /// The final SIP status (200 for an answered call).
+        sip_code: u16,
+        /// Who ended it.
+        hangup: HangupSide,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Dialing,
+    Answered(usize),
+    Ended,
+}
+
+/// One browser-originated call's SIP side.
+#[derive(Debug)]
+pub struct BrowserCall {
+    ids: super::legs::Ids,
+    setup: CallSetup,
+    parties: Parties,
+    from_address: String,
+    caps: AudioCapabilities,
+    offer_body: Vec<u8>,
+    requests: InCallRequests,
+    plan: Plan,
+    attempts: Vec<Attempt>,
+    phase: Phase,
+    started: Instant,
+    first_ring: Option<Instant>,
+    answered: Option<Instant>,
+    last_failure: Option<(u16, String, HangupSide)>,
+    out: VecDeque<(SocketAddr, Vec<u8>)>,
+    events: VecDeque<CallEvent>,
+    news: VecDeque<BrowserNews>,
+}
+
+impl BrowserCall {
+    /// A call from `origin` that routing answered with `route`, its carrier leg's RTP
+    /// at `rtp` (`None`: no free port, the call fails with 503). `token` prefixes its
+    /// identifiers, `seed` feeds its secrets. Sends the first INVITE, or ends at once.
+    pub fn new(
+        now: Instant,
+        setup: &CallSetup,
+        (token, seed): (u64, u64),
+        origin: &BrowserOrigin,
+        route: Result<Routed, RouteError>,
+        rtp: Option<(IpAddr, u16)>,
+    ) -> Self {
+        let mut ids = super::legs::Ids::new(token, seed);
+        let host = setup.local.host().to_owned();
+        let (number, targets, route_err) = match route {
+            Ok(r) => (r.number, r.targets, None),
+            Err(e) => (String::new(), Vec::new(), Some(e)),
+        };
+        let (address, port) = rtp.unwrap_or((IpAddr::from([0, 0, 0, 0]), 0));
+        let caps = AudioCapabilities {
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            telephone_event: true,
+            telephone_event_pt: EVENT_PT,
+            ptime_ms: 20,
+            address,
+            port,
+            session_id: token >> 1,
+            session_version: 1,
+        };
+        let offer_body = caps.offer().write().into_bytes();
+        let mut call = Self {
+            parties: Parties {
+                call_id: ids.call_id(&host),
+                trunk_in: format!("webrtc:{}", origin.account),
+                caller: origin.user.clone(),
+                callee: origin.dialled.clone(),
+                callee_normalized: number,
+                origin_leg: crate::cdr::LegKind::Browser,
+            },
+            from_address: format!("<sip:{}@{host}>", sip_user(&origin.user)),
+            ids,
+            setup: setup.clone(),
+            caps,
+            offer_body,
+            requests: InCallRequests::default(),
+            plan: Plan::new(targets),
+            attempts: Vec::new(),
+            phase: Phase::Dialing,
+            started: now,
+            first_ring: None,
+            answered: None,
+            last_failure: None,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            news: VecDeque::new(),
+        };
+        match route_err {
+            Some(e) => call.end(now, e.sip_status(), HangupSide::System, &e.to_string()),
+            None if rtp.is_none() => {
+                call.end(now, 503, HangupSide::System, "no free RTP port");
+            }
+            None if !call.plan.has_more() => call.end(
+                now,
+                503,
+                HangupSide::System,
+                "no candidate carrier has a trunk address",
+            ),
+            None => call.dial_next(now),
+        }
+        call.flush();
+        call
+    }
+
+    /// The call's id in logs and CDRs (dcx's, not the browser's).
+    pub fn call_id(&self) -> &str {
+        &self.parties.call_id
+    }
+
+    /// The browser hung up (or went away): CANCEL while dialing, BYE once answered.
+    pub fn hang_up(&mut self, now: Instant, why: &str) {
+        match self.phase {
+            Phase::Dialing => {
+                for i in 0..self.attempts.len() {
+                    if self.attempts[i].live {
+                        self.attempts[i].abandon(now, &self.setup.local);
+                        self.report_attempt(now, i, AttemptEnd::Cancelled, 487);
+                    }
+                }
+                self.end(now, 487, HangupSide::Caller, why);
+            }
+            Phase::Answered(i) => {
+                self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+                self.end(now, 200, HangupSide::Caller, why);
+            }
+            Phase::Ended => {}
+        }
+        self.flush();
+    }
+
+    /// A request the endpoint matched to this call (by our tag in its To).
+    pub fn handle_request(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
+        if self.requests.absorb(msg) {
+            self.flush();
+            return;
+        }
+        let Some(method) = msg.method() else { return };
+        let live = self.live_attempt_of(msg);
+        let tag = self.ids.carrier_tag();
+        let timers = self.setup.timers;
+        let answer = match (method, live) {
+            (Method::Ack, _) => None,
+            (Method::Bye | Method::Options, Some(_)) => Some((200, &b"OK"[..])),
+            // Hold or a new offer from the carrier: the browser leg has no way to take
+            // it yet, so the session stays as it is (RFC 3261 14.2).
+            (Method::Invite | Method::Update, Some(_)) => Some((488, &b"Not Acceptable Here"[..])),
+            (Method::Bye | Method::Invite | Method::Update | Method::Cancel, None) => {
+                Some((481, &b"Call/Transaction Does Not Exist"[..]))
+            }
+            _ => Some((501, &b"Not Implemented"[..])),
+        };
+        if let Some(code) = answer {
+            self.requests.answer(now, from, msg, code, &tag, timers);
+        }
+        if method == Method::Bye && live.is_some() {
+            self.end(now, 200, HangupSide::Callee, "BYE");
+        }
+        self.flush();
+    }
+
+    /// The answered attempt whose dialog `msg` is in.
+    fn live_attempt_of(&self, msg: &Message<'_>) -> Option<usize> {
+        let Phase::Answered(i) = self.phase else {
+            return None;
+        };
+        let call_id = msg.call_id().ok()?;
+        let to_tag = msg.to().ok()?.tag()?;
+        let from_tag = msg.from().ok()?.tag()?;
+        let d = &self.attempts[i].dialog;
+        (d.call_id == call_id && d.local_tag == to_tag && d.remote_tag.as_deref() == Some(from_tag))
+            .then_some(i)
+    }
+
+    /// A response whose top Via branch carries this call's token.
+    pub fn handle_response(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
+        let (Some(code), Ok(via), Ok(cseq)) = (msg.status_code(), msg.top_via(), msg.cseq()) else {
+            return;
+        };
+        let branch = via.branch().unwrap_or_default();
+        let Some(i) = self
+            .attempts
+            .iter()
+            .position(|a| a.is_invite_branch(branch) || a.bye_branch() == Some(branch))
+        else {
+            return;
+        };
+        match cseq.method {
+            Method::Invite if self.attempts[i].is_invite_branch(branch) => {
+                let mut news = Vec::new();
+                let ids_local = (&mut self.ids, &self.setup.local);
+                self.attempts[i].handle_invite_response(now, from, msg, ids_local, &mut news);
+                for n in news {
+                    self.on_invite_news(now, i, n, Some(msg));
+                }
+            }
+            Method::Cancel => self.attempts[i].handle_cancel_response(now, code),
+            Method::Bye => self.attempts[i].handle_bye_response(now, code),
+            _ => {}
+        }
+        self.flush();
+    }
+
+    /// The carrier's SDP in an 18x or 2xx, negotiated against our offer.
+    fn negotiated(&self, msg: &Message<'_>) -> Option<Negotiated> {
+        let (_, body) = body_of(msg)?;
+        let sdp = dcx_sip::sdp::parse(body).ok()?;
+        self.caps.accept_answer(&sdp).ok()
+    }
+
+    fn on_invite_news(
+        &mut self,
+        now: Instant,
+        i: usize,
+        news: InviteNews,
+        msg: Option<&Message<'_>>,
+    ) {
+        let wanted = self.attempts[i].live && self.phase == Phase::Dialing;
+        match news {
+            InviteNews::Provisional(180..=189) if wanted => {
+                self.first_ring.get_or_insert(now);
+                let media = msg.and_then(|m| self.negotiated(m));
+                self.news.push_back(BrowserNews::Ringing(media));
+            }
+            InviteNews::Answered if wanted => {
+                self.phase = Phase::Answered(i);
+                self.answered = Some(now);
+                if let Some(media) = msg.and_then(|m| self.negotiated(m)) {
+                    self.news.push_back(BrowserNews::Answered(media));
+                } else {
+                    // RFC 3264: an answer we cannot use ends the session.
+                    self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+                    self.end(
+                        now,
+                        488,
+                        HangupSide::System,
+                        "the carrier's answer has no usable G.711 audio",
+                    );
+                }
+            }
+            InviteNews::Answered => {
+                // A late 2xx from an attempt we gave up on: ACKed, then hung up.
+                self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+            }
+            InviteNews::Failed(code) if wanted => {
+                let reason = msg
+                    .and_then(|m| m.status_line())
+                    .map(|s| String::from_utf8_lossy(s.reason).into_owned())
+                    .unwrap_or_default();
+                self.attempt_failed(now, i, AttemptOutcome::Final(code), (code, reason));
+            }
+            InviteNews::TimedOut if wanted => {
+                let reason = "Request Timeout".to_owned();
+                self.attempt_failed(now, i, AttemptOutcome::Timeout, (408, reason));
+            }
+            _ => {}
+        }
+    }
+
+    fn attempt_failed(
+        &mut self,
+        now: Instant,
+        i: usize,
+        outcome: AttemptOutcome,
+        (code, reason): (u16, String),
+    ) {
+        let end = match outcome {
+            AttemptOutcome::Final(_) => AttemptEnd::Rejected,
+            AttemptOutcome::Timeout => AttemptEnd::Timeout,
+            AttemptOutcome::PostDialDelay => AttemptEnd::PostDialDelay,
+        };
+        self.attempts[i].live = false;
+        self.report_attempt(now, i, end, code);
+        let side = if outcome == AttemptOutcome::Final(code) {
+            HangupSide::Callee
+        } else {
+            HangupSide::System
+        };
+        let retry = self.attempts[i].target.failover.next(outcome) == Next::TryNext;
+        self.last_failure = Some((code, reason, side));
+        if retry && self.plan.has_more() {
+            self.dial_next(now);
+        } else {
+            self.fail_with_last(now);
+        }
+    }
+
+    fn dial_next(&mut self, now: Instant) {
+        while let Some(next) = self.plan.next() {
+            let offer = Offer {
+                number: &self.parties.callee_normalized,
+                from: &self.from_address,
+                max_forwards: 70,
+                body: Some(("application/sdp", self.offer_body.as_slice())),
+                headers: &[],
+            };
+            let carrier = next.1.route.trunk_out.clone();
+            let local = &self.setup.local;
+            match Attempt::start(now, next, &offer, &mut self.ids, local, self.setup.timers) {
+                Ok(a) => {
+                    tracing::debug!(call_id = %self.parties.call_id, %carrier, attempt = a.number, "dialing");
+                    self.attempts.push(a);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(call_id = %self.parties.call_id, %carrier, "cannot build the INVITE: {e}");
+                }
+            }
+        }
+        self.fail_with_last(now);
+    }
+
+    fn fail_with_last(&mut self, now: Instant) {
+        let (code, reason, side) = self.last_failure.take().unwrap_or((
+            503,
+            "Service Unavailable".to_owned(),
+            HangupSide::System,
+        ));
+        self.end(now, code, side, &reason);
+    }
+
+    /// Runs what is due: transaction timers and the post-dial-delay timer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.requests.handle_timeout(now);
+        for i in 0..self.attempts.len() {
+            let mut news = Vec::new();
+            self.attempts[i].handle_timeout(now, &mut news);
+            for n in news {
+                self.on_invite_news(now, i, n, None);
+            }
+            if self.attempts[i].pdd_expired(now) {
+                self.post_dial_delay(now, i);
+            }
+        }
+        self.flush();
+    }
+
+    /// No 18x in time: cancel and try the next carrier if the policy says so and one
+    /// is left; the last candidate keeps ringing.
+    fn post_dial_delay(&mut self, now: Instant, i: usize) {
+        let policy = &self.attempts[i].target.failover;
+        let retry = policy.next(AttemptOutcome::PostDialDelay) == Next::TryNext;
+        if self.phase == Phase::Dialing && retry && self.plan.has_more() {
+            self.attempts[i].abandon(now, &self.setup.local);
+            self.report_attempt(now, i, AttemptEnd::PostDialDelay, 487);
+            let reason = "Request Timeout".to_owned();
+            self.last_failure = Some((408, reason, HangupSide::System));
+            self.dial_next(now);
+        } else {
+            self.attempts[i].pdd_deadline = None;
+        }
+    }
+
+    fn report_attempt(&mut self, now: Instant, i: usize, end: AttemptEnd, sip_code: u16) {
+        let at = (self.setup.clock, now);
+        if let Some(e) = self.attempts[i].record(&self.parties, at, end, sip_code) {
+            self.events.push_back(e);
+        }
+    }
+
+    /// The call is over: the answered attempt's record, the call's, then the news.
+    fn end(&mut self, now: Instant, sip_code: u16, hangup: HangupSide, why: &str) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        if let Phase::Answered(i) = self.phase {
+            self.report_attempt(now, i, AttemptEnd::Answered, 200);
+        }
+        self.phase = Phase::Ended;
+        let clock = self.setup.clock;
+        let route = self
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.answered.is_some())
+            .or(self.attempts.last())
+            .map(|a| a.target.route.clone());
+        tracing::debug!(call_id = %self.parties.call_id, sip_code, ?hangup, why, "browser call ended");
+        self.events.push_back(CallEvent::CallEnded(CallRecord {
+            parties: self.parties.clone(),
+            route,
+            attempts: self.plan.tried(),
+            times: Times {
+                start_ms: clock.unix_ms(self.started),
+                first_ring_ms: self.first_ring.map(|t| clock.unix_ms(t)),
+                answer_ms: self.answered.map(|t| clock.unix_ms(t)),
+                end_ms: clock.unix_ms(now),
+            },
+            sip_code,
+            hangup,
+            reason: why.to_owned(),
+        }));
+        self.news.push_back(BrowserNews::Ended {
+            sip_code,
+            hangup,
+            reason: why.to_owned(),
+        });
+    }
+
+    fn flush(&mut self) {
+        self.requests.transmit(&mut self.out);
+        for a in &mut self.attempts {
+            a.transmit(&mut self.out);
+        }
+    }
+
+    /// A datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.out.pop_front()
+    }
+
+    /// What the call reports for CDRs and statistics, in order.
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    /// What the browser's call task must hear, in order.
+    pub fn poll_news(&mut self) -> Option<BrowserNews> {
+        self.news.pop_front()
+    }
+
+    /// When `handle_timeout` is due next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.requests.poll_timeout(),
+            self.attempts.iter().filter_map(Attempt::poll_timeout).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether the call ended (its media can stop; transactions may still drain).
+    pub fn has_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// Whether the call ended and its transactions finished.
+    pub fn is_over(&self) -> bool {
+        self.has_ended() && self.poll_timeout().is_none() && self.out.is_empty()
+    }
+}
+
+/// A user name as a SIP user part: what RFC 3261 25.1 allows unescaped, else `_`.
+fn sip_user(user: &str) -> String {
+    user.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
