@@ -770,6 +770,7 @@ fn over_tcp_nothing_is_retransmitted_and_the_legs_say_tcp() {
 }
 
 mod auth;
+mod browser;
 mod late_offer;
 mod reinvite;
 mod session;
