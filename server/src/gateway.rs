@@ -188,7 +188,11 @@ async fn start_browsers(
         .map_err(|e| anyhow::anyhow!("cannot open the OS random source: {e}"))?;
     let tokens = dcx_signaling::TokenKey::new(signaling.token_key.get_ref().as_bytes())
         .map_err(|e| anyhow::anyhow!("signaling.token_key: {e}"))?;
-    Ok(Some(Arc::new(crate::browser::Browsers { hub, tokens, stats })))
+    Ok(Some(Arc::new(crate::browser::Browsers {
+        hub,
+        tokens,
+        stats,
+    })))
 }
 
 async fn metrics(State(g): State<Arc<Gateway>>) -> axum::response::Response {

@@ -7,6 +7,11 @@
 //! is due, and [`MediaBridge::poll_timeout`] for when to come back. The call's task owns
 //! the socket and the clock.
 //!
+//! Key presses toward the carrier (the browser's RFC 4733 events, or `dtmf` messages)
+//! go out as RFC 4733 telephone-events on the carrier's payload type, in the same RTP
+//! stream as the audio (one SSRC, one sequence), with the audio held back while an
+//! event is on the air ([`DtmfSender`] paces updates and the three end packets).
+//!
 //! Numbering is the bridge's own on both sides, so each stream stays continuous
 //! whatever happens on the other (failover to another carrier, a new SSRC, silence):
 //! toward the carrier one SSRC, a sequence number per packet, a timestamp that
@@ -17,6 +22,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use dcx_media::bridge::{G711Decode, G711Encode, OpusDecode, OpusEncode, OpusSettings, Transcoder};
+use dcx_media::dtmf::{DtmfDigit, DtmfSender, DtmfSenderConfig};
 use dcx_media::jitter::{JitterBuffer, JitterConfig, Playout};
 use dcx_media::rtp::{RtpHeader, RtpPacket};
 use dcx_media::Law;
@@ -40,6 +46,10 @@ pub struct BridgeCounters {
     pub to_carrier: u64,
     /// Opus frames written toward the browser.
     pub to_browser: u64,
+    /// Key presses sent to the carrier as telephone-events.
+    pub digits_sent: u64,
+    /// Key presses dropped: the carrier took no telephone-event, or the queue was full.
+    pub digits_dropped: u64,
     /// Frames concealed (lost or undecodable), both directions.
     pub concealed: u64,
 }
@@ -62,6 +72,8 @@ pub struct MediaBridge {
     browser_rtp_time: u64,
     /// Whether the next packet to the carrier starts a talkspurt (the marker bit).
     marker: bool,
+    /// Key presses toward the carrier, at 8 kHz.
+    dtmf: DtmfSender,
     packet: Box<[u8; MAX_PACKET]>,
     counters: BridgeCounters,
 }
@@ -96,6 +108,32 @@ impl Transcoders {
     }
 }
 
+/// Packets toward the carrier: one SSRC, one sequence for audio and events.
+struct Outgoing<'a, F> {
+    send: F,
+    to: SocketAddr,
+    ssrc: u32,
+    seq: &'a mut u16,
+    packet: &'a mut [u8; MAX_PACKET],
+}
+
+impl<F: FnMut(SocketAddr, &[u8])> Outgoing<'_, F> {
+    fn write(&mut self, payload_type: u8, timestamp: u32, marker: bool, payload: &[u8]) {
+        let header = RtpHeader {
+            marker,
+            payload_type,
+            sequence_number: *self.seq,
+            timestamp,
+            ssrc: self.ssrc,
+            ..RtpHeader::default()
+        };
+        if let Ok(len) = header.write(payload, 0, &mut self.packet[..]) {
+            (self.send)(self.to, &self.packet[..len]);
+        }
+        *self.seq = self.seq.wrapping_add(1);
+    }
+}
+
 /// Why a bridge could not be built (libopus refused its settings).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the transcoder: {0}")]
@@ -124,6 +162,8 @@ impl MediaBridge {
             timestamp: u32::from(seq) << 8,
             browser_rtp_time: 0,
             marker: true,
+            dtmf: DtmfSender::new(DtmfSenderConfig::default())
+                .map_err(|e| BridgeSetupError(e.to_string()))?,
             packet: Box::new([0; MAX_PACKET]),
             counters: BridgeCounters::default(),
         })
@@ -191,6 +231,16 @@ impl MediaBridge {
         self.counters.carrier_packets += 1;
     }
 
+    /// A key press for the carrier, `duration_ms` long (RFC 4733 events, on the
+    /// carrier's telephone-event payload type). Dropped, and counted, when the carrier
+    /// leg has no telephone-event or the queue is full.
+    pub fn send_digit(&mut self, now: Instant, digit: DtmfDigit, duration_ms: u32) {
+        let negotiated = self.carrier.is_some_and(|c| c.dtmf_payload_type.is_some());
+        if !negotiated || self.dtmf.enqueue(now, digit, duration_ms.max(40)).is_err() {
+            self.counters.digits_dropped += 1;
+        }
+    }
+
     /// One Opus frame from the browser, as the WebRTC core reported it.
     pub fn handle_browser_audio(&mut self, now: Instant, ext_seq: u64, rtp_time: u64, opus: &[u8]) {
         let header = RtpHeader {
@@ -210,7 +260,7 @@ impl MediaBridge {
 
     /// The RTP packets due toward the carrier at `now`, each handed to `send` with the
     /// address to send it to. Nothing goes out before the carrier leg is negotiated.
-    pub fn poll_to_carrier(&mut self, now: Instant, mut send: impl FnMut(SocketAddr, &[u8])) {
+    pub fn poll_to_carrier(&mut self, now: Instant, send: impl FnMut(SocketAddr, &[u8])) {
         let Self {
             carrier,
             carrier_addr,
@@ -221,6 +271,7 @@ impl MediaBridge {
             seq,
             timestamp,
             marker,
+            dtmf,
             counters,
             ..
         } = self;
@@ -231,26 +282,35 @@ impl MediaBridge {
             while !matches!(from_browser.pop(now), Playout::Empty) {}
             return;
         };
-        let pt = carrier.payload_type;
+        let mut out = Outgoing {
+            send,
+            to,
+            ssrc: *ssrc,
+            seq,
+            packet,
+        };
+        if let Some(event_pt) = carrier.dtmf_payload_type {
+            while let Some(p) = dtmf.poll_packet(now, *timestamp) {
+                out.write(event_pt, p.timestamp, p.marker, &p.payload());
+                if p.event.end && !dtmf.is_sending() {
+                    counters.digits_sent += 1;
+                }
+            }
+        }
+        let audio_pt = carrier.payload_type;
         loop {
             let playout = from_browser.pop(now);
             if matches!(playout, Playout::Empty) {
                 return;
             }
+            let held = dtmf.is_sending();
             transcoders.toward_carrier.process(playout, |g711| {
-                let header = RtpHeader {
-                    marker: std::mem::take(marker),
-                    payload_type: pt,
-                    sequence_number: *seq,
-                    timestamp: *timestamp,
-                    ssrc: *ssrc,
-                    ..RtpHeader::default()
-                };
-                if let Ok(len) = header.write(g711, 0, &mut packet[..]) {
-                    send(to, &packet[..len]);
+                // While a key press is on the air its events replace the audio; the
+                // audio clock goes on, so the stream resumes at the right time.
+                if !held {
+                    out.write(audio_pt, *timestamp, std::mem::take(marker), g711);
                     counters.to_carrier += 1;
                 }
-                *seq = seq.wrapping_add(1);
                 *timestamp = timestamp.wrapping_add(g711.len() as u32);
             });
         }
@@ -282,15 +342,16 @@ impl MediaBridge {
         }
     }
 
-    /// When a jitter buffer next has something due.
+    /// When a jitter buffer or the key-press sender next has something due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (
+        [
             self.from_carrier.poll_timeout(),
             self.from_browser.poll_timeout(),
-        ) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+            self.dtmf.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 

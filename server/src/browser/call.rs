@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use dcx_media::dtmf::{DtmfDigit, DtmfEvent};
 use dcx_media::webrtc::{AudioCodec, MediaEvent, PeerId};
 use dcx_signaling::{ServerMessage, SessionId};
 use tokio::net::UdpSocket;
@@ -46,6 +47,8 @@ pub struct CallSpec {
 pub enum CallCommand {
     /// Hang up (the browser asked, or its session expired).
     HangUp(String),
+    /// Send these key presses to the far end (RFC 4733), each this long.
+    Digits(Vec<DtmfDigit>, u32),
 }
 
 /// How the hub reaches a call's task.
@@ -58,6 +61,11 @@ impl CallHandle {
     /// Asks the call to end; a call already over ignores it.
     pub fn hang_up(&self, why: &str) {
         let _ = self.commands.send(CallCommand::HangUp(why.to_owned()));
+    }
+
+    /// Asks the call to send key presses toward the far end.
+    pub fn send_digits(&self, digits: Vec<DtmfDigit>, duration_ms: u32) {
+        let _ = self.commands.send(CallCommand::Digits(digits, duration_ms));
     }
 }
 
@@ -262,6 +270,13 @@ impl Live<'_> {
                             b.handle_browser_audio(Instant::now(), ext_seq, rtp_time, &payload);
                         }
                     }
+                    // The browser's RTCDTMFSender: relayed once its length is known.
+                    Some(MediaEvent::Dtmf { event: DtmfEvent::Ended(tone), .. }) => {
+                        if let (Some(b), Some(digit)) = (&mut self.bridge, tone.digit()) {
+                            let ms = u32::try_from(tone.duration_ms).unwrap_or(u32::MAX);
+                            b.send_digit(Instant::now(), digit, ms);
+                        }
+                    }
                     Some(MediaEvent::PeerDisconnected(_, reason)) => {
                         tracing::info!(?reason, "browser media gone");
                         self.hang_up("the browser's media went away").await;
@@ -271,6 +286,14 @@ impl Live<'_> {
                 },
                 command = commands.recv() => match command {
                     Some(CallCommand::HangUp(why)) => self.hang_up(&why).await,
+                    Some(CallCommand::Digits(digits, ms)) => {
+                        if let Some(b) = &mut self.bridge {
+                            let now = Instant::now();
+                            for d in digits {
+                                b.send_digit(now, d, ms);
+                            }
+                        }
+                    }
                     // The hub dropped the call (its session is gone).
                     None => self.hang_up("the session ended").await,
                 },

@@ -25,6 +25,9 @@ use super::call::{self, CallHandle, CallSpec};
 use super::Services;
 use crate::call::browser::BrowserOrigin;
 
+/// How long a key press from a `dtmf` message lasts when it does not say.
+const DEFAULT_DIGIT_MS: u32 = 100;
+
 /// Messages waiting for one WebSocket.
 pub const OUTBOX: usize = 256;
 
@@ -248,6 +251,20 @@ impl Hub {
             ClientMessage::Hangup { call_id } => {
                 let call = live.calls.get(&call_id).ok_or_else(|| unknown(&call_id))?;
                 call.hang_up("hangup");
+                Ok(())
+            }
+            ClientMessage::Dtmf {
+                call_id,
+                digits,
+                duration_ms,
+            } => {
+                let call = live.calls.get(&call_id).ok_or_else(|| unknown(&call_id))?;
+                // The parser checked the digits (0-9 * # A-D).
+                let digits = digits
+                    .chars()
+                    .filter_map(|c| dcx_media::dtmf::DtmfDigit::from_char(c).ok())
+                    .collect();
+                call.send_digits(digits, duration_ms.unwrap_or(DEFAULT_DIGIT_MS));
                 Ok(())
             }
             other => {
