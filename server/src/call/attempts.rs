@@ -552,12 +552,7 @@ impl Attempt {
             parties: parties.clone(),
             attempt: self.number,
             route: self.target.route.clone(),
-            times: Times {
-                start_ms: clock.unix_ms(self.started),
-                first_ring_ms: self.first_ring.map(|t| clock.unix_ms(t)),
-                answer_ms: self.answered.map(|t| clock.unix_ms(t)),
-                end_ms: clock.unix_ms(now),
-            },
+            times: Times::between(clock, self.started, self.first_ring, self.answered, now),
             end,
             sip_code,
         }))

@@ -17,12 +17,13 @@
 //! final end are news. No session timer is offered to carriers: nothing on the browser
 //! leg could refresh it, and the WebRTC side has its own liveness (ICE consent).
 
-use super::attempts::{Attempt, InviteNews, Offer, Plan};
-use super::events::{AttemptEnd, CallEvent, CallRecord, HangupSide, Parties, Times};
+use super::attempts::{InviteNews, Offer};
+use super::dialer::{AfterFailure, Dialer, Records};
+use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, Times};
 use super::legs::body_of;
 use super::origin::InCallRequests;
 use super::{CallSetup, Routed};
-use dcx_routing::{AttemptOutcome, Next, RouteError};
+use dcx_routing::{AttemptOutcome, RouteError};
 use dcx_sip::sdp::{AudioCapabilities, Codec, Negotiated};
 use dcx_sip::{Message, Method};
 use std::collections::VecDeque;
@@ -78,13 +79,11 @@ pub struct BrowserCall {
     caps: AudioCapabilities,
     offer_body: Vec<u8>,
     requests: InCallRequests,
-    plan: Plan,
-    attempts: Vec<Attempt>,
+    dialer: Dialer,
     phase: Phase,
     started: Instant,
     first_ring: Option<Instant>,
     answered: Option<Instant>,
-    last_failure: Option<(u16, String, HangupSide)>,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<CallEvent>,
     news: VecDeque<BrowserNews>,
@@ -135,13 +134,11 @@ impl BrowserCall {
             caps,
             offer_body,
             requests: InCallRequests::default(),
-            plan: Plan::new(targets),
-            attempts: Vec::new(),
+            dialer: Dialer::new(targets),
             phase: Phase::Dialing,
             started: now,
             first_ring: None,
             answered: None,
-            last_failure: None,
             out: VecDeque::new(),
             events: VecDeque::new(),
             news: VecDeque::new(),
@@ -151,7 +148,7 @@ impl BrowserCall {
             None if rtp.is_none() => {
                 call.end(now, 503, HangupSide::System, "no free RTP port");
             }
-            None if !call.plan.has_more() => call.end(
+            None if !call.dialer.plan.has_more() => call.end(
                 now,
                 503,
                 HangupSide::System,
@@ -172,16 +169,17 @@ impl BrowserCall {
     pub fn hang_up(&mut self, now: Instant, why: &str) {
         match self.phase {
             Phase::Dialing => {
-                for i in 0..self.attempts.len() {
-                    if self.attempts[i].live {
-                        self.attempts[i].abandon(now, &self.setup.local);
-                        self.report_attempt(now, i, AttemptEnd::Cancelled, 487);
-                    }
-                }
+                let records = Records {
+                    parties: &self.parties,
+                    setup: &self.setup,
+                    events: &mut self.events,
+                };
+                self.dialer.cancel_all(now, records);
                 self.end(now, 487, HangupSide::Caller, why);
             }
             Phase::Answered(i) => {
-                self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+                let a = &mut self.dialer.attempts[i];
+                a.send_bye(now, &mut self.ids, &self.setup.local);
                 self.end(now, 200, HangupSide::Caller, why);
             }
             Phase::Ended => {}
@@ -227,36 +225,18 @@ impl BrowserCall {
         let call_id = msg.call_id().ok()?;
         let to_tag = msg.to().ok()?.tag()?;
         let from_tag = msg.from().ok()?.tag()?;
-        let d = &self.attempts[i].dialog;
+        let d = &self.dialer.attempts[i].dialog;
         (d.call_id == call_id && d.local_tag == to_tag && d.remote_tag.as_deref() == Some(from_tag))
             .then_some(i)
     }
 
     /// A response whose top Via branch carries this call's token.
     pub fn handle_response(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
-        let (Some(code), Ok(via), Ok(cseq)) = (msg.status_code(), msg.top_via(), msg.cseq()) else {
-            return;
-        };
-        let branch = via.branch().unwrap_or_default();
-        let Some(i) = self
-            .attempts
-            .iter()
-            .position(|a| a.is_invite_branch(branch) || a.bye_branch() == Some(branch))
-        else {
-            return;
-        };
-        match cseq.method {
-            Method::Invite if self.attempts[i].is_invite_branch(branch) => {
-                let mut news = Vec::new();
-                let ids_local = (&mut self.ids, &self.setup.local);
-                self.attempts[i].handle_invite_response(now, from, msg, ids_local, &mut news);
-                for n in news {
-                    self.on_invite_news(now, i, n, Some(msg));
-                }
+        let ids_setup = (&mut self.ids, &self.setup);
+        if let Some((i, news)) = self.dialer.handle_response(now, from, msg, ids_setup) {
+            for n in news {
+                self.on_invite_news(now, i, n, Some(msg));
             }
-            Method::Cancel => self.attempts[i].handle_cancel_response(now, code),
-            Method::Bye => self.attempts[i].handle_bye_response(now, code),
-            _ => {}
         }
         self.flush();
     }
@@ -275,7 +255,7 @@ impl BrowserCall {
         news: InviteNews,
         msg: Option<&Message<'_>>,
     ) {
-        let wanted = self.attempts[i].live && self.phase == Phase::Dialing;
+        let wanted = self.dialer.attempts[i].live && self.phase == Phase::Dialing;
         match news {
             InviteNews::Provisional(180..=189) if wanted => {
                 self.first_ring.get_or_insert(now);
@@ -289,7 +269,8 @@ impl BrowserCall {
                     self.news.push_back(BrowserNews::Answered(media));
                 } else {
                     // RFC 3264: an answer we cannot use ends the session.
-                    self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+                    let a = &mut self.dialer.attempts[i];
+                    a.send_bye(now, &mut self.ids, &self.setup.local);
                     self.end(
                         now,
                         488,
@@ -300,17 +281,18 @@ impl BrowserCall {
             }
             InviteNews::Answered => {
                 // A late 2xx from an attempt we gave up on: ACKed, then hung up.
-                self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+                let a = &mut self.dialer.attempts[i];
+                a.send_bye(now, &mut self.ids, &self.setup.local);
             }
             InviteNews::Failed(code) if wanted => {
                 let reason = msg
                     .and_then(|m| m.status_line())
-                    .map(|s| String::from_utf8_lossy(s.reason).into_owned())
-                    .unwrap_or_default();
-                self.attempt_failed(now, i, AttemptOutcome::Final(code), (code, reason));
+                    .map_or(&b""[..], |s| s.reason);
+                let outcome = AttemptOutcome::Final(code);
+                self.attempt_failed(now, i, outcome, (code, reason.to_vec()));
             }
             InviteNews::TimedOut if wanted => {
-                let reason = "Request Timeout".to_owned();
+                let reason = b"Request Timeout".to_vec();
                 self.attempt_failed(now, i, AttemptOutcome::Timeout, (408, reason));
             }
             _ => {}
@@ -322,100 +304,69 @@ impl BrowserCall {
         now: Instant,
         i: usize,
         outcome: AttemptOutcome,
-        (code, reason): (u16, String),
+        failure: (u16, Vec<u8>),
     ) {
-        let end = match outcome {
-            AttemptOutcome::Final(_) => AttemptEnd::Rejected,
-            AttemptOutcome::Timeout => AttemptEnd::Timeout,
-            AttemptOutcome::PostDialDelay => AttemptEnd::PostDialDelay,
+        let records = Records {
+            parties: &self.parties,
+            setup: &self.setup,
+            events: &mut self.events,
         };
-        self.attempts[i].live = false;
-        self.report_attempt(now, i, end, code);
-        let side = if outcome == AttemptOutcome::Final(code) {
-            HangupSide::Callee
-        } else {
-            HangupSide::System
-        };
-        let retry = self.attempts[i].target.failover.next(outcome) == Next::TryNext;
-        self.last_failure = Some((code, reason, side));
-        if retry && self.plan.has_more() {
-            self.dial_next(now);
-        } else {
-            self.fail_with_last(now);
+        match self.dialer.failed(now, i, outcome, failure, records) {
+            AfterFailure::DialNext => self.dial_next(now),
+            AfterFailure::GiveUp => self.fail_with_last(now),
         }
     }
 
     fn dial_next(&mut self, now: Instant) {
-        while let Some(next) = self.plan.next() {
-            let offer = Offer {
-                number: &self.parties.callee_normalized,
-                from: &self.from_address,
-                max_forwards: 70,
-                body: Some(("application/sdp", self.offer_body.as_slice())),
-                headers: &[],
-            };
-            let carrier = next.1.route.trunk_out.clone();
-            let local = &self.setup.local;
-            match Attempt::start(now, next, &offer, &mut self.ids, local, self.setup.timers) {
-                Ok(a) => {
-                    tracing::debug!(call_id = %self.parties.call_id, %carrier, attempt = a.number, "dialing");
-                    self.attempts.push(a);
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(call_id = %self.parties.call_id, %carrier, "cannot build the INVITE: {e}");
-                }
-            }
+        let offer = Offer {
+            number: &self.parties.callee_normalized,
+            from: &self.from_address,
+            max_forwards: 70,
+            body: Some(("application/sdp", self.offer_body.as_slice())),
+            headers: &[],
+        };
+        let call_id = &self.parties.call_id;
+        if !self
+            .dialer
+            .dial_next(now, &offer, &mut self.ids, &self.setup, call_id)
+        {
+            self.fail_with_last(now);
         }
-        self.fail_with_last(now);
     }
 
     fn fail_with_last(&mut self, now: Instant) {
-        let (code, reason, side) = self.last_failure.take().unwrap_or((
-            503,
-            "Service Unavailable".to_owned(),
-            HangupSide::System,
-        ));
-        self.end(now, code, side, &reason);
+        let (code, reason, side) = self.dialer.take_failure();
+        self.end(now, code, side, &String::from_utf8_lossy(&reason));
     }
 
     /// Runs what is due: transaction timers and the post-dial-delay timer.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.requests.handle_timeout(now);
-        for i in 0..self.attempts.len() {
-            let mut news = Vec::new();
-            self.attempts[i].handle_timeout(now, &mut news);
-            for n in news {
-                self.on_invite_news(now, i, n, None);
-            }
-            if self.attempts[i].pdd_expired(now) {
-                self.post_dial_delay(now, i);
+        let (said, pdd) = self.dialer.handle_timeout(now);
+        for (i, n) in said {
+            self.on_invite_news(now, i, n, None);
+        }
+        for i in pdd {
+            let records = Records {
+                parties: &self.parties,
+                setup: &self.setup,
+                events: &mut self.events,
+            };
+            let dialing = self.phase == Phase::Dialing;
+            if self.dialer.post_dial_delay(now, i, dialing, records) {
+                self.dial_next(now);
             }
         }
         self.flush();
     }
 
-    /// No 18x in time: cancel and try the next carrier if the policy says so and one
-    /// is left; the last candidate keeps ringing.
-    fn post_dial_delay(&mut self, now: Instant, i: usize) {
-        let policy = &self.attempts[i].target.failover;
-        let retry = policy.next(AttemptOutcome::PostDialDelay) == Next::TryNext;
-        if self.phase == Phase::Dialing && retry && self.plan.has_more() {
-            self.attempts[i].abandon(now, &self.setup.local);
-            self.report_attempt(now, i, AttemptEnd::PostDialDelay, 487);
-            let reason = "Request Timeout".to_owned();
-            self.last_failure = Some((408, reason, HangupSide::System));
-            self.dial_next(now);
-        } else {
-            self.attempts[i].pdd_deadline = None;
-        }
-    }
-
     fn report_attempt(&mut self, now: Instant, i: usize, end: AttemptEnd, sip_code: u16) {
-        let at = (self.setup.clock, now);
-        if let Some(e) = self.attempts[i].record(&self.parties, at, end, sip_code) {
-            self.events.push_back(e);
-        }
+        let mut records = Records {
+            parties: &self.parties,
+            setup: &self.setup,
+            events: &mut self.events,
+        };
+        self.dialer.report(now, i, end, sip_code, &mut records);
     }
 
     /// The call is over: the answered attempt's record, the call's, then the news.
@@ -428,28 +379,12 @@ impl BrowserCall {
         }
         self.phase = Phase::Ended;
         let clock = self.setup.clock;
-        let route = self
-            .attempts
-            .iter()
-            .rev()
-            .find(|a| a.answered.is_some())
-            .or(self.attempts.last())
-            .map(|a| a.target.route.clone());
         tracing::debug!(call_id = %self.parties.call_id, sip_code, ?hangup, why, "browser call ended");
-        self.events.push_back(CallEvent::CallEnded(CallRecord {
-            parties: self.parties.clone(),
-            route,
-            attempts: self.plan.tried(),
-            times: Times {
-                start_ms: clock.unix_ms(self.started),
-                first_ring_ms: self.first_ring.map(|t| clock.unix_ms(t)),
-                answer_ms: self.answered.map(|t| clock.unix_ms(t)),
-                end_ms: clock.unix_ms(now),
-            },
-            sip_code,
-            hangup,
-            reason: why.to_owned(),
-        }));
+        let times = Times::between(clock, self.started, self.first_ring, self.answered, now);
+        let record = self
+            .dialer
+            .call_record(&self.parties, times, (sip_code, hangup, why));
+        self.events.push_back(CallEvent::CallEnded(record));
         self.news.push_back(BrowserNews::Ended {
             sip_code,
             hangup,
@@ -459,9 +394,7 @@ impl BrowserCall {
 
     fn flush(&mut self) {
         self.requests.transmit(&mut self.out);
-        for a in &mut self.attempts {
-            a.transmit(&mut self.out);
-        }
+        self.dialer.transmit(&mut self.out);
     }
 
     /// A datagram to send.
@@ -481,13 +414,10 @@ impl BrowserCall {
 
     /// When `handle_timeout` is due next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [
-            self.requests.poll_timeout(),
-            self.attempts.iter().filter_map(Attempt::poll_timeout).min(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.requests.poll_timeout(), self.dialer.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether the call ended (its media can stop; transactions may still drain).

@@ -66,6 +66,24 @@ pub struct Times {
     pub end_ms: i64,
 }
 
+impl Times {
+    /// Times read off `clock`: from `start` to `end`, with the first 18x and the 2xx.
+    pub fn between(
+        clock: WallClock,
+        start: Instant,
+        first_ring: Option<Instant>,
+        answer: Option<Instant>,
+        end: Instant,
+    ) -> Self {
+        Self {
+            start_ms: clock.unix_ms(start),
+            first_ring_ms: first_ring.map(|t| clock.unix_ms(t)),
+            answer_ms: answer.map(|t| clock.unix_ms(t)),
+            end_ms: clock.unix_ms(end),
+        }
+    }
+}
+
 /// What routing chose for an attempt (or for the call: the answering or last attempt).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rated {

@@ -26,6 +26,7 @@
 
 pub mod attempts;
 pub mod browser;
+pub mod dialer;
 pub mod events;
 pub mod legs;
 pub mod media;

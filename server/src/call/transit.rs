@@ -17,8 +17,9 @@
 //! and 2xx) comes back pointed at our origin-facing port; where each side receives is
 //! reported by `poll_media` for the relay. Without one, SDP passes through unchanged.
 
-use super::attempts::{Attempt, InviteNews, Offer, Plan, Target};
-use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, WallClock};
+use super::attempts::{InviteNews, Offer, Target};
+use super::dialer::{AfterFailure, Dialer, Records};
+use super::events::{CallEvent, HangupSide, Parties, WallClock};
 use super::legs::{body_of, Ids, Local, Transport};
 use super::media::{narrow_g711, rewrite_sdp, widen_g711, Anchor, EventPts, MediaNews, MediaSide};
 use super::origin::{InCallRequests, OriginInvite};
@@ -28,7 +29,7 @@ mod late_offer;
 mod session;
 pub use session::SESSION_TIMER_OFFER;
 mod reinvite;
-use dcx_routing::{AttemptOutcome, Next, RouteError};
+use dcx_routing::{AttemptOutcome, RouteError};
 use dcx_sip::builder::default_reason;
 use dcx_sip::dialog::answer::{Answer, AnswerEvent};
 use dcx_sip::transaction::{InviteServer, NonInviteClient, Timers};
@@ -110,8 +111,7 @@ pub struct TransitCall {
     /// offer is answered with.
     sent_sdp: [Option<(String, Vec<u8>)>; 2],
     origin_bye: Option<(String, SocketAddr, NonInviteClient)>,
-    plan: Plan,
-    attempts: Vec<Attempt>,
+    dialer: Dialer,
     offer_body: Option<(String, Vec<u8>)>,
     anchor: Option<Anchor>,
     origin_formats: Vec<String>,
@@ -122,7 +122,6 @@ pub struct TransitCall {
     started: Instant,
     first_ring: Option<Instant>,
     answered: Option<Instant>,
-    last_failure: Option<(u16, Vec<u8>, HangupSide)>,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<CallEvent>,
 }
@@ -166,8 +165,7 @@ impl TransitCall {
             refresh: None,
             sent_sdp: [None, None],
             origin_bye: None,
-            plan: Plan::new(targets),
-            attempts: Vec::new(),
+            dialer: Dialer::new(targets),
             offer_body: body_of(msg).map(|(t, b)| (t.to_owned(), b.to_vec())),
             anchor,
             origin_formats: Vec::new(),
@@ -177,7 +175,6 @@ impl TransitCall {
             started: now,
             first_ring: None,
             answered: None,
-            last_failure: None,
             out: VecDeque::new(),
             events: VecDeque::new(),
             origin,
@@ -226,7 +223,7 @@ impl TransitCall {
                     "no RTP ports to make an offer for an INVITE without SDP",
                 );
             }
-            None if !call.plan.has_more() => {
+            None if !call.dialer.plan.has_more() => {
                 call.fail_origin(
                     now,
                     503,
@@ -421,7 +418,8 @@ impl TransitCall {
         if is(&self.origin.dialog) {
             return Some(Side::Origin);
         }
-        self.attempts
+        self.dialer
+            .attempts
             .iter()
             .position(|a| is(&a.dialog))
             .map(Side::Carrier)
@@ -461,25 +459,11 @@ impl TransitCall {
                 return;
             }
         }
-        let Some(i) = self
-            .attempts
-            .iter()
-            .position(|a| a.is_invite_branch(branch) || a.bye_branch() == Some(branch))
-        else {
-            return;
-        };
-        match cseq.method {
-            Method::Invite if self.attempts[i].is_invite_branch(branch) => {
-                let mut news = Vec::new();
-                let ids_local = (&mut self.ids, &self.setup.local);
-                self.attempts[i].handle_invite_response(now, from, msg, ids_local, &mut news);
-                for n in news {
-                    self.on_invite_news(now, i, n, Some(msg));
-                }
+        let ids_setup = (&mut self.ids, &self.setup);
+        if let Some((i, news)) = self.dialer.handle_response(now, from, msg, ids_setup) {
+            for n in news {
+                self.on_invite_news(now, i, n, Some(msg));
             }
-            Method::Cancel => self.attempts[i].handle_cancel_response(now, code),
-            Method::Bye => self.attempts[i].handle_bye_response(now, code),
-            _ => {}
         }
         self.flush();
     }
@@ -491,7 +475,7 @@ impl TransitCall {
         news: InviteNews,
         msg: Option<&Message<'_>>,
     ) {
-        let wanted = self.attempts[i].live && self.phase == Phase::Dialing;
+        let wanted = self.dialer.attempts[i].live && self.phase == Phase::Dialing;
         match news {
             InviteNews::Provisional(code @ 180..=189) if wanted => {
                 let Some(msg) = msg else { return };
@@ -511,7 +495,7 @@ impl TransitCall {
             }
             InviteNews::Answered => {
                 // A late 2xx from an attempt we gave up on: ACKed, then hung up (RFC 3261 15).
-                self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+                self.dialer.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
             }
             InviteNews::Failed(code) if wanted => {
                 let reason = msg
@@ -567,69 +551,41 @@ impl TransitCall {
         now: Instant,
         i: usize,
         outcome: AttemptOutcome,
-        (code, reason): (u16, Vec<u8>),
+        failure: (u16, Vec<u8>),
     ) {
-        let end = match outcome {
-            AttemptOutcome::Final(_) => AttemptEnd::Rejected,
-            AttemptOutcome::Timeout => AttemptEnd::Timeout,
-            AttemptOutcome::PostDialDelay => AttemptEnd::PostDialDelay,
+        let records = Records {
+            parties: &self.parties,
+            setup: &self.setup,
+            events: &mut self.events,
         };
-        self.attempts[i].live = false;
-        self.report_attempt(now, i, end, code);
-        let side = if outcome == AttemptOutcome::Final(code) {
-            HangupSide::Callee
-        } else {
-            HangupSide::System
-        };
-        let retry = self.attempts[i].target.failover.next(outcome) == Next::TryNext;
-        self.last_failure = Some((code, reason, side));
-        if retry && self.plan.has_more() {
-            self.dial_next(now);
-        } else {
-            self.fail_with_last(now);
+        match self.dialer.failed(now, i, outcome, failure, records) {
+            AfterFailure::DialNext => self.dial_next(now),
+            AfterFailure::GiveUp => self.fail_with_last(now),
         }
     }
 
     fn dial_next(&mut self, now: Instant) {
-        while let Some(next) = self.plan.next() {
-            let offer = Offer {
-                number: &self.parties.callee_normalized,
-                from: &self.origin.from_address,
-                max_forwards: self.origin.max_forwards,
-                body: self
-                    .offer_body
-                    .as_ref()
-                    .map(|(t, b)| (t.as_str(), b.as_slice())),
-                headers: SESSION_TIMER_OFFER,
-            };
-            let carrier = next.1.route.trunk_out.clone();
-            match Attempt::start(
-                now,
-                next,
-                &offer,
-                &mut self.ids,
-                &self.setup.local,
-                self.setup.timers,
-            ) {
-                Ok(a) => {
-                    tracing::debug!(call_id = %self.parties.call_id, %carrier, attempt = a.number, "dialing");
-                    self.attempts.push(a);
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(call_id = %self.parties.call_id, %carrier, "cannot build the INVITE: {e}");
-                }
-            }
+        let offer = Offer {
+            number: &self.parties.callee_normalized,
+            from: &self.origin.from_address,
+            max_forwards: self.origin.max_forwards,
+            body: self
+                .offer_body
+                .as_ref()
+                .map(|(t, b)| (t.as_str(), b.as_slice())),
+            headers: SESSION_TIMER_OFFER,
+        };
+        let call_id = &self.parties.call_id;
+        if !self
+            .dialer
+            .dial_next(now, &offer, &mut self.ids, &self.setup, call_id)
+        {
+            self.fail_with_last(now);
         }
-        self.fail_with_last(now);
     }
 
     fn fail_with_last(&mut self, now: Instant) {
-        let (code, reason, side) = self.last_failure.take().unwrap_or((
-            503,
-            b"Service Unavailable".to_vec(),
-            HangupSide::System,
-        ));
+        let (code, reason, side) = self.dialer.take_failure();
         let why = String::from_utf8_lossy(&reason).into_owned();
         self.fail_origin(now, code, &reason, side, &why);
     }
@@ -667,35 +623,22 @@ impl TransitCall {
             tx.handle_timeout(now);
             while tx.poll_event().is_some() {}
         }
-        for i in 0..self.attempts.len() {
-            let mut news = Vec::new();
-            self.attempts[i].handle_timeout(now, &mut news);
-            for n in news {
-                self.on_invite_news(now, i, n, None);
-            }
-            if self.attempts[i].pdd_expired(now) {
-                self.post_dial_delay(now, i);
+        let (said, pdd) = self.dialer.handle_timeout(now);
+        for (i, n) in said {
+            self.on_invite_news(now, i, n, None);
+        }
+        for i in pdd {
+            let records = Records {
+                parties: &self.parties,
+                setup: &self.setup,
+                events: &mut self.events,
+            };
+            let dialing = self.phase == Phase::Dialing;
+            if self.dialer.post_dial_delay(now, i, dialing, records) {
+                self.dial_next(now);
             }
         }
         self.flush();
-    }
-
-    /// No 18x in time: cancel and try the next carrier, if the policy says so and one
-    /// is left; the last candidate keeps ringing (nothing better is left to try).
-    fn post_dial_delay(&mut self, now: Instant, i: usize) {
-        let retry = self.attempts[i]
-            .target
-            .failover
-            .next(AttemptOutcome::PostDialDelay)
-            == Next::TryNext;
-        if self.phase == Phase::Dialing && retry && self.plan.has_more() {
-            self.attempts[i].abandon(now, &self.setup.local);
-            self.report_attempt(now, i, AttemptEnd::PostDialDelay, 487);
-            self.last_failure = Some((408, b"Request Timeout".to_vec(), HangupSide::System));
-            self.dial_next(now);
-        } else {
-            self.attempts[i].pdd_deadline = None;
-        }
     }
 
     fn flush(&mut self) {
@@ -715,9 +658,7 @@ impl TransitCall {
                 self.out.push_back((*to, b.to_vec()));
             }
         }
-        for a in &mut self.attempts {
-            a.transmit(&mut self.out);
-        }
+        self.dialer.transmit(&mut self.out);
         if let Some(r) = &mut self.reinvite {
             r.transmit(&mut self.out);
         }
@@ -750,7 +691,7 @@ impl TransitCall {
                 .and_then(session::Refresh::poll_timeout),
             self.session_deadline(),
             self.origin_bye.as_ref().and_then(|b| b.2.poll_timeout()),
-            self.attempts.iter().filter_map(Attempt::poll_timeout).min(),
+            self.dialer.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -769,7 +710,7 @@ impl TransitCall {
         self.media_news = VecDeque::new();
         self.late = None;
         self.timers = [None, None];
-        self.last_failure = None;
+        self.dialer.last_failure = None;
     }
 
     /// Whether the call ended (its media can stop; transactions may still be draining).

@@ -2,7 +2,8 @@
 //! either side hangs up (BYE relayed to the other), or dcx hangs up both (no ACK); and
 //! the events each end reports.
 
-use super::super::events::{AttemptEnd, CallEvent, CallRecord, HangupSide, Times};
+use super::super::dialer::Records;
+use super::super::events::{AttemptEnd, CallEvent, HangupSide, Times};
 use super::super::legs::Request;
 use super::{Phase, Side, TransitCall};
 use dcx_sip::transaction::NonInviteClient;
@@ -15,12 +16,12 @@ impl TransitCall {
         if let Some(bytes) = self.origin.response(487, b"Request Terminated", None, None) {
             self.server.send_response(now, 487, bytes);
         }
-        for i in 0..self.attempts.len() {
-            if self.attempts[i].live {
-                self.attempts[i].abandon(now, &self.setup.local);
-                self.report_attempt(now, i, AttemptEnd::Cancelled, 487);
-            }
-        }
+        let records = Records {
+            parties: &self.parties,
+            setup: &self.setup,
+            events: &mut self.events,
+        };
+        self.dialer.cancel_all(now, records);
         self.end(now, 487, HangupSide::Caller, why);
     }
 
@@ -44,7 +45,7 @@ impl TransitCall {
 
     fn hang_up_carrier(&mut self, now: Instant) {
         if let Phase::Answered(i) = self.phase {
-            self.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
+            self.dialer.attempts[i].send_bye(now, &mut self.ids, &self.setup.local);
         }
     }
 
@@ -80,28 +81,12 @@ impl TransitCall {
         }
         self.phase = Phase::Ended;
         let clock = self.setup.clock;
-        let route = self
-            .attempts
-            .iter()
-            .rev()
-            .find(|a| a.answered.is_some())
-            .or(self.attempts.last())
-            .map(|a| a.target.route.clone());
         tracing::debug!(call_id = %self.parties.call_id, code, ?hangup, why, "call ended");
-        self.events.push_back(CallEvent::CallEnded(CallRecord {
-            parties: self.parties.clone(),
-            route,
-            attempts: self.plan.tried(),
-            times: Times {
-                start_ms: clock.unix_ms(self.started),
-                first_ring_ms: self.first_ring.map(|t| clock.unix_ms(t)),
-                answer_ms: self.answered.map(|t| clock.unix_ms(t)),
-                end_ms: clock.unix_ms(now),
-            },
-            sip_code: code,
-            hangup,
-            reason: why.to_owned(),
-        }));
+        let times = Times::between(clock, self.started, self.first_ring, self.answered, now);
+        let record = self
+            .dialer
+            .call_record(&self.parties, times, (code, hangup, why));
+        self.events.push_back(CallEvent::CallEnded(record));
     }
 
     pub(super) fn report_attempt(
@@ -111,9 +96,11 @@ impl TransitCall {
         end: AttemptEnd,
         sip_code: u16,
     ) {
-        let at = (self.setup.clock, now);
-        if let Some(e) = self.attempts[i].record(&self.parties, at, end, sip_code) {
-            self.events.push_back(e);
-        }
+        let mut records = Records {
+            parties: &self.parties,
+            setup: &self.setup,
+            events: &mut self.events,
+        };
+        self.dialer.report(now, i, end, sip_code, &mut records);
     }
 }

@@ -130,7 +130,7 @@ impl TransitCall {
     fn dialog_mut(&mut self, side: Side) -> &mut Dialog {
         match side {
             Side::Origin => &mut self.origin.dialog,
-            Side::Carrier(i) => &mut self.attempts[i].dialog,
+            Side::Carrier(i) => &mut self.dialer.attempts[i].dialog,
         }
     }
 
@@ -316,7 +316,7 @@ impl TransitCall {
         let to_tag = msg.to().ok().and_then(|t| t.tag()).map(str::to_owned);
         let d = match target {
             Side::Origin => &self.origin.dialog,
-            Side::Carrier(i) => &self.attempts[i].dialog,
+            Side::Carrier(i) => &self.dialer.attempts[i].dialog,
         };
         let local = &self.setup.local;
         let (branch, cseq) = (r.branch.clone(), r.cseq);
@@ -390,7 +390,7 @@ impl TransitCall {
         };
         let reliability = match asker {
             Side::Origin => self.origin.dialog.transport,
-            Side::Carrier(i) => self.attempts[i].dialog.transport,
+            Side::Carrier(i) => self.dialer.attempts[i].dialog.transport,
         }
         .reliability();
         r.server.send_response(now, 200, bytes.clone());

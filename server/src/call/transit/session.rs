@@ -286,7 +286,7 @@ impl TransitCall {
         let timers = self.setup.timers;
         let d = match side {
             Side::Origin => &mut self.origin.dialog,
-            Side::Carrier(a) => &mut self.attempts[a].dialog,
+            Side::Carrier(a) => &mut self.dialer.attempts[a].dialog,
         };
         d.local_cseq += 1;
         let mut r = Request::new(Method::Invite, d.local_cseq, &branch, &local);
@@ -320,7 +320,7 @@ impl TransitCall {
         let Some(r) = &mut self.refresh else { return };
         let d = match r.side {
             Side::Origin => &self.origin.dialog,
-            Side::Carrier(a) => &self.attempts[a].dialog,
+            Side::Carrier(a) => &self.dialer.attempts[a].dialog,
         };
         let to_tag = msg.to().ok().and_then(|t| t.tag()).map(str::to_owned);
         let (branch, cseq) = (r.branch.clone(), r.cseq);
