@@ -9,6 +9,7 @@ mod call;
 mod cdr;
 mod cdr_cmd;
 mod config;
+mod contact;
 mod gateway;
 mod media_relay;
 mod metrics;

@@ -321,7 +321,7 @@ impl Live<'_> {
                 self.reply
                     .send(ServerMessage::Answered { call_id, sdp: None });
             }
-            BrowserNews::Ended { .. } => {}
+            BrowserNews::Offered(_) | BrowserNews::Ended { .. } => {}
         }
     }
 

@@ -44,9 +44,27 @@ pub struct BrowserOrigin {
     pub dialled: String,
 }
 
-/// What the browser's call task must hear about the SIP side.
+/// An inbound call dcx answered with early media, waiting for an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// The caller (the URI of the carrier's From).
+    pub from: String,
+    /// The DID dialled.
+    pub dialled: String,
+    /// The DID's queue.
+    pub queue: String,
+    /// The carrier leg as negotiated (dcx answered the carrier's offer).
+    pub media: Negotiated,
+    /// The call's RTP address (in our answer), for the media task to bind.
+    pub rtp: (IpAddr, u16),
+}
+
+/// What a call's media task must hear about its SIP side: a browser's call
+/// ([`BrowserCall`]) or an inbound call for an agent ([`super::inbound::InboundCall`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrowserNews {
+    /// An inbound call arrived and is queued, its early media up.
+    Offered(Arrival),
     /// The live attempt rings (18x); with SDP, early media flows from `Some` on.
     Ringing(Option<Negotiated>),
     /// The carrier answered; the carrier leg's codec and address.

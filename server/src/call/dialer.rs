@@ -244,6 +244,9 @@ impl Dialer {
             sip_code,
             hangup,
             reason: why.to_owned(),
+            queue: None,
+            agent: None,
+            queue_wait_ms: None,
         }
     }
 

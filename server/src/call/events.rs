@@ -149,6 +149,12 @@ pub struct CallRecord {
     pub hangup: HangupSide,
     /// Why, in words (a routing error, "BYE", "CANCEL", "no ACK").
     pub reason: String,
+    /// The queue of an inbound call for agents.
+    pub queue: Option<String>,
+    /// The agent who answered it.
+    pub agent: Option<String>,
+    /// How long the caller waited in the queue (until answered, or the end).
+    pub queue_wait_ms: Option<i64>,
 }
 
 /// What a call reports.

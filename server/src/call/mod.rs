@@ -28,6 +28,7 @@ pub mod attempts;
 pub mod browser;
 pub mod dialer;
 pub mod events;
+pub mod inbound;
 pub mod legs;
 pub mod media;
 pub mod origin;

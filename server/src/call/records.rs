@@ -74,8 +74,8 @@ fn call(c: &CallRecord) -> Cdr {
         sip_code: c.sip_code,
         hangup: c.hangup,
         reason: c.reason.clone(),
-        queue: None,
-        agent: None,
-        queue_wait_ms: None,
+        queue: c.queue.clone(),
+        agent: c.agent.clone(),
+        queue_wait_ms: c.queue_wait_ms,
     }
 }

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+pub mod contact;
 pub mod sip;
 
 /// The demo configuration compiled into the binary (what `dcx` runs without `--config`).
@@ -49,6 +50,15 @@ pub struct Config {
     /// `[signaling]`: the browsers' WebSocket; off without it.
     #[serde(default)]
     pub signaling: Option<sip::SignalingSection>,
+    /// `[[agents]]`: users who take queue calls.
+    #[serde(default)]
+    pub agents: Vec<contact::AgentSection>,
+    /// `[[queues]]`: where inbound callers wait for agents.
+    #[serde(default)]
+    pub queues: Vec<contact::QueueSection>,
+    /// `[[dids]]`: called numbers that go to a queue instead of onward routing.
+    #[serde(default)]
+    pub dids: Vec<contact::DidSection>,
 }
 
 /// `[cdr]`.
@@ -302,6 +312,7 @@ fn field_at(text: &str, offset: usize) -> String {
 
 fn validate(config: &Config, loc: &mut Locator<'_>) {
     sip::validate(config, loc);
+    contact::validate(config, loc);
     let listen = &config.server.http_listen;
     if listen.get_ref().parse::<SocketAddr>().is_err() {
         loc.push(

@@ -1,0 +1,440 @@
+//! One carrier INVITE to a DID that dcx answers itself (PSTN -> agent): the SIP side.
+//! dcx answers the carrier's offer with G.711 at the call's RTP port and sends that
+//! answer at once in a 183 (early media: the caller hears hold audio while queued); the
+//! same answer goes in the 200 when an agent takes the call ([`InboundCall::answer`]).
+//! A caller who gives up (CANCEL, BYE) or a carrier who hangs up ends it, as does
+//! [`InboundCall::hang_up`] (an agent hung up, or the queue gave up on the caller).
+//!
+//! ```text
+//!   Queued (183 + SDP) --answer--> Answered (200, until ACK) --BYE either way--> Ended
+//!      +--CANCEL / hang_up (a final failure)--> Ended
+//! ```
+//! Sans-IO like the other calls; what the call's media task must hear comes out of
+//! `poll_news` as [`BrowserNews`]: `Offered` with the carrier leg's negotiation, then
+//! `Answered`, then `Ended`.
+
+use super::browser::{Arrival, BrowserNews};
+use super::events::{CallEvent, CallRecord, HangupSide, Parties, Times};
+use super::legs::{body_of, Ids, Request, Transport};
+use super::origin::{InCallRequests, OriginInvite};
+use super::CallSetup;
+use dcx_sip::dialog::answer::{Answer, AnswerEvent};
+use dcx_sip::sdp::{negotiate, AudioCapabilities, Codec, Negotiated};
+use dcx_sip::transaction::{InviteServer, NonInviteClient};
+use dcx_sip::{Message, Method};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+/// Our telephone-event payload type when the carrier offers one we answer with its own.
+const EVENT_PT: u8 = 101;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Queued,
+    Answered,
+    Ended,
+}
+
+/// Where an inbound call goes: the DID's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DidTarget {
+    /// The queue's name.
+    pub queue: String,
+}
+
+/// One inbound call answered by dcx.
+#[derive(Debug)]
+pub struct InboundCall {
+    ids: Ids,
+    setup: CallSetup,
+    parties: Parties,
+    origin: OriginInvite,
+    server: InviteServer,
+    answer: Option<Answer>,
+    /// Our SDP answer (sent in the 183 and the 200).
+    sdp: Option<Vec<u8>>,
+    requests: InCallRequests,
+    bye: Option<(String, SocketAddr, NonInviteClient)>,
+    queue: String,
+    agent: Option<String>,
+    phase: Phase,
+    started: Instant,
+    answered: Option<Instant>,
+    out: VecDeque<(SocketAddr, Vec<u8>)>,
+    events: VecDeque<CallEvent>,
+    news: VecDeque<BrowserNews>,
+}
+
+impl InboundCall {
+    /// The carrier's INVITE `msg` (validated, from `peer`, of trunk `trunk_in`) to a DID
+    /// of `target`, with the call's RTP port at `rtp` (`None`: no free port, 503).
+    pub fn new(
+        now: Instant,
+        setup: &CallSetup,
+        (token, seed): (u64, u64),
+        (msg, peer, trunk_in): (&Message<'_>, SocketAddr, &str),
+        target: &DidTarget,
+        rtp: Option<(IpAddr, u16)>,
+    ) -> Result<Self, dcx_sip::SipError> {
+        let ids = Ids::new(token, seed);
+        let origin = OriginInvite::read(msg, peer, &ids)?;
+        let mut call = Self {
+            parties: Parties {
+                call_id: origin.dialog.call_id.clone(),
+                trunk_in: trunk_in.to_owned(),
+                caller: origin.caller.clone(),
+                callee: origin.dialled.clone(),
+                callee_normalized: origin.dialled.clone(),
+                origin_leg: crate::cdr::LegKind::Sip,
+            },
+            ids,
+            setup: setup.clone(),
+            server: InviteServer::new(Transport::of(msg).reliability(), setup.timers),
+            answer: None,
+            sdp: None,
+            requests: InCallRequests::default(),
+            bye: None,
+            queue: target.queue.clone(),
+            agent: None,
+            phase: Phase::Queued,
+            started: now,
+            answered: None,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            news: VecDeque::new(),
+            origin,
+        };
+        call.respond(now, 100, b"Trying", None);
+        match call.negotiate(msg, token, rtp) {
+            Ok((negotiated, sdp, rtp)) => {
+                let body = Some(("application/sdp", sdp.as_slice()));
+                call.respond(now, 183, b"Session Progress", body);
+                call.sdp = Some(sdp);
+                call.news.push_back(BrowserNews::Offered(Arrival {
+                    from: call.parties.caller.clone(),
+                    dialled: call.parties.callee.clone(),
+                    queue: call.queue.clone(),
+                    media: negotiated,
+                    rtp,
+                }));
+            }
+            Err((code, why)) => call.fail(now, code, &why),
+        }
+        call.flush();
+        Ok(call)
+    }
+
+    fn negotiate(
+        &self,
+        msg: &Message<'_>,
+        token: u64,
+        rtp: Option<(IpAddr, u16)>,
+    ) -> Result<(Negotiated, Vec<u8>, (IpAddr, u16)), (u16, String)> {
+        let Some((ip, port)) = rtp else {
+            return Err((503, "no free RTP port".into()));
+        };
+        let Some((_, body)) = body_of(msg) else {
+            // No offer (late offer): dcx would have to offer in the 200 and learn the
+            // answer from the ACK; queue calls take an offer in the INVITE.
+            return Err((488, "the INVITE has no SDP offer".into()));
+        };
+        let offer = dcx_sip::sdp::parse(body).map_err(|e| (400, format!("bad SDP: {e}")))?;
+        let caps = AudioCapabilities {
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            telephone_event: true,
+            telephone_event_pt: EVENT_PT,
+            ptime_ms: 20,
+            address: ip,
+            port,
+            session_id: token >> 1,
+            session_version: 1,
+        };
+        let (negotiated, answer) =
+            negotiate(&offer, &caps).map_err(|e| (e.sip_status(), e.to_string()))?;
+        Ok((negotiated, answer.write().into_bytes(), (ip, port)))
+    }
+
+    /// The carrier's Call-ID.
+    pub fn call_id(&self) -> &str {
+        &self.parties.call_id
+    }
+
+    /// An agent took the call: the 200 with our answer, retransmitted until the ACK.
+    pub fn answer(&mut self, now: Instant, agent: &str) {
+        if self.phase != Phase::Queued {
+            return;
+        }
+        let contact = self.setup.local.contact.clone();
+        let body = self.sdp.as_deref().map(|b| ("application/sdp", b));
+        let Some(bytes) = self.origin.response(200, b"OK", Some(&contact), body) else {
+            self.fail(now, 500, "cannot build the 200");
+            self.flush();
+            return;
+        };
+        self.server.send_response(now, 200, bytes.clone());
+        let reliability = self.origin.dialog.transport.reliability();
+        let mut answer = Answer::new(now, bytes, reliability, self.setup.timers);
+        // The server transaction sends the first 2xx; the Answer only retransmits it.
+        let _ = answer.poll_transmit();
+        self.answer = Some(answer);
+        self.phase = Phase::Answered;
+        self.answered = Some(now);
+        self.agent = Some(agent.to_owned());
+        self.flush();
+    }
+
+    /// Ends the call from dcx's side: a final failure (`code`, e.g. 480 when the queue
+    /// gives up) while queued, a BYE once answered.
+    pub fn hang_up(&mut self, now: Instant, code: u16, why: &str) {
+        match self.phase {
+            Phase::Queued => self.fail(now, code, why),
+            Phase::Answered => {
+                self.bye_origin(now);
+                self.end(now, 200, HangupSide::Callee, why);
+            }
+            Phase::Ended => {}
+        }
+        self.flush();
+    }
+
+    /// A request the endpoint matched to this call.
+    pub fn handle_request(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
+        if self.requests.absorb(msg) {
+            self.flush();
+            return;
+        }
+        let Some(method) = msg.method() else { return };
+        let branch = msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch())
+            .unwrap_or_default();
+        let of_invite = branch == self.origin.branch;
+        let tag = self.origin.dialog.local_tag.clone();
+        let timers = self.setup.timers;
+        let in_dialog = self.is_our_dialog(msg);
+        match method {
+            Method::Invite if of_invite => {
+                self.server.handle_request();
+                if let Some(a) = &mut self.answer {
+                    a.handle_request();
+                }
+            }
+            Method::Ack => {
+                let to_tu = !of_invite || self.server.handle_ack(now);
+                if to_tu && in_dialog {
+                    if let Some(a) = &mut self.answer {
+                        a.handle_ack();
+                    }
+                }
+            }
+            Method::Cancel if of_invite => {
+                self.requests
+                    .answer(now, from, msg, (200, b"OK"), &tag, timers);
+                if self.phase == Phase::Queued {
+                    self.respond(now, 487, b"Request Terminated", None);
+                    self.end(now, 487, HangupSide::Caller, "CANCEL");
+                }
+            }
+            Method::Bye if in_dialog => {
+                self.requests
+                    .answer(now, from, msg, (200, b"OK"), &tag, timers);
+                if let Some(a) = &mut self.answer {
+                    a.handle_ack(); // a BYE before the ACK also ends the 2xx resends
+                }
+                if self.phase != Phase::Ended {
+                    if self.phase == Phase::Queued {
+                        self.respond(now, 487, b"Request Terminated", None);
+                    }
+                    self.end(now, 200, HangupSide::Caller, "BYE");
+                }
+            }
+            Method::Options if in_dialog => {
+                self.requests
+                    .answer(now, from, msg, (200, b"OK"), &tag, timers);
+            }
+            // Hold or a new offer from the carrier: not taken on this leg yet; the
+            // session stays as it is (RFC 3261 14.2).
+            Method::Invite | Method::Update if in_dialog => {
+                let code = (488, &b"Not Acceptable Here"[..]);
+                self.requests.answer(now, from, msg, code, &tag, timers);
+            }
+            Method::Bye | Method::Invite | Method::Update | Method::Cancel => {
+                let code = (481, &b"Call/Transaction Does Not Exist"[..]);
+                self.requests.answer(now, from, msg, code, &tag, timers);
+            }
+            _ => {
+                let code = (501, &b"Not Implemented"[..]);
+                self.requests.answer(now, from, msg, code, &tag, timers);
+            }
+        }
+        self.flush();
+    }
+
+    fn is_our_dialog(&self, msg: &Message<'_>) -> bool {
+        let d = &self.origin.dialog;
+        let (Ok(call_id), Ok(to), Ok(from)) = (msg.call_id(), msg.to(), msg.from()) else {
+            return false;
+        };
+        d.call_id == call_id
+            && to.tag() == Some(d.local_tag.as_str())
+            && from.tag() == d.remote_tag.as_deref()
+    }
+
+    /// A response: to our BYE.
+    pub fn handle_response(&mut self, now: Instant, _from: SocketAddr, msg: &Message<'_>) {
+        let (Some(code), Ok(via)) = (msg.status_code(), msg.top_via()) else {
+            return;
+        };
+        if let Some((b, _, tx)) = &mut self.bye {
+            if via.branch() == Some(b.as_str()) {
+                tx.handle_response(now, code);
+                while tx.poll_event().is_some() {}
+            }
+        }
+        self.flush();
+    }
+
+    /// Runs what is due: transaction timers, the 2xx retransmission (and its end).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.server.handle_timeout(now);
+        while self.server.poll_event().is_some() {}
+        let mut ack_lost = false;
+        if let Some(a) = &mut self.answer {
+            a.handle_timeout(now);
+            ack_lost = a.poll_event() == Some(AnswerEvent::AckTimeout);
+        }
+        if ack_lost && self.phase == Phase::Answered {
+            self.bye_origin(now);
+            self.end(now, 200, HangupSide::System, "no ACK from the carrier");
+        }
+        self.requests.handle_timeout(now);
+        if let Some((_, _, tx)) = &mut self.bye {
+            tx.handle_timeout(now);
+            while tx.poll_event().is_some() {}
+        }
+        self.flush();
+    }
+
+    fn respond(&mut self, now: Instant, code: u16, reason: &[u8], body: Option<(&str, &[u8])>) {
+        let contact = (code > 100).then(|| self.setup.local.contact.clone());
+        if let Some(bytes) = self.origin.response(code, reason, contact.as_deref(), body) {
+            self.server.send_response(now, code, bytes);
+            // The transaction holds one response at a time: send each as it is made.
+            self.flush();
+        }
+    }
+
+    fn fail(&mut self, now: Instant, code: u16, why: &str) {
+        if self.phase != Phase::Queued {
+            return;
+        }
+        let reason = dcx_sip::builder::default_reason(code);
+        self.respond(now, code, reason.as_bytes(), None);
+        self.end(now, code, HangupSide::System, why);
+    }
+
+    fn bye_origin(&mut self, now: Instant) {
+        if let Some(a) = &mut self.answer {
+            a.handle_ack(); // stop resending the 2xx: the dialog is over
+        }
+        let d = &mut self.origin.dialog;
+        d.local_cseq += 1;
+        let branch = self.ids.branch();
+        let r = Request::new(Method::Bye, d.local_cseq, &branch, &self.setup.local);
+        match d.request(&r) {
+            Ok(bytes) => {
+                let tx =
+                    NonInviteClient::new(now, bytes, d.transport.reliability(), self.setup.timers);
+                self.bye = Some((branch, d.next_hop(), tx));
+            }
+            Err(e) => {
+                tracing::debug!(call_id = %self.parties.call_id, "cannot build BYE toward the carrier: {e}");
+            }
+        }
+    }
+
+    fn end(&mut self, now: Instant, sip_code: u16, hangup: HangupSide, why: &str) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.phase = Phase::Ended;
+        let clock = self.setup.clock;
+        let times = Times::between(clock, self.started, None, self.answered, now);
+        let queue_wait_ms = (self.answered.unwrap_or(now) - self.started).as_millis();
+        self.events.push_back(CallEvent::CallEnded(CallRecord {
+            parties: self.parties.clone(),
+            route: None,
+            attempts: 0,
+            times,
+            sip_code,
+            hangup,
+            reason: why.to_owned(),
+            queue: Some(self.queue.clone()),
+            agent: self.agent.clone(),
+            queue_wait_ms: Some(i64::try_from(queue_wait_ms).unwrap_or(i64::MAX)),
+        }));
+        self.news.push_back(BrowserNews::Ended {
+            sip_code,
+            hangup,
+            reason: why.to_owned(),
+        });
+    }
+
+    fn flush(&mut self) {
+        self.requests.transmit(&mut self.out);
+        let peer = self.origin.peer;
+        while let Some(b) = self.server.poll_transmit() {
+            self.out.push_back((peer, b.to_vec()));
+        }
+        if let Some(a) = &mut self.answer {
+            while let Some(b) = a.poll_transmit() {
+                self.out.push_back((peer, b.to_vec()));
+            }
+        }
+        if let Some((_, to, tx)) = &mut self.bye {
+            while let Some(b) = tx.poll_transmit() {
+                self.out.push_back((*to, b.to_vec()));
+            }
+        }
+    }
+
+    /// A datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.out.pop_front()
+    }
+
+    /// What the call reports for CDRs, in order.
+    pub fn poll_event(&mut self) -> Option<CallEvent> {
+        self.events.pop_front()
+    }
+
+    /// What the call's media task must hear, in order.
+    pub fn poll_news(&mut self) -> Option<BrowserNews> {
+        self.news.pop_front()
+    }
+
+    /// When `handle_timeout` is due next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.server.poll_timeout(),
+            self.answer.as_ref().and_then(Answer::poll_timeout),
+            self.requests.poll_timeout(),
+            self.bye.as_ref().and_then(|b| b.2.poll_timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether the call ended (its media can stop).
+    pub fn has_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// Whether the call ended and its transactions finished.
+    pub fn is_over(&self) -> bool {
+        self.has_ended() && self.poll_timeout().is_none() && self.out.is_empty()
+    }
+}

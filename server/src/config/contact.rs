@@ -1,0 +1,167 @@
+//! `[[agents]]`, `[[queues]]` and `[[dids]]`: who takes calls in the web console, the
+//! queues that hold callers for them, and which called numbers go to which queue.
+
+use super::{Config, Locator};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use toml::Spanned;
+
+/// One `[[agents]]` entry: a user (the `user` claim of its token) who takes queue calls.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    /// The token's `user`.
+    pub user: Spanned<String>,
+    /// Skills and levels (1-10), matched against the queues' requirements.
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+}
+
+/// One `[[queues]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSection {
+    /// The queue's name (what `[[dids]]` name).
+    pub name: Spanned<String>,
+    /// How the agent is picked: `longest-idle` (default), `fewest-calls`,
+    /// `round-robin`, `random`.
+    #[serde(default = "default_strategy")]
+    pub strategy: Spanned<String>,
+    /// Skills an agent needs, with the minimum level.
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+    /// How long an offer rings at one agent before the next is tried, seconds.
+    #[serde(default = "default_ring_timeout_s")]
+    pub ring_timeout_s: Spanned<u64>,
+    /// How long a caller may wait before the queue gives up (480), seconds.
+    #[serde(default = "default_max_wait_s")]
+    pub max_wait_s: Spanned<u64>,
+    /// Wrap-up after each call before the agent is offered the next, seconds.
+    #[serde(default = "default_wrap_up_s")]
+    pub wrap_up_s: Spanned<u64>,
+    /// Offers an agent may let ring out in a row before being set away.
+    #[serde(default = "default_missed_offers_away")]
+    pub missed_offers_away: Spanned<u32>,
+    /// The hold tone waiting callers hear, Hz (0: silence).
+    #[serde(default = "default_hold_tone_hz")]
+    pub hold_tone_hz: Spanned<u32>,
+}
+
+fn default_strategy() -> Spanned<String> {
+    Spanned::new(0..0, "longest-idle".to_owned())
+}
+fn default_ring_timeout_s() -> Spanned<u64> {
+    Spanned::new(0..0, 20)
+}
+fn default_max_wait_s() -> Spanned<u64> {
+    Spanned::new(0..0, 600)
+}
+fn default_wrap_up_s() -> Spanned<u64> {
+    Spanned::new(0..0, 10)
+}
+fn default_missed_offers_away() -> Spanned<u32> {
+    Spanned::new(0..0, 2)
+}
+fn default_hold_tone_hz() -> Spanned<u32> {
+    Spanned::new(0..0, 440)
+}
+
+/// One `[[dids]]` entry: a called number (or a prefix of them) and its queue.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidSection {
+    /// The called number, exactly as in the Request-URI's user part.
+    #[serde(default)]
+    pub number: Option<Spanned<String>>,
+    /// Or every called number starting with this.
+    #[serde(default)]
+    pub prefix: Option<Spanned<String>>,
+    /// The queue its calls wait in.
+    pub queue: Spanned<String>,
+}
+
+pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
+    let mut users = HashSet::new();
+    for (i, a) in config.agents.iter().enumerate() {
+        if a.user.get_ref().is_empty() || !users.insert(a.user.get_ref().as_str()) {
+            loc.push(
+                a.user.span(),
+                format!("agents[{i}].user"),
+                "empty or not unique",
+            );
+        }
+        if let Some((skill, level)) = a.skills.iter().find(|(_, l)| !(1..=10).contains(*l)) {
+            loc.push(
+                a.user.span(),
+                format!("agents[{i}].skills.{skill}"),
+                format!("level {level} is not 1-10"),
+            );
+        }
+    }
+    let mut queues = HashSet::new();
+    for (i, q) in config.queues.iter().enumerate() {
+        let field = |f: &str| format!("queues[{i}].{f}");
+        if q.name.get_ref().is_empty() || !queues.insert(q.name.get_ref().as_str()) {
+            loc.push(q.name.span(), field("name"), "empty or not unique");
+        }
+        if dcx_routing::agents::Strategy::from_name(q.strategy.get_ref()).is_none() {
+            loc.push(
+                q.strategy.span(),
+                field("strategy"),
+                format!(
+                    "{:?} is not one of longest-idle, fewest-calls, round-robin, random",
+                    q.strategy.get_ref()
+                ),
+            );
+        }
+        for (value, name, range) in [
+            (&q.ring_timeout_s, "ring_timeout_s", 1..=600),
+            (&q.max_wait_s, "max_wait_s", 1..=86_400),
+            (&q.wrap_up_s, "wrap_up_s", 0..=3_600),
+        ] {
+            if !range.contains(value.get_ref()) {
+                loc.push(
+                    value.span(),
+                    field(name),
+                    format!(
+                        "{} is not {}-{}",
+                        value.get_ref(),
+                        range.start(),
+                        range.end()
+                    ),
+                );
+            }
+        }
+        if *q.missed_offers_away.get_ref() == 0 {
+            loc.push(
+                q.missed_offers_away.span(),
+                field("missed_offers_away"),
+                "must be 1 or more",
+            );
+        }
+        if *q.hold_tone_hz.get_ref() > 3_400 {
+            loc.push(
+                q.hold_tone_hz.span(),
+                field("hold_tone_hz"),
+                "above 3400 Hz a G.711 caller cannot hear it",
+            );
+        }
+    }
+    for (i, d) in config.dids.iter().enumerate() {
+        let field = |f: &str| format!("dids[{i}].{f}");
+        if d.number.is_some() == d.prefix.is_some() {
+            loc.push(
+                d.queue.span(),
+                field("number"),
+                "give exactly one of number and prefix",
+            );
+        }
+        if !queues.contains(d.queue.get_ref().as_str()) {
+            loc.push(
+                d.queue.span(),
+                field("queue"),
+                format!("no [[queues]] entry is named {:?}", d.queue.get_ref()),
+            );
+        }
+    }
+}

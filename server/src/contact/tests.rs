@@ -1,0 +1,196 @@
+//! The contact center in virtual time: offers, ring-outs, rejections, wrap-up,
+//! longest-idle order, away after missed offers, callers given up on.
+
+use std::time::{Duration, Instant};
+
+use dcx_signaling::{AgentState as Chosen, AgentStatus};
+
+use super::{Action, ContactCenter};
+use crate::call::events::WallClock;
+use crate::config::contact::{AgentSection, QueueSection};
+
+fn agents(users: &[&str]) -> Vec<AgentSection> {
+    users
+        .iter()
+        .map(|u| toml::from_str(&format!("user = \"{u}\"\nskills = {{ support = 5 }}\n")).unwrap())
+        .collect()
+}
+
+fn queue(extra: &str) -> Vec<QueueSection> {
+    vec![toml::from_str(&format!(
+        "name = \"support\"\nskills = {{ support = 1 }}\nring_timeout_s = 10\nmax_wait_s = 120\nwrap_up_s = 5\n{extra}"
+    ))
+    .unwrap()]
+}
+
+struct Run {
+    cc: ContactCenter,
+    now: Instant,
+}
+
+impl Run {
+    fn new(users: &[&str], extra: &str) -> Self {
+        let now = Instant::now();
+        let clock = WallClock {
+            at: now,
+            unix_ms: 1_700_000_000_000,
+        };
+        let cc = ContactCenter::new(&agents(users), &queue(extra), clock, 1).unwrap();
+        Self { cc, now }
+    }
+
+    fn actions(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.cc.poll_action()).collect()
+    }
+
+    fn offers(&mut self) -> Vec<(u64, String)> {
+        self.actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Offer { token, user, .. } => Some((token, user)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn available(&mut self, user: &str) {
+        self.cc
+            .set_state(self.now, user, Chosen::Available)
+            .unwrap();
+    }
+
+    fn advance(&mut self, d: Duration) {
+        let until = self.now + d;
+        while let Some(at) = self.cc.poll_timeout().filter(|&t| t <= until) {
+            self.now = self.now.max(at);
+            self.cc.handle_timeout(self.now);
+        }
+        self.now = until;
+    }
+}
+
+#[test]
+fn the_longest_idle_agent_is_offered_first_and_a_ring_out_moves_to_the_next() {
+    let mut run = Run::new(&["agent1", "agent2"], "");
+    run.available("agent2");
+    run.advance(Duration::from_secs(30));
+    run.available("agent1");
+    run.actions();
+    assert!(run.cc.arrived(run.now, 7, "support", "+15550123"));
+    assert_eq!(
+        run.offers(),
+        [(7, "agent2".to_owned())],
+        "agent2 idled longer"
+    );
+    run.advance(Duration::from_secs(10));
+    let actions = run.actions();
+    assert!(actions.contains(&Action::Withdraw {
+        token: 7,
+        user: "agent2".into(),
+        reason: "not_answered"
+    }));
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::Offer { token: 7, user, .. } if user == "agent1")));
+    run.cc.accept(run.now, 7, "agent1").unwrap();
+    assert!(
+        run.cc.accept(run.now, 7, "agent2").is_err(),
+        "only the agent it rings at"
+    );
+}
+
+#[test]
+fn a_call_ended_puts_its_agent_in_wrap_up_then_back_to_available() {
+    let mut run = Run::new(&["agent1"], "");
+    run.available("agent1");
+    run.cc.arrived(run.now, 1, "support", "a");
+    run.offers();
+    run.cc.accept(run.now, 1, "agent1").unwrap();
+    run.cc.ended(run.now, 1);
+    let actions = run.actions();
+    assert!(
+        actions.contains(&Action::AgentState {
+            user: "agent1".into(),
+            state: AgentStatus::WrapUp,
+            wrap_up_remaining_s: Some(5)
+        }),
+        "{actions:?}"
+    );
+    // During wrap-up a new caller waits.
+    run.cc.arrived(run.now, 2, "support", "b");
+    assert!(run.offers().is_empty());
+    run.advance(Duration::from_secs(5));
+    let actions = run.actions();
+    assert!(
+        actions.contains(&Action::AgentState {
+            user: "agent1".into(),
+            state: AgentStatus::Busy,
+            wrap_up_remaining_s: None
+        }) && actions
+            .iter()
+            .any(|a| matches!(a, Action::Offer { token: 2, .. })),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn missed_offers_set_an_agent_away_and_a_caller_waits_until_someone_is_available() {
+    let mut run = Run::new(&["agent1", "agent2"], "missed_offers_away = 2\n");
+    run.available("agent1");
+    run.cc.arrived(run.now, 1, "support", "a");
+    assert_eq!(run.offers().len(), 1);
+    run.advance(Duration::from_secs(10));
+    // Nobody else is available: agent1 gets a second round, and misses it too.
+    assert_eq!(run.offers(), [(1, "agent1".to_owned())]);
+    run.advance(Duration::from_secs(10));
+    let actions = run.actions();
+    assert!(
+        actions.contains(&Action::AgentState {
+            user: "agent1".into(),
+            state: AgentStatus::Away,
+            wrap_up_remaining_s: None
+        }),
+        "{actions:?}"
+    );
+    assert!(!actions.iter().any(|a| matches!(a, Action::Offer { .. })));
+    run.available("agent2");
+    assert_eq!(run.offers(), [(1, "agent2".to_owned())]);
+}
+
+#[test]
+fn a_rejected_offer_goes_to_the_next_agent_and_a_caller_gone_withdraws_its_offer() {
+    let mut run = Run::new(&["agent1", "agent2"], "");
+    run.available("agent1");
+    run.available("agent2");
+    run.cc.arrived(run.now, 1, "support", "a");
+    let first = run.offers()[0].1.clone();
+    run.cc.reject(run.now, 1, &first).unwrap();
+    let second = run.offers();
+    assert_eq!(second.len(), 1);
+    assert_ne!(second[0].1, first);
+    run.cc.ended(run.now, 1);
+    assert!(run.actions().contains(&Action::Withdraw {
+        token: 1,
+        user: second[0].1.clone(),
+        reason: "caller_hung_up"
+    }));
+}
+
+#[test]
+fn a_caller_nobody_takes_is_given_up_on_after_max_wait() {
+    let mut run = Run::new(&["agent1"], "");
+    run.cc.arrived(run.now, 9, "support", "a");
+    assert!(!run.cc.arrived(run.now, 10, "sales", "b"), "no such queue");
+    run.advance(Duration::from_secs(119));
+    assert!(run.actions().is_empty());
+    run.advance(Duration::from_secs(1));
+    assert!(matches!(
+        &run.actions()[..],
+        [Action::GiveUp {
+            token: 9,
+            code: 480,
+            ..
+        }]
+    ));
+    assert_eq!(run.cc.poll_timeout(), None);
+}
