@@ -146,7 +146,10 @@ pub fn app(gateway: Arc<Gateway>, browsers: Option<Arc<crate::browser::Browsers>
 async fn start_browsers(
     gateway: &Gateway,
     stopped: tokio::sync::watch::Receiver<bool>,
-    sip: tokio::sync::mpsc::Sender<crate::sip::udp::SipCommand>,
+    (sip, inbound): (
+        tokio::sync::mpsc::Sender<crate::sip::udp::SipCommand>,
+        tokio::sync::mpsc::UnboundedReceiver<crate::sip::udp::Inbound>,
+    ),
 ) -> anyhow::Result<Option<Arc<crate::browser::Browsers>>> {
     let config = &gateway.loaded.config;
     let (Some(signaling), Some(media)) = (&config.signaling, &config.media) else {
@@ -184,7 +187,27 @@ async fn start_browsers(
     });
     let _ = gateway.webrtc.set((webrtc, dropped));
     let grace = std::time::Duration::from_secs(*signaling.resume_grace_s.get_ref());
-    let hub = crate::browser::hub::spawn(services, grace)
+    let contact = if config.queues.is_empty() {
+        None
+    } else {
+        let clock = crate::call::WallClock {
+            at: std::time::Instant::now(),
+            unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        };
+        let seed = std::collections::hash_map::RandomState::new();
+        let seed = std::hash::BuildHasher::hash_one(&seed, port);
+        let cc = crate::contact::ContactCenter::new(&config.agents, &config.queues, clock, seed)
+            .map_err(|e| anyhow::anyhow!("queues: {e}"))?;
+        tracing::info!(
+            agents = config.agents.len(),
+            queues = config.queues.len(),
+            "contact center"
+        );
+        Some(cc)
+    };
+    let hub = crate::browser::hub::spawn(services, grace, contact, inbound)
         .map_err(|e| anyhow::anyhow!("cannot open the OS random source: {e}"))?;
     let tokens = dcx_signaling::TokenKey::new(signaling.token_key.get_ref().as_bytes())
         .map_err(|e| anyhow::anyhow!("signaling.token_key: {e}"))?;
@@ -319,9 +342,10 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let cdr = open_cdr(&gateway)?;
     let (sip_commands, commands) = tokio::sync::mpsc::channel(1024);
-    let browsers = start_browsers(&gateway, stopped.clone(), sip_commands).await?;
+    let (inbound_tx, inbound) = tokio::sync::mpsc::unbounded_channel();
+    let browsers = start_browsers(&gateway, stopped.clone(), (sip_commands, inbound)).await?;
     let cdrs = cdr.as_ref().map(CdrWriter::handle);
-    let sip_task = start_sip(&gateway, stopped, cdrs, commands).await?;
+    let sip_task = start_sip(&gateway, stopped, cdrs, (commands, inbound_tx)).await?;
     axum::serve(listener, app(gateway, browsers))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -421,7 +445,10 @@ async fn start_sip(
     gateway: &Arc<Gateway>,
     stopped: tokio::sync::watch::Receiver<bool>,
     cdrs: Option<CdrSender>,
-    commands: tokio::sync::mpsc::Receiver<crate::sip::udp::SipCommand>,
+    commands: (
+        tokio::sync::mpsc::Receiver<crate::sip::udp::SipCommand>,
+        tokio::sync::mpsc::UnboundedSender<crate::sip::udp::Inbound>,
+    ),
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let config = &gateway.loaded.config;
     let Some(sip) = &config.sip else {
@@ -488,6 +515,7 @@ async fn start_sip(
                 .unwrap_or_default(),
             seed: seed.rotate_left(17),
             media: media_ports(config),
+            dids: crate::sip::calls::Did::from_config(&config.dids),
         }
     };
     let mut relays = crate::media_relay::Relays::new(gateway.rtp_stats.clone());

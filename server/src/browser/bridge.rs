@@ -316,6 +316,39 @@ impl MediaBridge {
         }
     }
 
+    /// The next packet to the carrier starts a talkspurt (the marker bit): after hold
+    /// audio, when the agent's voice takes over.
+    pub fn mark_talkspurt(&mut self) {
+        self.marker = true;
+    }
+
+    /// Sends `pcm` (8 kHz, 20 ms) to the carrier as one audio packet in the call's
+    /// stream: hold audio while no browser is attached.
+    pub fn play_to_carrier(&mut self, pcm: &[i16], send: impl FnMut(SocketAddr, &[u8])) {
+        let (Some(carrier), Some(to), Some(t)) =
+            (self.carrier, self.carrier_addr, self.transcoders.as_ref())
+        else {
+            return;
+        };
+        let mut g711 = [0u8; 160];
+        let n = t.law.encode_slice(pcm, &mut g711);
+        let mut out = Outgoing {
+            send,
+            to,
+            ssrc: self.ssrc,
+            seq: &mut self.seq,
+            packet: &mut self.packet,
+        };
+        out.write(
+            carrier.payload_type,
+            self.timestamp,
+            std::mem::take(&mut self.marker),
+            &g711[..n],
+        );
+        self.timestamp = self.timestamp.wrapping_add(n as u32);
+        self.counters.to_carrier += 1;
+    }
+
     /// The Opus frames due toward the browser at `now`, each handed to `write` with
     /// its RTP time (48 kHz).
     pub fn poll_to_browser(&mut self, now: Instant, mut write: impl FnMut(u64, &[u8])) {

@@ -11,23 +11,19 @@
 //! the browser's media going away (ICE consent lost) or its session expiring only asks
 //! the SIP side to end it, so every end passes through one place and writes its CDR.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
-use dcx_media::dtmf::{DtmfDigit, DtmfEvent};
-use dcx_media::webrtc::{AudioCodec, MediaEvent, PeerId};
+use dcx_media::dtmf::DtmfDigit;
 use dcx_signaling::{ServerMessage, SessionId};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::bridge::MediaBridge;
 use super::hub::HubEvent;
+use super::live::{hang_up, Hold, Live, Reply};
 use super::Services;
-use crate::call::browser::{BrowserNews, BrowserOrigin};
-use crate::call::events::HangupSide;
-use crate::sip::udp::SipCommand;
+use crate::call::browser::BrowserOrigin;
+use crate::sip::udp::{Inbound, SipCommand};
 
 /// A browser's `call`, checked by the hub.
 #[derive(Debug, Clone)]
@@ -49,6 +45,18 @@ pub enum CallCommand {
     HangUp(String),
     /// Send these key presses to the far end (RFC 4733), each this long.
     Digits(Vec<DtmfDigit>, u32),
+    /// An agent took this queued call: its browser's offer, its session and its id for
+    /// the call.
+    Attach {
+        /// The agent's session.
+        session: SessionId,
+        /// The call's id on that session.
+        call_id: String,
+        /// The agent browser's SDP offer.
+        offer: String,
+        /// The agent, for the CDR.
+        agent: String,
+    },
 }
 
 /// How the hub reaches a call's task.
@@ -61,6 +69,16 @@ impl CallHandle {
     /// Asks the call to end; a call already over ignores it.
     pub fn hang_up(&self, why: &str) {
         let _ = self.commands.send(CallCommand::HangUp(why.to_owned()));
+    }
+
+    /// Hands a queued call to the agent who took it.
+    pub fn attach(&self, session: SessionId, call_id: String, offer: String, agent: String) {
+        let _ = self.commands.send(CallCommand::Attach {
+            session,
+            call_id,
+            offer,
+            agent,
+        });
     }
 
     /// Asks the call to send key presses toward the far end.
@@ -87,33 +105,6 @@ pub fn spawn(
     CallHandle { commands }
 }
 
-/// Tells the browser, through the hub.
-struct Reply {
-    session: SessionId,
-    call_id: String,
-    hub: mpsc::UnboundedSender<HubEvent>,
-}
-
-impl Reply {
-    fn send(&self, message: ServerMessage) {
-        let ended = matches!(message, ServerMessage::Ended { .. });
-        let _ = self.hub.send(HubEvent::FromCall {
-            session: self.session,
-            call_id: self.call_id.clone(),
-            message,
-            ended,
-        });
-    }
-
-    fn ended(&self, reason: &str, sip_code: Option<u16>) {
-        self.send(ServerMessage::Ended {
-            call_id: self.call_id.clone(),
-            reason: reason.to_owned(),
-            sip_code,
-        });
-    }
-}
-
 async fn run(
     services: Arc<Services>,
     spec: CallSpec,
@@ -131,8 +122,7 @@ async fn run_call(
     mut commands: mpsc::UnboundedReceiver<CallCommand>,
 ) {
     let reply = Reply {
-        session: spec.session,
-        call_id: spec.call_id.clone(),
+        to: Some((spec.session, spec.call_id.clone())),
         hub,
     };
     // The carrier side is G.711: ask the browser for narrowband Opus.
@@ -175,206 +165,78 @@ async fn run_call(
     };
     if socket.is_some() {
         reply.send(ServerMessage::Trying {
-            call_id: reply.call_id.clone(),
+            call_id: reply.call_id(),
             sdp: Some(answer),
         });
     }
     let mut call = Live {
         services,
-        reply: &reply,
-        peer,
+        reply,
         token,
+        peer: Some((peer, events)),
         socket,
         bridge: None,
+        hold: None,
         hung_up: false,
+        inbound: false,
     };
-    call.run(news, events, &mut commands).await;
-    if let Some(b) = &call.bridge {
-        let c = b.counters();
-        tracing::debug!(?c, "media bridged");
-        let stats = &services.stats;
-        stats
-            .carrier_rtp_dropped
-            .fetch_add(c.carrier_dropped, Ordering::Relaxed);
-    }
-    let _ = services.webrtc.remove_peer(peer).await;
+    call.run(news, &mut commands).await;
+    call.finish().await;
 }
 
-async fn hang_up(services: &Services, token: u64, why: &str) {
-    let _ = services
-        .sip
-        .send(SipCommand::HangUp {
-            token,
-            why: why.to_owned(),
-        })
+/// Starts the media task of an inbound call queued for an agent: hold audio toward
+/// the caller at once, the agent's browser when one takes the call
+/// ([`CallHandle::attach`]). The hub hears [`HubEvent::InboundOver`] when it is over.
+pub fn spawn_inbound(
+    services: Arc<Services>,
+    (token, arrival, news): Inbound,
+    hold_tone_hz: u32,
+    hub: mpsc::UnboundedSender<HubEvent>,
+) -> CallHandle {
+    let (commands, rx) = mpsc::unbounded_channel();
+    let span = tracing::info_span!("inbound_call", token = %format!("{token:016x}"), queue = %arrival.queue);
+    let task = async move {
+        run_inbound(
+            &services,
+            (token, arrival, news),
+            hold_tone_hz,
+            hub.clone(),
+            rx,
+        )
         .await;
+        let _ = hub.send(HubEvent::InboundOver { token });
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
+    CallHandle { commands }
 }
 
-/// A dialled call, until its SIP side has ended.
-struct Live<'a> {
-    services: &'a Services,
-    reply: &'a Reply,
-    peer: PeerId,
-    token: u64,
-    socket: Option<UdpSocket>,
-    bridge: Option<MediaBridge>,
-    hung_up: bool,
-}
-
-impl Live<'_> {
-    async fn run(
-        &mut self,
-        mut news: mpsc::UnboundedReceiver<BrowserNews>,
-        mut events: mpsc::Receiver<MediaEvent>,
-        commands: &mut mpsc::UnboundedReceiver<CallCommand>,
-    ) {
-        let mut buf = vec![0u8; 2048];
-        loop {
-            let deadline = self.bridge.as_ref().and_then(MediaBridge::poll_timeout);
-            let sleep = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let recv = async {
-                match &self.socket {
-                    Some(s) => s.recv_from(&mut buf).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                n = news.recv() => match n {
-                    Some(BrowserNews::Ended { sip_code, hangup, reason }) => {
-                        self.reply.ended(&browser_reason(sip_code, hangup, &reason), Some(sip_code));
-                        return;
-                    }
-                    Some(n) => self.on_news(&n),
-                    // The SIP side stopped (shutdown) without ending the call.
-                    None => {
-                        self.reply.ended("the gateway is shutting down", Some(503));
-                        return;
-                    }
-                },
-                received = recv => match received {
-                    Ok((n, from)) => {
-                        if let Some(b) = &mut self.bridge {
-                            b.handle_carrier_datagram(Instant::now(), from, &buf[..n]);
-                        }
-                    }
-                    Err(e) => tracing::debug!("carrier RTP receive: {e}"),
-                },
-                event = events.recv() => match event {
-                    Some(MediaEvent::Audio { ext_seq, rtp_time, payload, .. }) => {
-                        if let Some(b) = &mut self.bridge {
-                            b.handle_browser_audio(Instant::now(), ext_seq, rtp_time, &payload);
-                        }
-                    }
-                    // The browser's RTCDTMFSender: relayed once its length is known.
-                    Some(MediaEvent::Dtmf { event: DtmfEvent::Ended(tone), .. }) => {
-                        if let (Some(b), Some(digit)) = (&mut self.bridge, tone.digit()) {
-                            let ms = u32::try_from(tone.duration_ms).unwrap_or(u32::MAX);
-                            b.send_digit(Instant::now(), digit, ms);
-                        }
-                    }
-                    Some(MediaEvent::PeerDisconnected(_, reason)) => {
-                        tracing::info!(?reason, "browser media gone");
-                        self.hang_up("the browser's media went away").await;
-                    }
-                    Some(_) => {}
-                    None => self.hang_up("the media loop stopped").await,
-                },
-                command = commands.recv() => match command {
-                    Some(CallCommand::HangUp(why)) => self.hang_up(&why).await,
-                    Some(CallCommand::Digits(digits, ms)) => {
-                        if let Some(b) = &mut self.bridge {
-                            let now = Instant::now();
-                            for d in digits {
-                                b.send_digit(now, d, ms);
-                            }
-                        }
-                    }
-                    // The hub dropped the call (its session is gone).
-                    None => self.hang_up("the session ended").await,
-                },
-                () = sleep => {}
-            }
-            self.pump();
+async fn run_inbound(
+    services: &Arc<Services>,
+    (token, arrival, news): Inbound,
+    hold_tone_hz: u32,
+    hub: mpsc::UnboundedSender<HubEvent>,
+    mut commands: mpsc::UnboundedReceiver<CallCommand>,
+) {
+    let socket = match UdpSocket::bind(arrival.rtp).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(rtp = ?arrival.rtp, "cannot bind the call's RTP port: {e}");
+            hang_up(services, token, "cannot bind the RTP port").await;
+            None
         }
-    }
-
-    fn on_news(&mut self, news: &BrowserNews) {
-        let call_id = self.reply.call_id.clone();
-        match news {
-            BrowserNews::Ringing(media) => {
-                let early_media = media.is_some();
-                if let Some(m) = *media {
-                    self.set_carrier(m);
-                }
-                self.reply.send(ServerMessage::Ringing {
-                    call_id,
-                    early_media,
-                });
-            }
-            BrowserNews::Answered(m) => {
-                self.set_carrier(*m);
-                self.reply
-                    .send(ServerMessage::Answered { call_id, sdp: None });
-            }
-            BrowserNews::Offered(_) | BrowserNews::Ended { .. } => {}
-        }
-    }
-
-    fn set_carrier(&mut self, negotiated: dcx_sip::sdp::Negotiated) {
-        if self.bridge.is_none() {
-            let seed = self.token;
-            match MediaBridge::new((seed >> 32) as u32, (seed & 0x7fff) as u16) {
-                Ok(b) => self.bridge = Some(b),
-                Err(e) => {
-                    tracing::error!("{e}");
-                    return;
-                }
-            }
-        }
-        if let Some(b) = &mut self.bridge {
-            if let Err(e) = b.set_carrier(negotiated) {
-                tracing::error!("{e}");
-            }
-        }
-    }
-
-    /// Sends what the bridge has due, both ways. Neither way waits: a datagram the
-    /// socket cannot take now, or a frame the media loop has no room for, is dropped
-    /// (a late frame is a lost frame).
-    fn pump(&mut self) {
-        let (Some(bridge), Some(socket)) = (&mut self.bridge, &self.socket) else {
-            return;
-        };
-        let now = Instant::now();
-        bridge.poll_to_carrier(now, |to: SocketAddr, packet| {
-            let _ = socket.try_send_to(packet, to);
-        });
-        let (webrtc, peer) = (&self.services.webrtc, self.peer);
-        bridge.poll_to_browser(now, |rtp_time, opus| {
-            let _ = webrtc.write_audio(peer, AudioCodec::Opus, rtp_time, opus.to_vec());
-        });
-    }
-
-    async fn hang_up(&mut self, why: &str) {
-        if !std::mem::replace(&mut self.hung_up, true) {
-            hang_up(self.services, self.token, why).await;
-        }
-    }
-}
-
-/// What the browser's `ended` says: who hung up, or why the call failed.
-fn browser_reason(sip_code: u16, hangup: HangupSide, reason: &str) -> String {
-    match (hangup, sip_code) {
-        (HangupSide::Caller, _) => "hangup".to_owned(),
-        (HangupSide::Callee, 200) => "remote_hangup".to_owned(),
-        (HangupSide::Callee, 486 | 600) => "busy".to_owned(),
-        (HangupSide::Callee, 480 | 408) => "no_answer".to_owned(),
-        (HangupSide::Callee, 603) => "declined".to_owned(),
-        _ => reason.to_owned(),
-    }
+    };
+    let mut call = Live {
+        services,
+        reply: Reply { to: None, hub },
+        token,
+        peer: None,
+        socket,
+        bridge: None,
+        hold: (hold_tone_hz > 0).then(|| Hold::new(hold_tone_hz)),
+        hung_up: false,
+        inbound: true,
+    };
+    call.set_carrier(arrival.media);
+    call.run(news, &mut commands).await;
+    call.finish().await;
 }

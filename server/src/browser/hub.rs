@@ -9,6 +9,11 @@
 //! `hello` with the session's resume token within the grace period reattaches it and
 //! lists the calls still up; when the grace passes, the session's calls are hung up
 //! (each writes its CDR) and the session is forgotten.
+//!
+//! The hub also runs the contact center ([`ContactCenter`]): inbound callers queued for
+//! agents arrive here from the SIP side with their media task started (hold audio), the
+//! agents' presence and answers come in as client messages, and the contact center's
+//! actions go out as `incoming`, `ended` and `agent_state` frames to the agents' sockets.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -24,6 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::call::{self, CallHandle, CallSpec};
 use super::Services;
 use crate::call::browser::BrowserOrigin;
+use crate::contact::{Action, ContactCenter};
+use crate::sip::udp::Inbound;
 
 /// How long a key press from a `dtmf` message lasts when it does not say.
 const DEFAULT_DIGIT_MS: u32 = 100;
@@ -54,6 +61,11 @@ pub enum HubEvent {
     },
     /// The socket of `attachment` closed.
     Detach(Attachment),
+    /// The media task of inbound call `token` is over.
+    InboundOver {
+        /// The call.
+        token: u64,
+    },
     /// A call's task has something for its browser.
     FromCall {
         /// The call's session.
@@ -85,6 +97,9 @@ impl HubHandle {
 struct Live {
     outbox: Option<mpsc::Sender<ServerMessage>>,
     calls: HashMap<String, CallHandle>,
+    /// Queue calls offered to this session (an agent's), by their call id.
+    offers: HashMap<String, u64>,
+    user: String,
 }
 
 /// The hub's state, driven by [`run`].
@@ -94,10 +109,22 @@ struct Hub {
     live: HashMap<SessionId, Live>,
     rng: OsRandom,
     events: mpsc::UnboundedSender<HubEvent>,
+    contact: Option<ContactCenter>,
+    /// The session each user attached last (agents are offered calls there).
+    users: HashMap<String, SessionId>,
+    /// The media tasks of inbound calls, by token.
+    inbound: HashMap<u64, CallHandle>,
 }
 
-/// Starts the hub. Fails if the OS random source (for resume tokens) cannot be opened.
-pub fn spawn(services: Arc<Services>, grace: Duration) -> std::io::Result<HubHandle> {
+/// Starts the hub, with the contact center if agents and queues are configured, taking
+/// inbound queue calls from `inbound`. Fails if the OS random source (for resume
+/// tokens) cannot be opened.
+pub fn spawn(
+    services: Arc<Services>,
+    grace: Duration,
+    contact: Option<ContactCenter>,
+    inbound: mpsc::UnboundedReceiver<Inbound>,
+) -> std::io::Result<HubHandle> {
     let rng = OsRandom::open()?;
     let (events, rx) = mpsc::unbounded_channel();
     let hub = Hub {
@@ -106,14 +133,25 @@ pub fn spawn(services: Arc<Services>, grace: Duration) -> std::io::Result<HubHan
         live: HashMap::new(),
         rng,
         events: events.clone(),
+        contact,
+        users: HashMap::new(),
+        inbound: HashMap::new(),
     };
-    tokio::spawn(run(hub, rx));
+    tokio::spawn(run(hub, rx, inbound));
     Ok(HubHandle { events })
 }
 
-async fn run(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<HubEvent>) {
+async fn run(
+    mut hub: Hub,
+    mut rx: mpsc::UnboundedReceiver<HubEvent>,
+    mut inbound: mpsc::UnboundedReceiver<Inbound>,
+) {
     loop {
-        let deadline = hub.sessions.poll_timeout();
+        let contact = hub.contact.as_ref().and_then(ContactCenter::poll_timeout);
+        let deadline = [hub.sessions.poll_timeout(), contact]
+            .into_iter()
+            .flatten()
+            .min();
         let sleep = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -125,8 +163,16 @@ async fn run(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<HubEvent>) {
                 Some(e) => hub.handle(e),
                 None => return,
             },
-            () = sleep => hub.expire(Instant::now()),
+            Some(call) = inbound.recv() => hub.queued(call),
+            () = sleep => {
+                let now = Instant::now();
+                hub.expire(now);
+                if let Some(cc) = &mut hub.contact {
+                    cc.handle_timeout(now);
+                }
+            }
         }
+        hub.act();
     }
 }
 
@@ -160,6 +206,12 @@ impl Hub {
                     }
                 }
             }
+            HubEvent::InboundOver { token } => {
+                self.inbound.remove(&token);
+                if let Some(cc) = &mut self.contact {
+                    cc.ended(Instant::now(), token);
+                }
+            }
             HubEvent::FromCall {
                 session,
                 call_id,
@@ -189,6 +241,9 @@ impl Hub {
         // A takeover drops the old socket's outbox: its connection task closes it.
         let live = self.live.entry(welcome.session_id).or_default();
         live.outbox = Some(outbox);
+        live.user.clone_from(&welcome.claims.user);
+        self.users
+            .insert(welcome.claims.user.clone(), welcome.session_id);
         Ok(welcome)
     }
 
@@ -203,6 +258,7 @@ impl Hub {
         calls
     }
 
+    /// A client message: only dispatches.
     fn client(
         &mut self,
         attachment: Attachment,
@@ -213,44 +269,25 @@ impl Hub {
             self.sessions.claims(session).cloned().ok_or_else(|| {
                 ProtocolError::new(ErrorCode::NotAuthenticated, "no such session")
             })?;
-        let live = self.live.entry(session).or_default();
-        let unknown = |call_id: &str| {
-            ProtocolError::new(ErrorCode::UnknownCall, format!("no call {call_id:?} here"))
-                .with_call_id(call_id)
-        };
         match message {
             ClientMessage::Call { call_id, to, sdp } => {
-                if live.calls.contains_key(&call_id) {
-                    return Err(ProtocolError::new(
-                        ErrorCode::CallExists,
-                        format!("call {call_id:?} is already up on this session"),
-                    )
-                    .with_call_id(call_id));
-                }
-                if to.starts_with(dcx_signaling::Destination::USER_PREFIX) {
-                    return Err(ProtocolError::new(
-                        ErrorCode::NoRoute,
-                        "calls to users (browser to browser) are not routed yet",
-                    )
-                    .with_call_id(call_id));
-                }
-                let spec = CallSpec {
-                    session,
-                    call_id: call_id.clone(),
-                    origin: BrowserOrigin {
-                        account: claims.account,
-                        user: claims.user,
-                        dialled: to,
-                    },
-                    offer: sdp,
-                };
-                let handle = call::spawn(self.services.clone(), spec, self.events.clone());
-                live.calls.insert(call_id, handle);
-                Ok(())
+                self.call(session, claims, call_id, to, sdp)
+            }
+            ClientMessage::AgentState { state } => {
+                let cc = self.contact.as_mut().ok_or_else(|| {
+                    ProtocolError::new(ErrorCode::Forbidden, "this gateway has no queues")
+                })?;
+                cc.set_state(Instant::now(), &claims.user, state)
+                    .map_err(|e| ProtocolError::new(ErrorCode::Forbidden, e))
+            }
+            ClientMessage::Accept { call_id, sdp } => {
+                self.answer_offer(session, &claims.user, call_id, Some(sdp))
+            }
+            ClientMessage::Reject { call_id } => {
+                self.answer_offer(session, &claims.user, call_id, None)
             }
             ClientMessage::Hangup { call_id } => {
-                let call = live.calls.get(&call_id).ok_or_else(|| unknown(&call_id))?;
-                call.hang_up("hangup");
+                self.live_call(session, &call_id)?.hang_up("hangup");
                 Ok(())
             }
             ClientMessage::Dtmf {
@@ -258,21 +295,19 @@ impl Hub {
                 digits,
                 duration_ms,
             } => {
-                let call = live.calls.get(&call_id).ok_or_else(|| unknown(&call_id))?;
                 // The parser checked the digits (0-9 * # A-D).
                 let digits = digits
                     .chars()
                     .filter_map(|c| dcx_media::dtmf::DtmfDigit::from_char(c).ok())
                     .collect();
-                call.send_digits(digits, duration_ms.unwrap_or(DEFAULT_DIGIT_MS));
+                let ms = duration_ms.unwrap_or(DEFAULT_DIGIT_MS);
+                self.live_call(session, &call_id)?.send_digits(digits, ms);
                 Ok(())
             }
             other => {
                 let call_id = other.call_id().map(str::to_owned);
                 if let Some(id) = call_id.as_deref() {
-                    if !live.calls.contains_key(id) {
-                        return Err(unknown(id));
-                    }
+                    self.live_call(session, id)?;
                 }
                 let e = ProtocolError::new(
                     ErrorCode::BadState,
@@ -286,6 +321,90 @@ impl Hub {
         }
     }
 
+    /// Call `call_id` of `session`, or `unknown_call`.
+    fn live_call(&self, session: SessionId, call_id: &str) -> Result<&CallHandle, ProtocolError> {
+        self.live
+            .get(&session)
+            .and_then(|l| l.calls.get(call_id))
+            .ok_or_else(|| {
+                ProtocolError::new(ErrorCode::UnknownCall, format!("no call {call_id:?} here"))
+                    .with_call_id(call_id)
+            })
+    }
+
+    /// A browser's `call`: its task starts.
+    fn call(
+        &mut self,
+        session: SessionId,
+        claims: Claims,
+        call_id: String,
+        to: String,
+        offer: String,
+    ) -> Result<(), ProtocolError> {
+        let live = self.live.entry(session).or_default();
+        if live.calls.contains_key(&call_id) {
+            return Err(ProtocolError::new(
+                ErrorCode::CallExists,
+                format!("call {call_id:?} is already up on this session"),
+            )
+            .with_call_id(call_id));
+        }
+        if to.starts_with(dcx_signaling::Destination::USER_PREFIX) {
+            return Err(ProtocolError::new(
+                ErrorCode::NoRoute,
+                "calls to users (browser to browser) are not routed yet",
+            )
+            .with_call_id(call_id));
+        }
+        let spec = CallSpec {
+            session,
+            call_id: call_id.clone(),
+            origin: BrowserOrigin {
+                account: claims.account,
+                user: claims.user,
+                dialled: to,
+            },
+            offer,
+        };
+        let handle = call::spawn(self.services.clone(), spec, self.events.clone());
+        live.calls.insert(call_id, handle);
+        Ok(())
+    }
+
+    /// An agent's `accept` (with its browser's offer) or `reject` of a queue call.
+    fn answer_offer(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        call_id: String,
+        offer: Option<String>,
+    ) -> Result<(), ProtocolError> {
+        let unknown = || {
+            ProtocolError::new(
+                ErrorCode::UnknownCall,
+                format!("no call {call_id:?} offered here"),
+            )
+            .with_call_id(call_id.clone())
+        };
+        let live = self.live.get_mut(&session).ok_or_else(unknown)?;
+        let token = live.offers.remove(&call_id).ok_or_else(unknown)?;
+        let handle = self.inbound.get(&token).cloned().ok_or_else(unknown)?;
+        let cc = self.contact.as_mut().ok_or_else(unknown)?;
+        let now = Instant::now();
+        let answered = match &offer {
+            Some(_) => cc.accept(now, token, user),
+            None => cc.reject(now, token, user),
+        };
+        answered.map_err(|e| {
+            ProtocolError::new(ErrorCode::BadState, e).with_call_id(call_id.clone())
+        })?;
+        if let Some(sdp) = offer {
+            handle.attach(session, call_id.clone(), sdp, user.to_owned());
+            live.calls.insert(call_id, handle);
+        }
+        Ok(())
+    }
+
     /// To the session's socket, if one is attached and keeping up (else dropped: a
     /// browser that resumes learns the state from `welcome`).
     fn send(&mut self, session: SessionId, message: ServerMessage) {
@@ -297,7 +416,7 @@ impl Hub {
         }
     }
 
-    /// Sessions whose grace passed: their calls are hung up.
+    /// Sessions whose grace passed: their calls are hung up, their agent goes offline.
     fn expire(&mut self, now: Instant) {
         self.sessions.handle_timeout(now);
         while let Some(session) = self.sessions.poll_expired() {
@@ -305,6 +424,112 @@ impl Hub {
                 tracing::info!(%session, calls = live.calls.len(), "session expired");
                 for call in live.calls.values() {
                     call.hang_up("the browser did not come back within the resume grace");
+                }
+                if self.users.get(&live.user) == Some(&session) {
+                    self.users.remove(&live.user);
+                    if let Some(cc) = &mut self.contact {
+                        cc.agent_gone(now, &live.user);
+                    }
+                }
+            }
+        }
+    }
+
+    /// An inbound caller for a queue: its media task starts (hold audio) and the
+    /// contact center looks for an agent.
+    fn queued(&mut self, call: Inbound) {
+        let token = call.0;
+        let (queue, from) = (call.1.queue.clone(), call.1.from.clone());
+        let rules = self.contact.as_ref().and_then(|cc| cc.rules(&queue));
+        let handle = call::spawn_inbound(
+            self.services.clone(),
+            call,
+            rules.map_or(0, |r| r.hold_tone_hz),
+            self.events.clone(),
+        );
+        let now = Instant::now();
+        let taken = self
+            .contact
+            .as_mut()
+            .is_some_and(|cc| cc.arrived(now, token, &queue, &from));
+        if !taken {
+            handle.hang_up("no such queue, or no contact center");
+        }
+        self.inbound.insert(token, handle);
+    }
+
+    /// Carries out what the contact center decided.
+    fn act(&mut self) {
+        let Some(cc) = &mut self.contact else {
+            return;
+        };
+        let mut actions = Vec::new();
+        while let Some(a) = cc.poll_action() {
+            actions.push(a);
+        }
+        for action in actions {
+            self.carry_out(action);
+        }
+    }
+
+    fn carry_out(&mut self, action: Action) {
+        let call_id = |token: u64| format!("q-{token:016x}");
+        match action {
+            Action::Offer {
+                token,
+                user,
+                from,
+                queue,
+            } => {
+                let Some(&session) = self.users.get(&user) else {
+                    return; // it rings out, and the next agent is tried
+                };
+                let id = call_id(token);
+                if let Some(live) = self.live.get_mut(&session) {
+                    live.offers.insert(id.clone(), token);
+                }
+                let incoming = ServerMessage::Incoming {
+                    call_id: id,
+                    from,
+                    queue: Some(queue),
+                };
+                self.send(session, incoming);
+            }
+            Action::Withdraw {
+                token,
+                user,
+                reason,
+            } => {
+                let Some(&session) = self.users.get(&user) else {
+                    return;
+                };
+                let id = call_id(token);
+                if let Some(live) = self.live.get_mut(&session) {
+                    live.offers.remove(&id);
+                }
+                let ended = ServerMessage::Ended {
+                    call_id: id,
+                    reason: reason.to_owned(),
+                    sip_code: None,
+                };
+                self.send(session, ended);
+            }
+            Action::GiveUp { token, why, .. } => {
+                if let Some(h) = self.inbound.get(&token) {
+                    h.hang_up(&why);
+                }
+            }
+            Action::AgentState {
+                user,
+                state,
+                wrap_up_remaining_s,
+            } => {
+                if let Some(&session) = self.users.get(&user) {
+                    let message = ServerMessage::AgentState {
+                        state,
+                        wrap_up_remaining_s,
+                    };
+                    self.send(session, message);
                 }
             }
         }

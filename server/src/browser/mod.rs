@@ -17,6 +17,7 @@
 pub mod bridge;
 pub mod call;
 pub mod hub;
+mod live;
 pub mod peers;
 pub mod ws;
 

@@ -36,6 +36,9 @@ enum Phase {
     Ended,
 }
 
+/// dcx's answer to the carrier's offer: the negotiation, our SDP, our RTP address.
+type Answered = (Negotiated, Vec<u8>, (IpAddr, u16));
+
 /// Where an inbound call goes: the DID's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DidTarget {
@@ -106,7 +109,7 @@ impl InboundCall {
             origin,
         };
         call.respond(now, 100, b"Trying", None);
-        match call.negotiate(msg, token, rtp) {
+        match Self::negotiate(msg, token, rtp) {
             Ok((negotiated, sdp, rtp)) => {
                 let body = Some(("application/sdp", sdp.as_slice()));
                 call.respond(now, 183, b"Session Progress", body);
@@ -126,11 +129,10 @@ impl InboundCall {
     }
 
     fn negotiate(
-        &self,
         msg: &Message<'_>,
         token: u64,
         rtp: Option<(IpAddr, u16)>,
-    ) -> Result<(Negotiated, Vec<u8>, (IpAddr, u16)), (u16, String)> {
+    ) -> Result<Answered, (u16, String)> {
         let Some((ip, port)) = rtp else {
             return Err((503, "no free RTP port".into()));
         };

@@ -206,11 +206,6 @@ impl ContactCenter {
         })
     }
 
-    /// Whether `user` is a configured agent.
-    pub fn is_agent(&self, user: &str) -> bool {
-        self.by_user.contains_key(user)
-    }
-
     /// The rules of queue `name`.
     pub fn rules(&self, name: &str) -> Option<QueueRules> {
         self.queue_by_name.get(name).map(|&i| self.queues[i].rules)

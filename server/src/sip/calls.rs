@@ -15,6 +15,7 @@
 use super::endpoint::TxKey;
 use crate::call::browser::{BrowserCall, BrowserNews, BrowserOrigin};
 use crate::call::events::{AttemptEnd, CallEvent};
+use crate::call::inbound::{DidTarget, InboundCall};
 use crate::call::legs::{token_of_branch, token_of_tag, Transport};
 use crate::call::media::{Anchor, MediaNews};
 use crate::call::{CallSetup, Routed, Target, TransitCall};
@@ -46,6 +47,42 @@ pub struct Transit {
     pub seed: u64,
     /// RTP ports and the address for anchoring media; `None` leaves SDP unchanged.
     pub media: Option<MediaPorts>,
+    /// Called numbers dcx answers itself for a queue (`[[dids]]`), checked before
+    /// routing.
+    pub dids: Vec<Did>,
+}
+
+/// One `[[dids]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Did {
+    /// The called number, or a prefix of called numbers.
+    pub number: String,
+    /// Whether `number` is a prefix.
+    pub prefix: bool,
+    /// Where its calls go.
+    pub target: DidTarget,
+}
+
+impl Did {
+    /// The DIDs of the config.
+    pub fn from_config(dids: &[crate::config::contact::DidSection]) -> Vec<Self> {
+        dids.iter()
+            .filter_map(|d| {
+                let (number, prefix) = match (&d.number, &d.prefix) {
+                    (Some(n), None) => (n.get_ref().clone(), false),
+                    (None, Some(p)) => (p.get_ref().clone(), true),
+                    _ => return None,
+                };
+                Some(Self {
+                    number,
+                    prefix,
+                    target: DidTarget {
+                        queue: d.queue.get_ref().clone(),
+                    },
+                })
+            })
+            .collect()
+    }
 }
 
 /// Where calls' media is anchored: `[media] public_ip` and the `rtp_ports` pool.
@@ -144,6 +181,7 @@ struct Entry {
 enum LiveCall {
     Transit(Box<TransitCall>),
     Browser(Box<BrowserCall>),
+    Inbound(Box<InboundCall>),
 }
 
 /// Forwards a call method to whichever kind of call it is.
@@ -152,6 +190,7 @@ macro_rules! each {
         match $call {
             LiveCall::Transit($c) => $body,
             LiveCall::Browser($c) => $body,
+            LiveCall::Inbound($c) => $body,
         }
     };
 }
@@ -263,6 +302,16 @@ impl Calls {
     ) -> Result<(), dcx_sip::SipError> {
         let (token, seed) = self.new_token();
         let dialled = crate::call::origin::OriginInvite::dialled(msg);
+        if let Some(target) = self.did_target(&dialled) {
+            return self.start_inbound(
+                now,
+                (token, seed),
+                (msg, from, trunk_in),
+                &target,
+                key,
+                out,
+            );
+        }
         let mut route = self.route(now, &dialled);
         let unroutable = route.is_err();
         let anchor = match &mut route {
@@ -336,20 +385,82 @@ impl Calls {
         (token, rtp)
     }
 
-    /// The browser of call `token` hung up or went away.
-    pub fn hang_up_browser(
+    /// The queue a called number goes to, if it is a DID: an exact `number` first,
+    /// else the longest matching `prefix`.
+    fn did_target(&self, dialled: &str) -> Option<DidTarget> {
+        let dids = &self.transit.dids;
+        dids.iter()
+            .find(|d| !d.prefix && d.number == dialled)
+            .or_else(|| {
+                dids.iter()
+                    .filter(|d| d.prefix && dialled.starts_with(&d.number))
+                    .max_by_key(|d| d.number.len())
+            })
+            .map(|d| d.target.clone())
+    }
+
+    /// A carrier's INVITE to a DID: answered by dcx, the caller queued for an agent.
+    fn start_inbound(
+        &mut self,
+        now: Instant,
+        ids: (u64, u64),
+        invite: (&Message<'_>, SocketAddr, &str),
+        target: &DidTarget,
+        key: TxKey,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) -> Result<(), dcx_sip::SipError> {
+        let token = ids.0;
+        let rtp = self
+            .transit
+            .media
+            .as_mut()
+            .and_then(|m| m.pool.allocate(now).ok().map(|port| (m.ip, port)));
+        let call = InboundCall::new(now, &self.transit.setup, ids, invite, target, rtp)?;
+        tracing::debug!(call_id = call.call_id(), queue = %target.queue, "inbound call for a queue");
+        self.stats.calls += 1;
+        self.by_origin_tx.insert(key.clone(), token);
+        self.live.insert(
+            token,
+            Entry {
+                call: LiveCall::Inbound(Box::new(call)),
+                anchor: None,
+                browser_port: rtp.map(|(_, p)| p),
+                origin_key: Some(key),
+                scheduled: None,
+            },
+        );
+        self.after(now, token, out);
+        Ok(())
+    }
+
+    /// Call `token`'s far end is to be hung up from dcx's side: a browser hung up or
+    /// went away (a browser call), or an agent hung up or the queue gave up with
+    /// `code` (an inbound call).
+    pub fn hang_up_call(
         &mut self,
         now: Instant,
         token: u64,
-        why: &str,
+        (code, why): (u16, &str),
         out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
     ) {
-        if let Some(Entry {
-            call: LiveCall::Browser(c),
-            ..
-        }) = self.live.get_mut(&token)
-        {
-            c.hang_up(now, why);
+        match self.live.get_mut(&token).map(|e| &mut e.call) {
+            Some(LiveCall::Browser(c)) => c.hang_up(now, why),
+            Some(LiveCall::Inbound(c)) => c.hang_up(now, code, why),
+            _ => return,
+        }
+        self.after(now, token, out);
+    }
+
+    /// An agent took inbound call `token`: the 200 goes to the carrier.
+    pub fn answer_call(
+        &mut self,
+        now: Instant,
+        token: u64,
+        agent: &str,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) {
+        if let Some(LiveCall::Inbound(c)) = self.live.get_mut(&token).map(|e| &mut e.call) {
+            c.answer(now, agent);
             self.after(now, token, out);
         }
     }
@@ -521,6 +632,11 @@ impl Calls {
                 }
             }
             LiveCall::Browser(c) => {
+                while let Some(news) = c.poll_news() {
+                    self.browser_news.push_back((token, news));
+                }
+            }
+            LiveCall::Inbound(c) => {
                 while let Some(news) = c.poll_news() {
                     self.browser_news.push_back((token, news));
                 }

@@ -57,6 +57,7 @@ fn endpoint_with(t0: Instant, media: Option<MediaPorts>) -> Endpoint {
         quality: QualityConfig::default(),
         seed: 42,
         media,
+        dids: Vec::new(),
     })
 }
 

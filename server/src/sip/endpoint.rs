@@ -177,10 +177,17 @@ impl Endpoint {
         Some(calls.start_browser(now, origin, &mut self.out))
     }
 
-    /// The browser of call `token` hung up or went away.
-    pub fn hang_up_browser(&mut self, now: Instant, token: u64, why: &str) {
+    /// Hangs up call `token`'s far end (see [`Calls::hang_up_call`]).
+    pub fn hang_up_call(&mut self, now: Instant, token: u64, code: u16, why: &str) {
         if let Some(calls) = &mut self.calls {
-            calls.hang_up_browser(now, token, why, &mut self.out);
+            calls.hang_up_call(now, token, (code, why), &mut self.out);
+        }
+    }
+
+    /// An agent took inbound call `token`.
+    pub fn answer_call(&mut self, now: Instant, token: u64, agent: &str) {
+        if let Some(calls) = &mut self.calls {
+            calls.answer_call(now, token, agent, &mut self.out);
         }
     }
 

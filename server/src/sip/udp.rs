@@ -9,7 +9,7 @@
 use super::calls::MediaCommand;
 use super::endpoint::{Endpoint, EndpointStats};
 use super::tcp::Streams;
-use crate::call::browser::{BrowserNews, BrowserOrigin};
+use crate::call::browser::{Arrival, BrowserNews, BrowserOrigin};
 use crate::call::CallEvent;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,14 +37,28 @@ pub enum SipCommand {
         /// The token and RTP address.
         reply: oneshot::Sender<Dialled>,
     },
-    /// The browser hung up or went away.
+    /// Hang up the far end: the browser hung up or went away (a browser call), or the
+    /// agent hung up or the queue gave up with `code` (an inbound call).
     HangUp {
         /// The call.
         token: u64,
+        /// The final status for an inbound caller not answered yet (480, 486...).
+        code: u16,
         /// Why, for the CDR.
         why: String,
     },
+    /// An agent took inbound call `token`: answer the carrier.
+    Answer {
+        /// The call.
+        token: u64,
+        /// The agent, for the CDR.
+        agent: String,
+    },
 }
+
+/// An inbound call for a queue has arrived: its token, what is known of it, and the
+/// receiver of its news (its media task takes it).
+pub type Inbound = (u64, Arrival, mpsc::UnboundedReceiver<BrowserNews>);
 
 /// The largest datagram read (a SIP message over UDP stays well below it).
 const MAX_DATAGRAM: usize = 65_535;
@@ -59,7 +73,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     mut on_event: impl FnMut(CallEvent) + Send,
     mut on_media: impl FnMut(MediaCommand) + Send,
-    mut commands: mpsc::Receiver<SipCommand>,
+    (mut commands, inbound): (mpsc::Receiver<SipCommand>, mpsc::UnboundedSender<Inbound>),
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut browser_calls: HashMap<u64, mpsc::UnboundedSender<BrowserNews>> = HashMap::new();
@@ -92,8 +106,11 @@ pub async fn run(
                     }
                     let _ = reply.send(dialled);
                 }
-                SipCommand::HangUp { token, why } => {
-                    endpoint.hang_up_browser(Instant::now(), token, &why);
+                SipCommand::HangUp { token, code, why } => {
+                    endpoint.hang_up_call(Instant::now(), token, code, &why);
+                }
+                SipCommand::Answer { token, agent } => {
+                    endpoint.answer_call(Instant::now(), token, &agent);
                 }
             },
             _ = shutdown.changed() => break,
@@ -109,6 +126,16 @@ pub async fn run(
             on_media(command);
         }
         while let Some((token, news)) = endpoint.poll_browser() {
+            if let BrowserNews::Offered(arrival) = news {
+                let (tx, rx) = mpsc::unbounded_channel();
+                if inbound.send((token, arrival, rx)).is_ok() {
+                    browser_calls.insert(token, tx);
+                } else {
+                    // Nobody serves queues: the caller is not left hanging.
+                    endpoint.hang_up_call(Instant::now(), token, 480, "no contact center running");
+                }
+                continue;
+            }
             let ended = matches!(news, BrowserNews::Ended { .. });
             if let Some(tx) = browser_calls.get(&token) {
                 // A call task that is gone has nothing left to hear.

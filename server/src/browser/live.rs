@@ -1,0 +1,382 @@
+//! A call's media task once its SIP side exists, for both kinds of browser call: the
+//! browser's own call to the PSTN ([`super::call::spawn`]) and an inbound caller queued
+//! for an agent ([`super::call::spawn_inbound`]). It owns the carrier RTP socket, the
+//! [`MediaBridge`], the WebRTC peer once there is one, and the hold tone while there is
+//! none; it runs until the SIP side says the call has ended.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use dcx_media::dtmf::DtmfEvent;
+use dcx_media::tone::SineGenerator;
+use dcx_media::webrtc::{AudioCodec, MediaEvent, PeerId};
+use dcx_signaling::{ErrorCode, ProtocolError, ServerMessage, SessionId};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::bridge::MediaBridge;
+use super::call::CallCommand;
+use super::hub::HubEvent;
+use super::Services;
+use crate::call::browser::BrowserNews;
+use crate::call::events::HangupSide;
+use crate::sip::udp::SipCommand;
+
+/// Tells the browser (through the hub), once the call has one.
+pub(super) struct Reply {
+    pub(super) to: Option<(SessionId, String)>,
+    pub(super) hub: mpsc::UnboundedSender<HubEvent>,
+}
+
+impl Reply {
+    pub(super) fn send(&self, message: ServerMessage) {
+        let Some((session, call_id)) = &self.to else {
+            return;
+        };
+        let ended = matches!(message, ServerMessage::Ended { .. });
+        let _ = self.hub.send(HubEvent::FromCall {
+            session: *session,
+            call_id: call_id.clone(),
+            message,
+            ended,
+        });
+    }
+
+    pub(super) fn call_id(&self) -> String {
+        self.to.as_ref().map(|t| t.1.clone()).unwrap_or_default()
+    }
+
+    pub(super) fn ended(&self, reason: &str, sip_code: Option<u16>) {
+        self.send(ServerMessage::Ended {
+            call_id: self.call_id(),
+            reason: reason.to_owned(),
+            sip_code,
+        });
+    }
+}
+
+/// The hold tone toward a queued caller: 1 s of tone, 2 s of silence, every 20 ms.
+pub(super) struct Hold {
+    tone: SineGenerator,
+    tick: tokio::time::Interval,
+    frames: u32,
+}
+
+impl Hold {
+    pub(super) fn new(frequency_hz: u32) -> Self {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Self {
+            tone: SineGenerator::new(f64::from(frequency_hz), 8000, 6000),
+            tick,
+            frames: 0,
+        }
+    }
+
+    fn frame(&mut self) -> [i16; 160] {
+        let mut pcm = [0i16; 160];
+        if self.frames % 150 < 50 {
+            self.tone.fill(&mut pcm);
+        }
+        self.frames += 1;
+        pcm
+    }
+}
+
+/// A call with its SIP side, until that side has ended.
+pub(super) struct Live<'a> {
+    pub(super) services: &'a Services,
+    pub(super) reply: Reply,
+    pub(super) token: u64,
+    pub(super) peer: Option<(PeerId, mpsc::Receiver<MediaEvent>)>,
+    pub(super) socket: Option<UdpSocket>,
+    /// Boxed: its jitter buffers and codec states are kilobytes, and the task's future
+    /// should not carry them inline.
+    pub(super) bridge: Option<Box<MediaBridge>>,
+    pub(super) hold: Option<Hold>,
+    pub(super) hung_up: bool,
+    /// An inbound call: the browser (the agent) is the called party, not the caller.
+    pub(super) inbound: bool,
+}
+
+impl Live<'_> {
+    pub(super) async fn run(
+        &mut self,
+        mut news: mpsc::UnboundedReceiver<BrowserNews>,
+        commands: &mut mpsc::UnboundedReceiver<CallCommand>,
+    ) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let deadline = self.bridge.as_ref().and_then(|b| b.poll_timeout());
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let recv = async {
+                match &self.socket {
+                    Some(s) => s.recv_from(&mut buf).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let event = async {
+                match &mut self.peer {
+                    Some((_, events)) => events.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let hold = async {
+                match &mut self.hold {
+                    Some(h) => {
+                        h.tick.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                n = news.recv() => match n {
+                    Some(BrowserNews::Ended { sip_code, hangup, reason }) => {
+                        // The browser's side is the SIP leg's other party on an inbound call.
+                        let hangup = match (self.inbound, hangup) {
+                            (true, HangupSide::Caller) => HangupSide::Callee,
+                            (true, HangupSide::Callee) => HangupSide::Caller,
+                            (_, side) => side,
+                        };
+                        self.reply.ended(&browser_reason(sip_code, hangup, &reason), Some(sip_code));
+                        return;
+                    }
+                    Some(n) => self.on_news(&n),
+                    // The SIP side stopped (shutdown) without ending the call.
+                    None => {
+                        self.reply.ended("the gateway is shutting down", Some(503));
+                        return;
+                    }
+                },
+                received = recv => match received {
+                    Ok((n, from)) => {
+                        if let Some(b) = &mut self.bridge {
+                            b.handle_carrier_datagram(Instant::now(), from, &buf[..n]);
+                        }
+                    }
+                    Err(e) => tracing::debug!("carrier RTP receive: {e}"),
+                },
+                e = event => self.on_media(e).await,
+                command = commands.recv() => match command {
+                    Some(c) => self.on_command(c).await,
+                    // The hub dropped the call (its session is gone).
+                    None => self.hang_up("the session ended").await,
+                },
+                () = hold => self.play_hold(),
+                () = sleep => {}
+            }
+            self.pump();
+        }
+    }
+
+    async fn on_media(&mut self, event: Option<MediaEvent>) {
+        match event {
+            Some(MediaEvent::Audio {
+                ext_seq,
+                rtp_time,
+                payload,
+                ..
+            }) => {
+                if let Some(b) = &mut self.bridge {
+                    b.handle_browser_audio(Instant::now(), ext_seq, rtp_time, &payload);
+                }
+            }
+            // The browser's RTCDTMFSender: relayed once its length is known.
+            Some(MediaEvent::Dtmf {
+                event: DtmfEvent::Ended(tone),
+                ..
+            }) => {
+                if let (Some(b), Some(digit)) = (&mut self.bridge, tone.digit()) {
+                    let ms = u32::try_from(tone.duration_ms).unwrap_or(u32::MAX);
+                    b.send_digit(Instant::now(), digit, ms);
+                }
+            }
+            Some(MediaEvent::PeerDisconnected(_, reason)) => {
+                tracing::info!(?reason, "browser media gone");
+                self.hang_up("the browser's media went away").await;
+            }
+            Some(_) => {}
+            None => self.hang_up("the media loop stopped").await,
+        }
+    }
+
+    async fn on_command(&mut self, command: CallCommand) {
+        match command {
+            CallCommand::HangUp(why) => self.hang_up(&why).await,
+            CallCommand::Digits(digits, ms) => {
+                if let Some(b) = &mut self.bridge {
+                    let now = Instant::now();
+                    for d in digits {
+                        b.send_digit(now, d, ms);
+                    }
+                }
+            }
+            CallCommand::Attach {
+                session,
+                call_id,
+                offer,
+                agent,
+            } => self.attach(session, call_id, offer, agent).await,
+        }
+    }
+
+    /// An agent took this queued call with its browser's offer: the peer answers it,
+    /// the agent hears `answered` with the answer, the carrier gets its 200, and the
+    /// agent's voice replaces the hold tone.
+    async fn attach(&mut self, session: SessionId, call_id: String, offer: String, agent: String) {
+        if self.peer.is_some() {
+            return;
+        }
+        self.reply.to = Some((session, call_id.clone()));
+        match self.services.webrtc.add_peer_with(offer, true).await {
+            Ok((peer, answer)) => {
+                let events = self.services.peers.subscribe(peer);
+                self.peer = Some((peer, events));
+                self.hold = None;
+                if let Some(b) = &mut self.bridge {
+                    b.mark_talkspurt();
+                }
+                self.reply.send(ServerMessage::Answered {
+                    call_id,
+                    sdp: Some(answer),
+                });
+                let answer = SipCommand::Answer {
+                    token: self.token,
+                    agent,
+                };
+                let _ = self.services.sip.send(answer).await;
+            }
+            Err(e) => {
+                let e = ProtocolError::new(
+                    ErrorCode::InvalidMessage,
+                    format!("the offer was refused: {e}"),
+                )
+                .with_call_id(call_id);
+                self.reply.send(e.to_server_message());
+                self.hang_up("the agent's offer was refused").await;
+            }
+        }
+    }
+
+    fn on_news(&mut self, news: &BrowserNews) {
+        let call_id = self.reply.call_id();
+        match news {
+            BrowserNews::Ringing(media) => {
+                let early_media = media.is_some();
+                if let Some(m) = *media {
+                    self.set_carrier(m);
+                }
+                self.reply.send(ServerMessage::Ringing {
+                    call_id,
+                    early_media,
+                });
+            }
+            BrowserNews::Answered(m) => {
+                self.set_carrier(*m);
+                self.reply
+                    .send(ServerMessage::Answered { call_id, sdp: None });
+            }
+            BrowserNews::Offered(_) | BrowserNews::Ended { .. } => {}
+        }
+    }
+
+    pub(super) fn set_carrier(&mut self, negotiated: dcx_sip::sdp::Negotiated) {
+        if self.bridge.is_none() {
+            let seed = self.token;
+            match MediaBridge::new((seed >> 32) as u32, (seed & 0x7fff) as u16) {
+                Ok(b) => self.bridge = Some(Box::new(b)),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return;
+                }
+            }
+        }
+        if let Some(b) = &mut self.bridge {
+            if let Err(e) = b.set_carrier(negotiated) {
+                tracing::error!("{e}");
+            }
+        }
+    }
+
+    fn play_hold(&mut self) {
+        let (Some(hold), Some(bridge), Some(socket)) =
+            (&mut self.hold, &mut self.bridge, &self.socket)
+        else {
+            return;
+        };
+        let pcm = hold.frame();
+        bridge.play_to_carrier(&pcm, |to, packet| {
+            let _ = socket.try_send_to(packet, to);
+        });
+    }
+
+    /// Sends what the bridge has due, both ways. Neither way waits: a datagram the
+    /// socket cannot take now, or a frame the media loop has no room for, is dropped
+    /// (a late frame is a lost frame).
+    fn pump(&mut self) {
+        let (Some(bridge), Some(socket)) = (&mut self.bridge, &self.socket) else {
+            return;
+        };
+        let now = Instant::now();
+        bridge.poll_to_carrier(now, |to: SocketAddr, packet| {
+            let _ = socket.try_send_to(packet, to);
+        });
+        let Some((peer, _)) = &self.peer else {
+            return;
+        };
+        let (webrtc, peer) = (&self.services.webrtc, *peer);
+        bridge.poll_to_browser(now, |rtp_time, opus| {
+            let _ = webrtc.write_audio(peer, AudioCodec::Opus, rtp_time, opus.to_vec());
+        });
+    }
+
+    pub(super) async fn hang_up(&mut self, why: &str) {
+        if !std::mem::replace(&mut self.hung_up, true) {
+            hang_up(self.services, self.token, why).await;
+        }
+    }
+
+    /// Forgets the peer (the call is over) and counts what the bridge dropped.
+    pub(super) async fn finish(self) {
+        if let Some(b) = &self.bridge {
+            let c = b.counters();
+            tracing::debug!(?c, "media bridged");
+            self.services
+                .stats
+                .carrier_rtp_dropped
+                .fetch_add(c.carrier_dropped, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some((peer, _)) = self.peer {
+            let _ = self.services.webrtc.remove_peer(peer).await;
+        }
+    }
+}
+
+/// Asks the SIP side to end call `token` (480 for a caller still queued).
+pub(super) async fn hang_up(services: &Services, token: u64, why: &str) {
+    let _ = services
+        .sip
+        .send(SipCommand::HangUp {
+            token,
+            code: 480,
+            why: why.to_owned(),
+        })
+        .await;
+}
+
+/// What the browser's `ended` says: who hung up, or why the call failed.
+fn browser_reason(sip_code: u16, hangup: HangupSide, reason: &str) -> String {
+    match (hangup, sip_code) {
+        (HangupSide::Caller, _) => "hangup".to_owned(),
+        (HangupSide::Callee, 200) => "remote_hangup".to_owned(),
+        (HangupSide::Callee, 486 | 600) => "busy".to_owned(),
+        (HangupSide::Callee, 480 | 408) => "no_answer".to_owned(),
+        (HangupSide::Callee, 603) => "declined".to_owned(),
+        _ => reason.to_owned(),
+    }
+}
