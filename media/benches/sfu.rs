@@ -143,6 +143,46 @@ impl Bench {
         (self.world.core.busy.saturating_sub(busy), sent)
     }
 
+    /// The SFU alone on what the clients send: every client's `frames` frames are
+    /// made first (untimed, nothing delivered), then fed to the SFU back to back in
+    /// arrival order with its timeouts, its output counted and dropped. The clients
+    /// never run in between, so their state does not push the SFU's out of the CPU
+    /// caches, as on a media server whose browsers are elsewhere. Returns the SFU's
+    /// busy time and the packets fed. Ends the bench's world: the clients hear nothing.
+    fn replay(&mut self, frames: u64) -> (Duration, u64) {
+        let t0 = self.world.now;
+        for k in 0..frames {
+            let now = t0 + FRAME_INTERVAL * k as u32;
+            let rtp_time = (self.next_frame + k) * FRAME_TICKS;
+            let frame = self.next_frame + k;
+            for (client, cycle) in self.world.clients.iter_mut().zip(&self.payloads) {
+                let payload = &cycle[frame as usize % cycle.len()];
+                client.send_opus(now, &mut self.world.net, rtp_time, payload);
+                // str0m sends what was written at its next timeout.
+                client.tick(now, &mut self.world.net);
+            }
+        }
+        let datagrams: Vec<_> = self
+            .world
+            .net
+            .take_all()
+            .into_iter()
+            .filter(|d| d.2 == self.world.core_addr)
+            .collect();
+        let local = self.world.core_local;
+        let core = &mut self.world.core;
+        let busy = core.busy;
+        for (at, source, _, bytes) in &datagrams {
+            if core.poll_timeout().is_some_and(|t| t <= *at) {
+                core.handle_timeout(*at);
+            }
+            core.handle_datagram(*at, *source, local, bytes);
+            while core.poll_transmit().is_some() {}
+            while core.poll_event().is_some() {}
+        }
+        (core.busy.saturating_sub(busy), datagrams.len() as u64)
+    }
+
     /// Pairs the peers into rooms of two participants.
     fn pair_up(&mut self) {
         let now = self.world.now;
@@ -252,6 +292,9 @@ fn crowded(rooms: usize) {
     let forwarded = b.world.core.sfu.counters().frames_forwarded - before;
     assert_eq!(forwarded, packets, "every packet forwarded once");
     assert_eq!(b.world.core.sfu.core().peer_count(), peers);
+    let before = b.world.core.sfu.counters().frames_forwarded;
+    let (alone, fed) = b.replay(FRAMES_CROWDED);
+    let forwarded_alone = b.world.core.sfu.counters().frames_forwarded - before;
     println!();
     println!(
         "{peers} peers connected, {rooms} rooms of two, everyone sending {FRAMES_CROWDED} frames"
@@ -259,6 +302,15 @@ fn crowded(rooms: usize) {
     println!("{:<58} {:>9} {:>12}", "", "us/packet", "packets/s");
     line("receive + forward", us_per(busy, packets));
     line("  receive alone (before joining rooms)", receive);
+    line(
+        "receive + forward, the SFU alone (replayed, no clients)",
+        us_per(alone, fed),
+    );
+    println!(
+        "{:<58} {:>9}",
+        "  datagrams replayed / frames forwarded",
+        format!("{fed}/{forwarded_alone}")
+    );
     println!(
         "{:<58} {:>9}",
         "resident memory per peer, KiB (core + its client)",

@@ -1,8 +1,8 @@
 //! Browser to PSTN through the running gateway, with real peers on loopback: a str0m
 //! client stands in for the browser (the protocol of `docs/signaling.md` on `/ws`, then
-//! ICE, DTLS and Opus against dcx's one WebRTC port), and sipp (Debian's `sip-tester`)
-//! plays the carriers with the scenarios in `tests/sipp/`, their media answered by a
-//! UDP socket of the test.
+//! ICE, DTLS and Opus against dcx's one WebRTC port; `support::webrtc_client`), and sipp
+//! (Debian's `sip-tester`; `support::sipp`) plays the carriers with the scenarios in
+//! `tests/sipp/`, their media answered by a UDP socket of the test (`support::media`).
 //!
 //! Audio is checked by frequency both ways: the browser talks 1 kHz as Opus, the
 //! carrier's socket 440 Hz as PCMU back to wherever dcx's RTP comes from; each side
@@ -11,32 +11,23 @@
 //! blocked-destination test's short negative check, which says so.
 //!
 //! Ports as in `transit.rs`: one fixed block per test, below the kernel's ephemeral
-//! range, from `27_000` on (`transit.rs` holds `25_000` to `26_499`). sipp runs with `-m 1` and
-//! `-timeout 30s` and is killed on drop. Without `sipp` on PATH the tests that need it
-//! fail loudly: `./scripts/test` installs it.
+//! range, from `27_000` on (`transit.rs` holds `25_000` to `26_499`); dcx's HTTP port is
+//! `127.0.0.1:0`, read from its log. sipp runs with `-m 1` and `-timeout 30s` and is
+//! killed on drop. Without `sipp` on PATH the tests that need it fail loudly:
+//! `./scripts/test` installs it.
 
 mod support;
 
-use std::fmt;
-use std::fmt::Write as _;
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use dcx_media::tone::{goertzel_amplitude, zero_crossing_frequency, SineGenerator};
-use dcx_media::{Law, RtpHeader, RtpPacket};
-use dcx_signaling::{Claims, Role, ServerMessage, TokenKey};
+use dcx_signaling::{Claims, Role, TokenKey};
 use serde_json::{json, Value};
-use str0m::change::{SdpAnswer, SdpPendingOffer};
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use support::media::{carrier_media, is_timeout, Media, ToneMeter, WAIT};
+use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
+use support::webrtc_client::{Browser, BrowserCommand};
+use support::ws_client::{call_frame, hello_frame, strs, Ws};
 use support::Gateway;
-use tokio_tungstenite::tungstenite::{self, Message};
 
 const NUMBER: &str = "15551234567";
 const BLOCKED_NUMBER: &str = "19005550100";
@@ -49,34 +40,23 @@ const BLOCKED: &str = "blocked = [{ prefix = \"1900\", reason = \"US premium rat
 const TOKEN_KEY: &str = "dcx-demo-signing-key-change-me!!";
 /// Windows with the right tone each way before a call counts as talking (1 s).
 const TONE_WINDOWS: usize = 50;
-/// One audio frame, as both sides send them.
-const FRAME: Duration = Duration::from_millis(20);
-/// The longest wait for one WebSocket frame, or for a tone.
-const WAIT: Duration = Duration::from_secs(20);
+/// The carrier's telephone-event payload type (`uas_media_at*.xml`).
+const CARRIER_EVENT_PT: u8 = 101;
 
 #[test]
 fn a_browser_call_reaches_the_carrier_with_audio_both_ways() {
     if !have_sipp() {
         return;
     }
-    let ports = Ports::new(27_000);
-    let gw = start_gateway("browser-audio", &config(ports, ""));
-    let carrier_media = carrier_media(ports);
-    let answers = media_at("uas_media_at.xml", ports);
-    let carrier = Sipp::callee(&gw.dir, "carrier-b", &answers, 0, ports);
-    let mut ws = Ws::login(ports);
-    let browser = ws.call("c1", NUMBER);
-    ws.until_answered("c1");
-
-    let at_carrier = carrier_media.wait_for_tone(ToneMeter::new(8000, 1000.0), pcmu);
+    let dcx = Dcx::start("browser-audio", Ports::new(27_000), "");
+    let call = Answered::new(dcx, "uas_media_at.xml");
+    let mut at_carrier = ToneMeter::pcmu(1000.0);
+    call.carrier_media.hear(&mut at_carrier, TONE_WINDOWS);
     println!("browser -> dcx -> carrier: {at_carrier}");
-    let at_browser = browser.wait_for_tone(ToneMeter::new(48_000, 440.0), opus_decoder());
+    let mut at_browser = ToneMeter::opus(440.0);
+    call.browser.hear(&mut at_browser, TONE_WINDOWS);
     println!("carrier -> dcx -> browser: {at_browser}");
-
-    ws.send(r#"{"type":"hangup","call_id":"c1"}"#);
-    ws.expect_ended("c1", "hangup");
-    // The carrier got its BYE (and answered it): its scenario ends only then.
-    carrier.assert_success();
+    call.hang_up();
 }
 
 #[test]
@@ -84,14 +64,12 @@ fn the_cheapest_carrier_answers_503_and_the_call_connects_through_the_next() {
     if !have_sipp() {
         return;
     }
-    let ports = Ports::new(27_100);
-    let gw = start_gateway("browser-failover", &config(ports, ""));
-    let carrier_media = carrier_media(ports);
+    let dcx = Dcx::start("browser-failover", Ports::new(27_100), "");
+    let carrier_media = carrier_media(dcx.ports.carrier_rtp);
     let refuses = ["-sf".to_owned(), scenario("uas_503.xml")];
-    let cheapest = Sipp::callee(&gw.dir, "carrier-b", &refuses, 0, ports);
-    let answers = media_at("uas_media_at.xml", ports);
-    let next = Sipp::callee(&gw.dir, "carrier-c", &answers, 1, ports);
-    let mut ws = Ws::login(ports);
+    let cheapest = dcx.carrier("carrier-b", &refuses, 0);
+    let next = dcx.carrier("carrier-c", &dcx.media_at("uas_media_at.xml"), 1);
+    let (mut ws, _) = dcx.login();
     let _browser = ws.call("c1", NUMBER);
     // The 503 stays inside dcx: the browser sees progress only, then the answer.
     let progress = ws.until_answered("c1");
@@ -99,7 +77,8 @@ fn the_cheapest_carrier_answers_503_and_the_call_connects_through_the_next() {
     // carrier-b got the INVITE, said 503 and was ACKed.
     cheapest.assert_success();
 
-    let at_carrier = carrier_media.wait_for_tone(ToneMeter::new(8000, 1000.0), pcmu);
+    let mut at_carrier = ToneMeter::pcmu(1000.0);
+    carrier_media.hear(&mut at_carrier, TONE_WINDOWS);
     println!("browser -> dcx -> carrier-c: {at_carrier}");
     ws.send(r#"{"type":"hangup","call_id":"c1"}"#);
     ws.expect_ended("c1", "hangup");
@@ -112,8 +91,8 @@ fn a_call_to_a_blocked_prefix_is_refused_with_a_reason_and_no_sip_leg() {
     // carrier-b's SIP address (the 1900 route's carrier) is a socket of the test: an
     // INVITE for the blocked number would land here.
     let carrier_b = UdpSocket::bind(("127.0.0.1", ports.carrier_b)).unwrap();
-    let _gw = start_gateway("browser-blocked", &config(ports, BLOCKED));
-    let mut ws = Ws::login(ports);
+    let dcx = Dcx::start("browser-blocked", ports, BLOCKED);
+    let (mut ws, _) = dcx.login();
     let (_browser, offer) = Browser::new();
     ws.send(&call_frame("c1", BLOCKED_NUMBER, &offer));
     // dcx may answer the offer (`trying`) before call control refuses; nothing else.
@@ -154,15 +133,14 @@ fn a_call_to_a_blocked_prefix_is_refused_with_a_reason_and_no_sip_leg() {
 
 #[test]
 fn bad_frames_get_error_frames_and_the_connection_lives_on() {
-    let ports = Ports::new(27_300);
-    let _gw = start_gateway("browser-bad-frames", &config(ports, ""));
+    let dcx = Dcx::start("browser-bad-frames", Ports::new(27_300), "");
     // Anything before hello: refused, and the socket closes.
-    let mut early = Ws::connect(ports);
+    let mut early = dcx.connect();
     early.expect_error(&call_frame("c1", NUMBER, "v=0\r\n"), "not_authenticated");
     early.expect_closed();
 
     // Authenticated: each bad frame gets its error, and the connection stays.
-    let mut ws = Ws::login(ports);
+    let (mut ws, _) = dcx.login();
     let malformed = ws.expect_error("not json", "malformed");
     assert!(malformed.get("call_id").is_none(), "{malformed}");
     ws.expect_error(r#"{"type":"nope"}"#, "unknown_type");
@@ -170,17 +148,6 @@ fn bad_frames_get_error_frames_and_the_connection_lives_on() {
     assert_eq!(unknown["call_id"], "zzz", "{unknown}");
     ws.send(r#"{"type":"ping","seq":7}"#);
     assert_eq!(ws.next("pong"), json!({"type": "pong", "seq": 7}));
-
-    // A token signed with another key: refused, and that socket closes.
-    let forged = TokenKey::new(b"not-the-gateways-signing-key-123")
-        .unwrap()
-        .sign(&alice());
-    let mut forger = Ws::connect(ports);
-    forger.expect_error(&hello(&forged), "token_invalid");
-    forger.expect_closed();
-    // The good connection did not notice.
-    ws.send(r#"{"type":"ping","seq":8}"#);
-    assert_eq!(ws.next("pong"), json!({"type": "pong", "seq": 8}));
 }
 
 #[test]
@@ -188,18 +155,185 @@ fn the_carrier_hanging_up_ends_the_browser_call() {
     if !have_sipp() {
         return;
     }
-    let ports = Ports::new(27_400);
-    let gw = start_gateway("browser-remote-bye", &config(ports, ""));
-    let _carrier_media = carrier_media(ports);
-    let hangs_up = media_at("uas_media_at_bye.xml", ports);
-    let carrier = Sipp::callee(&gw.dir, "carrier-b", &hangs_up, 0, ports);
-    let mut ws = Ws::login(ports);
-    let _browser = ws.call("c1", NUMBER);
-    ws.until_answered("c1");
-    ws.expect_ended("c1", "remote_hangup");
+    let dcx = Dcx::start("browser-remote-bye", Ports::new(27_400), "");
+    let mut call = Answered::new(dcx, "uas_media_at_bye.xml");
+    call.ws.expect_ended("c1", "remote_hangup");
     // Its BYE was answered 200.
-    carrier.assert_success();
-    ws.expect_error(r#"{"type":"hangup","call_id":"c1"}"#, "unknown_call");
+    call.carrier.assert_success();
+    call.ws
+        .expect_error(r#"{"type":"hangup","call_id":"c1"}"#, "unknown_call");
+}
+
+#[test]
+fn dtmf_from_the_browser_reaches_the_carrier_as_rfc4733() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("browser-dtmf", Ports::new(27_500), "");
+    let mut call = Answered::new(dcx, "uas_media_at.xml");
+    // Audio first: the events must continue its stream.
+    let mut at_carrier = ToneMeter::pcmu(1000.0);
+    call.carrier_media.hear(&mut at_carrier, TONE_WINDOWS);
+
+    // Digits by message: 100 ms each is 800 ticks at 8 kHz.
+    let dtmf = r#"{"type":"dtmf","call_id":"c1","digits":"12#","duration_ms":100}"#;
+    let digits = || call.ws.send(dtmf);
+    let seen = rtp_around_key_press(&call.carrier_media, digits, 11);
+    let packets = check_key_presses(&seen, &[1, 2, 11], 800);
+    println!(
+        "`dtmf` 12# at the carrier, durations: {packets:?} ({} RTP packets in all)",
+        seen.len()
+    );
+
+    // A key press as a browser's RTCDTMFSender makes it: RFC 4733 at 48 kHz on the
+    // WebRTC leg, 120 ms (960 ticks at 8 kHz toward the carrier).
+    let press = || {
+        call.browser.command(BrowserCommand::KeyPress {
+            event: 5,
+            duration: Duration::from_millis(120),
+        });
+    };
+    let seen = rtp_around_key_press(&call.carrier_media, press, 5);
+    let packets = check_key_presses(&seen, &[5], 960);
+    println!(
+        "the browser's key press 5 at the carrier, durations: {packets:?} ({} RTP packets in all)",
+        seen.len()
+    );
+    call.hang_up();
+}
+
+#[test]
+fn a_dropped_websocket_resumes_within_the_grace_and_the_call_lives_on() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("browser-resume", Ports::new(27_600), "");
+    let mut call = Answered::new(dcx, "uas_media_at.xml");
+    let (mut at_carrier, mut at_browser) = (ToneMeter::pcmu(1000.0), ToneMeter::opus(440.0));
+    let talk = |at_carrier: &mut ToneMeter, at_browser: &mut ToneMeter| {
+        call.carrier_media.hear(at_carrier, TONE_WINDOWS);
+        call.browser.hear(at_browser, TONE_WINDOWS);
+    };
+    talk(&mut at_carrier, &mut at_browser);
+    println!("before the drop: at the carrier {at_carrier}; at the browser {at_browser}");
+    let _ = (at_carrier.take_max_gap(), at_browser.take_max_gap());
+
+    // The network drops: no close frame. The call goes on meanwhile, both ways; the
+    // second of tone this takes is also the time a wrong BYE would have had to arrive.
+    call.ws.vanish();
+    talk(&mut at_carrier, &mut at_browser);
+    println!("while away: at the carrier {at_carrier}; at the browser {at_browser}");
+    assert!(
+        call.carrier.is_running(),
+        "the carrier got a BYE when the socket dropped"
+    );
+
+    let welcome = call.welcome.clone();
+    let old = welcome["resume_token"].as_str().unwrap();
+    let again;
+    (call.ws, again) = call.dcx.hello(Some(old));
+    assert_eq!(again["session_id"], welcome["session_id"], "{again}");
+    assert_ne!(
+        again["resume_token"], old,
+        "the resume token is spent: {again}"
+    );
+    assert_eq!(again["resumed_calls"], json!(["c1"]), "{again}");
+
+    talk(&mut at_carrier, &mut at_browser);
+    println!("after the resume: at the carrier {at_carrier}; at the browser {at_browser}");
+    let gaps = (at_carrier.take_max_gap(), at_browser.take_max_gap());
+    println!(
+        "longest pause from the drop on: at the carrier {:?}, at the browser {:?}",
+        gaps.0, gaps.1
+    );
+    assert!(
+        gaps.0 < Duration::from_millis(500) && gaps.1 < Duration::from_millis(500),
+        "the audio paused: {gaps:?}"
+    );
+    assert!(call.carrier.is_running(), "the carrier got a BYE");
+    // The spent token resumes nothing (and does not disturb the session).
+    let mut stale = call.dcx.connect();
+    stale.expect_error(&hello_frame(&alice_token(), Some(old)), "resume_failed");
+    stale.expect_closed();
+    call.hang_up();
+}
+
+#[test]
+fn a_browser_that_does_not_come_back_is_hung_up_when_the_grace_passes() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::with_grace("browser-grace", Ports::new(27_700), "", 1);
+    let call = Answered::new(dcx, "uas_media_at.xml");
+    let mut at_carrier = ToneMeter::pcmu(1000.0);
+    call.carrier_media.hear(&mut at_carrier, TONE_WINDOWS);
+
+    let dropped = Instant::now();
+    call.ws.vanish();
+    // sipp ends once it got the BYE and answered it.
+    call.carrier.assert_success_within(Duration::from_secs(5));
+    let after = dropped.elapsed();
+    println!("the carrier's BYE came {after:?} after the socket dropped (grace 1 s)");
+    assert!(
+        after >= Duration::from_secs(1),
+        "hung up before the grace passed: {after:?}"
+    );
+
+    // The call's record (attempt 0) and carrier-b's attempt.
+    let records = call.dcx.gw.cdrs(2);
+    let call = records
+        .iter()
+        .find(|r| r["attempt"] == 0)
+        .unwrap_or_else(|| panic!("no call record: {records:?}"));
+    assert_eq!(
+        strs(call, ["leg", "hangup"]),
+        ["browser", "caller"],
+        "{call}"
+    );
+    let reason = call["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("resume grace"), "{call}");
+    assert_eq!(call["sip_code"], 200, "{call}");
+    let attempt = records.iter().find(|r| r["attempt"] == 1);
+    assert_eq!(
+        attempt.map(|a| &a["trunk_out"]),
+        Some(&json!("carrier-b")),
+        "{records:?}"
+    );
+}
+
+#[test]
+fn a_forged_or_expired_token_is_refused() {
+    let dcx = Dcx::start("browser-tokens", Ports::new(27_800), "");
+    let (mut ws, _) = dcx.login();
+    let key = TokenKey::new(TOKEN_KEY.as_bytes()).unwrap();
+    // Signed with another key.
+    let other_key = TokenKey::new(b"not-the-gateways-signing-key-123")
+        .unwrap()
+        .sign(&alice());
+    // Claims changed after signing: alice made admin, under alice's signature.
+    let admin = key.sign(&Claims {
+        role: Role::Admin,
+        ..alice()
+    });
+    let alice_signature = alice_token().rsplit_once('.').unwrap().1.to_owned();
+    let tampered = format!("{}.{alice_signature}", admin.rsplit_once('.').unwrap().0);
+    // The right key, but past its exp (2001-09-09).
+    let expired = key.sign(&Claims {
+        exp: 1_000_000_000,
+        ..alice()
+    });
+    for (token, code) in [
+        (other_key, "token_invalid"),
+        (tampered, "token_invalid"),
+        (expired, "token_expired"),
+    ] {
+        let mut refused = dcx.connect();
+        refused.expect_error(&hello_frame(&token, None), code);
+        refused.expect_closed();
+    }
+    // The good connection did not notice.
+    ws.send(r#"{"type":"ping","seq":8}"#);
+    assert_eq!(ws.next("pong"), json!({"type": "pong", "seq": 8}));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -215,53 +349,151 @@ struct Ports {
     carrier_c: u16,
     /// The carrier's media: the test's socket its SDP answer points at.
     carrier_rtp: u16,
-    /// dcx's HTTP (and WebSocket) port: fixed, since `support::Gateway` keeps the
-    /// address it reads from the log to itself.
-    http: u16,
     /// dcx's one UDP port for every WebRTC peer.
     webrtc: u16,
 }
 
 impl Ports {
     fn new(base: u16) -> Self {
-        let (carrier_b, carrier_c, carrier_rtp) = (base, base + 1, base + 40);
-        let (http, webrtc) = (base + 60, base + 61);
         Self {
             base,
-            carrier_b,
-            carrier_c,
-            carrier_rtp,
-            http,
-            webrtc,
+            carrier_b: base,
+            carrier_c: base + 1,
+            carrier_rtp: base + 40,
+            webrtc: base + 61,
         }
     }
 }
 
-/// The test config, with `routing` as extra lines of `[routing]`. OPTIONS probing is
-/// off: sipp's scenarios would take a ping for an unexpected call.
-fn config(ports: Ports, routing: &str) -> String {
-    format!(
-        "[server]\nhttp_listen = \"127.0.0.1:{}\"\n\
-         [sip]\nlisten = \"127.0.0.1:0\"\n\
-         [media]\nrtp_ports = \"{}-{}\"\npublic_ip = \"127.0.0.1\"\nwebrtc_port = {}\n\
-         [signaling]\ntoken_key = \"{TOKEN_KEY}\"\nresume_grace_s = 30\n\
-         [routing]\ndeck = \"deck.csv\"\n{routing}\
-         [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{}\"\noptions_interval_s = 0\n\
-         [[trunks]]\nname = \"carrier-c\"\naddress = \"127.0.0.1:{}\"\noptions_interval_s = 0\n",
-        ports.http,
-        ports.base + 70,
-        ports.base + 99,
-        ports.webrtc,
-        ports.carrier_b,
-        ports.carrier_c,
-    )
+/// One test's gateway, and what its browsers and carriers need to reach it.
+struct Dcx {
+    gw: Gateway,
+    ports: Ports,
+    grace_s: u64,
 }
 
-/// The gateway with `config`, once it listens for SIP (after HTTP, in its log).
-fn start_gateway(name: &str, config: &str) -> Gateway {
-    let gw = Gateway::start(name, config, &[("deck.csv", DECK)]);
-    gw.wait_for("sip listening");
-    gw
+impl Dcx {
+    /// The gateway with `routing` as extra lines of `[routing]`, and a resume grace of
+    /// 30 s.
+    fn start(name: &str, ports: Ports, routing: &str) -> Self {
+        Self::with_grace(name, ports, routing, 30)
+    }
+
+    /// [`Dcx::start`] with `[signaling] resume_grace_s = grace_s`. OPTIONS probing is
+    /// off: sipp's scenarios would take a ping for an unexpected call. Returns once dcx
+    /// listens for SIP (after HTTP, in its log).
+    fn with_grace(name: &str, ports: Ports, routing: &str, grace_s: u64) -> Self {
+        let config = format!(
+            "[server]\nhttp_listen = \"127.0.0.1:0\"\n\
+             [sip]\nlisten = \"127.0.0.1:0\"\n\
+             [media]\nrtp_ports = \"{}-{}\"\npublic_ip = \"127.0.0.1\"\nwebrtc_port = {}\n\
+             [signaling]\ntoken_key = \"{TOKEN_KEY}\"\nresume_grace_s = {grace_s}\n\
+             [routing]\ndeck = \"deck.csv\"\n{routing}\
+             [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{}\"\noptions_interval_s = 0\n\
+             [[trunks]]\nname = \"carrier-c\"\naddress = \"127.0.0.1:{}\"\noptions_interval_s = 0\n",
+            ports.base + 70,
+            ports.base + 99,
+            ports.webrtc,
+            ports.carrier_b,
+            ports.carrier_c,
+        );
+        let gw = Gateway::start(name, &config, &[("deck.csv", DECK)]);
+        gw.wait_for("sip listening");
+        Self { gw, ports, grace_s }
+    }
+
+    /// A WebSocket to `/ws`, not authenticated yet.
+    fn connect(&self) -> Ws {
+        Ws::connect(self.gw.http_addr(), self.ports.webrtc)
+    }
+
+    /// Connected, and authenticated as alice with a valid token: a fresh session.
+    fn login(&self) -> (Ws, Value) {
+        let (ws, welcome) = self.hello(None);
+        assert_eq!(welcome["resumed_calls"], json!([]), "{welcome}");
+        (ws, welcome)
+    }
+
+    /// Connected, `hello` as alice (resuming with `resume`), and the `welcome`, checked
+    /// but for `resumed_calls`.
+    fn hello(&self, resume: Option<&str>) -> (Ws, Value) {
+        let mut ws = self.connect();
+        ws.send(&hello_frame(&alice_token(), resume));
+        let w = ws.next("welcome");
+        let (session, token) = (&w["session_id"], &w["resume_token"]);
+        let welcome = json!({"type": "welcome", "v": 1, "session_id": session,
+            "resume_token": token, "user": "alice", "account": "demo", "role": "softphone",
+            "resume_grace_s": self.grace_s, "resumed_calls": w["resumed_calls"]});
+        assert_eq!(w, welcome);
+        assert!(session.as_str().is_some_and(|s| s.starts_with("s-")), "{w}");
+        let hex32 = |t: &str| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit());
+        assert!(token.as_str().is_some_and(hex32), "{w}");
+        assert!(w["resumed_calls"].is_array(), "{w}");
+        (ws, w)
+    }
+
+    /// Carrier `name` (`carrier-b` or `carrier-c`) played by the test's `i`-th sipp
+    /// with `scenario` (its arguments).
+    fn carrier(&self, name: &str, scenario: &[String], i: u16) -> Sipp {
+        let sip = if name == "carrier-b" {
+            self.ports.carrier_b
+        } else {
+            self.ports.carrier_c
+        };
+        let base = self.ports.base;
+        let at = SippPorts {
+            sip,
+            media: base + 10 + 10 * i,
+            control: base + 50 + i,
+        };
+        Sipp::callee(&self.gw.dir, name, scenario, at)
+    }
+
+    /// A scenario whose SDP points the media at the test's carrier socket.
+    fn media_at(&self, name: &str) -> Vec<String> {
+        let (file, port) = (scenario(name), self.ports.carrier_rtp.to_string());
+        ["-sf", file.as_str(), "-key", "rtp_port", port.as_str()]
+            .map(str::to_owned)
+            .to_vec()
+    }
+}
+
+/// Call `c1` from a browser to [`NUMBER`], answered by carrier-b: sipp playing a
+/// `uas_media_at*.xml` scenario, its media at the test's socket.
+struct Answered {
+    // Dropped in this order: the browser, its socket, the carrier, the gateway.
+    browser: Media<BrowserCommand>,
+    ws: Ws,
+    welcome: Value,
+    carrier: Sipp,
+    carrier_media: Media,
+    dcx: Dcx,
+}
+
+impl Answered {
+    fn new(dcx: Dcx, scenario: &str) -> Self {
+        let carrier_media = carrier_media(dcx.ports.carrier_rtp);
+        let carrier = dcx.carrier("carrier-b", &dcx.media_at(scenario), 0);
+        let (mut ws, welcome) = dcx.login();
+        let browser = ws.call("c1", NUMBER);
+        ws.until_answered("c1");
+        Self {
+            browser,
+            ws,
+            welcome,
+            carrier,
+            carrier_media,
+            dcx,
+        }
+    }
+
+    /// The browser hangs up: `ended` with `hangup`, and the carrier got its BYE (and
+    /// answered it): its scenario ends only then.
+    fn hang_up(mut self) {
+        self.ws.send(r#"{"type":"hangup","call_id":"c1"}"#);
+        self.ws.expect_ended("c1", "hangup");
+        self.carrier.assert_success();
+    }
 }
 
 fn alice() -> Claims {
@@ -273,625 +505,161 @@ fn alice() -> Claims {
     }
 }
 
-/// The string members `keys` of `v` (`-` for one that is not a string).
-fn strs<'a, const N: usize>(v: &'a Value, keys: [&str; N]) -> [&'a str; N] {
-    keys.map(|k| v[k].as_str().unwrap_or("-"))
+fn alice_token() -> String {
+    TokenKey::new(TOKEN_KEY.as_bytes()).unwrap().sign(&alice())
 }
 
-fn hello(token: &str) -> String {
-    format!(r#"{{"type":"hello","v":1,"token":"{token}"}}"#)
+// ---------------------------------------------------------------------------------------
+// Key presses at the carrier.
+
+/// An RTP packet as the carrier's socket got it.
+#[derive(Debug)]
+struct Rtp {
+    pt: u8,
+    marker: bool,
+    seq: u16,
+    timestamp: u32,
+    ssrc: u32,
+    payload: Vec<u8>,
 }
 
-fn call_frame(call_id: &str, to: &str, sdp: &str) -> String {
-    json!({"type": "call", "call_id": call_id, "to": to, "sdp": sdp}).to_string()
-}
-
-/// A browser's WebSocket to dcx: text frames out, JSON values in.
-struct Ws {
-    socket: tungstenite::WebSocket<TcpStream>,
-    ports: Ports,
-}
-
-impl Ws {
-    fn connect(ports: Ports) -> Self {
-        let addr = format!("127.0.0.1:{}", ports.http);
-        let stream = TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let (socket, _) = tungstenite::client(format!("ws://{addr}/ws"), stream)
-            .unwrap_or_else(|e| panic!("WebSocket handshake on ws://{addr}/ws: {e}"));
-        Self { socket, ports }
-    }
-
-    /// Connected, and authenticated as alice with a valid token.
-    fn login(ports: Ports) -> Self {
-        let mut ws = Self::connect(ports);
-        let token = TokenKey::new(TOKEN_KEY.as_bytes()).unwrap().sign(&alice());
-        ws.send(&hello(&token));
-        let w = ws.next("welcome");
-        let (session, resume) = (&w["session_id"], &w["resume_token"]);
-        let welcome = json!({"type": "welcome", "v": 1, "session_id": session,
-            "resume_token": resume, "user": "alice", "account": "demo", "role": "softphone",
-            "resume_grace_s": 30, "resumed_calls": []});
-        assert_eq!(w, welcome);
-        assert!(session.as_str().is_some_and(|s| s.starts_with("s-")), "{w}");
-        assert_eq!(resume.as_str().map(str::len), Some(32), "{w}");
-        ws
-    }
-
-    fn send(&mut self, text: &str) {
-        self.socket.send(Message::text(text.to_owned())).unwrap();
-    }
-
-    /// The next message, or `None` when `deadline` passes first.
-    fn read(&mut self, deadline: Instant) -> Option<tungstenite::Result<Message>> {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            self.socket.get_ref().set_read_timeout(Some(left)).unwrap();
-            match self.socket.read() {
-                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
-                other => return Some(other),
-            }
-        }
-    }
-
-    /// The next text frame as JSON, checked to be a [`ServerMessage`]; `what` names
-    /// what the test waits for, for the panic when something else comes.
-    fn next(&mut self, what: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let text = match self.read(deadline) {
-                Some(Ok(Message::Text(text))) => text,
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(other)) => panic!("waiting for {what}, got {other:?}"),
-                Some(Err(e)) => panic!("waiting for {what}: {e}"),
-                None => panic!("no {what} within {WAIT:?}"),
-            };
-            let value: Value = serde_json::from_str(text.as_str())
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text.as_str()));
-            if let Err(e) = serde_json::from_value::<ServerMessage>(value.clone()) {
-                panic!("not a server message ({e}): {value}");
-            }
-            return value;
-        }
-    }
-
-    /// Sends `frame` and expects an `error` with `code` (and some reason) back.
-    fn expect_error(&mut self, frame: &str, code: &str) -> Value {
-        self.send(frame);
-        let e = self.next(code);
-        assert_eq!(
-            strs(&e, ["type", "code"]),
-            ["error", code],
-            "{frame} -> {e}"
-        );
-        assert!(e["reason"].is_string(), "{e}");
-        e
-    }
-
-    /// dcx closes this socket: a close frame, or the connection going away.
-    fn expect_closed(&mut self) {
-        loop {
-            match self.read(Instant::now() + WAIT) {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Text(text))) => panic!("the socket stayed open: {text}"),
-                Some(Ok(Message::Close(_)) | Err(_)) => return,
-                Some(Ok(other)) => panic!("the socket stayed open: {other:?}"),
-                None => panic!("the socket was not closed within {WAIT:?}"),
-            }
-        }
-    }
-
-    /// Reads `ended` for `call_id` with `reason` (and `sip_code` or not).
-    fn expect_ended(&mut self, call_id: &str, reason: &str) {
-        let ended = self.next("ended");
-        let got = strs(&ended, ["type", "call_id", "reason"]);
-        assert_eq!(got, ["ended", call_id, reason], "{ended}");
-    }
-
-    /// Places call `call_id` to `to` with a fresh browser's offer, takes dcx's answer
-    /// from `trying` and starts the browser's media on it.
-    fn call(&mut self, call_id: &str, to: &str) -> Media {
-        let (browser, offer) = Browser::new();
-        self.send(&call_frame(call_id, to, &offer));
-        let trying = self.next("trying");
-        let got = strs(&trying, ["type", "call_id"]);
-        assert_eq!(got, ["trying", call_id], "{trying}");
-        let answer = trying["sdp"].as_str().expect("trying carries dcx's answer");
-        assert!(answer.contains("a=ice-lite"), "{answer}");
-        let host = format!("127.0.0.1 {} typ host", self.ports.webrtc);
-        assert!(
-            answer
-                .lines()
-                .any(|l| l.starts_with("a=candidate:") && l.contains(&host)),
-            "no host candidate at {host}: {answer}"
-        );
-        let answer = answer.to_owned();
-        Media::spawn("the browser", move |heard, stop| {
-            browser.run(&answer, &heard, &stop);
+impl Rtp {
+    fn parse(datagram: &[u8]) -> Option<Self> {
+        let p = dcx_media::RtpPacket::parse(datagram).ok()?;
+        Some(Self {
+            pt: p.payload_type(),
+            marker: p.marker(),
+            seq: p.sequence_number(),
+            timestamp: p.timestamp(),
+            ssrc: p.ssrc(),
+            payload: p.payload().to_vec(),
         })
     }
 
-    /// Reads until `answered`: only `ringing` and further `trying` may come before it
-    /// (no `ended`, no `error`). Returns what came before.
-    fn until_answered(&mut self, call_id: &str) -> Vec<Value> {
-        let mut before = Vec::new();
-        loop {
-            let frame = self.next("answered");
-            assert_eq!(frame["call_id"], call_id, "{frame} after {before:?}");
-            match frame["type"].as_str() {
-                Some("answered") => return before,
-                Some("ringing") if frame["early_media"].is_boolean() => before.push(frame),
-                Some("trying") => before.push(frame),
-                _ => panic!("{frame} before answered, after {before:?}"),
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Media: the browser's str0m client, the carrier's RTP socket, and the tone check.
-
-/// A media endpoint on its own thread, passing on the payloads it receives; stopped
-/// (and its panic, if any, passed on) on drop.
-struct Media {
-    who: &'static str,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-    heard: mpsc::Receiver<Vec<u8>>,
-}
-
-impl Media {
-    /// Runs `run(heard, stop)` on a thread; it should return once `stop`'s sender is gone.
-    fn spawn(
-        who: &'static str,
-        run: impl FnOnce(mpsc::Sender<Vec<u8>>, mpsc::Receiver<()>) + Send + 'static,
-    ) -> Self {
-        let (heard_tx, heard) = mpsc::channel();
-        let (stop, stopped) = mpsc::channel();
-        let thread = std::thread::spawn(move || run(heard_tx, stopped));
-        let (stop, thread) = (Some(stop), Some(thread));
-        Self {
-            who,
-            stop,
-            thread,
-            heard,
-        }
-    }
-
-    /// Feeds the payloads, through `decode`, to `meter` until [`TONE_WINDOWS`] windows
-    /// carry its tone; panics after [`WAIT`].
-    fn wait_for_tone(
-        &self,
-        mut meter: ToneMeter,
-        mut decode: impl FnMut(&[u8]) -> Vec<i16>,
-    ) -> ToneMeter {
-        let (who, deadline) = (self.who, Instant::now() + WAIT);
-        while meter.right < TONE_WINDOWS {
-            match self
-                .heard
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(payload) => meter.feed(&decode(&payload)),
-                Err(mpsc::RecvTimeoutError::Timeout) => panic!("{who} heard {meter}"),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("{who}'s media thread ended; it heard {meter}")
-                }
-            }
-        }
-        meter
-    }
-}
-
-impl Drop for Media {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(Err(panic)) = self.thread.take().map(JoinHandle::join) {
-            if !std::thread::panicking() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-}
-
-/// PCMU payloads as PCM at 8 kHz.
-fn pcmu(payload: &[u8]) -> Vec<i16> {
-    let mut pcm = vec![0i16; payload.len()];
-    Law::Ulaw.decode_slice(payload, &mut pcm);
-    pcm
-}
-
-/// Opus payloads as PCM at 48 kHz, one decoder for the stream.
-fn opus_decoder() -> impl FnMut(&[u8]) -> Vec<i16> {
-    let mut decoder = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
-    let mut pcm = vec![0i16; 960 * 6];
-    move |payload| {
-        let n = decoder.decode(payload, &mut pcm, false).unwrap();
-        pcm[..n].to_vec()
-    }
-}
-
-/// The browser's stand-in: a full-ICE str0m peer offering Opus, on its own loopback
-/// socket and the real clock, talking a 1 kHz tone once connected.
-struct Browser {
-    rtc: Rtc,
-    socket: UdpSocket,
-    addr: SocketAddr,
-    mid: Mid,
-    pending: Option<SdpPendingOffer>,
-    /// str0m's next timeout.
-    timeout: Instant,
-    connected: bool,
-    /// Opus payloads received and not yet passed on.
-    received: Vec<Vec<u8>>,
-    encoder: opus::Encoder,
-    tone: SineGenerator,
-    frames_sent: u64,
-}
-
-impl Browser {
-    /// A browser and its SDP offer.
-    fn new() -> (Self, String) {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap();
-        let now = Instant::now();
-        let mut rtc = Rtc::builder()
-            .clear_codecs()
-            .enable_opus(true, false)
-            .set_reordering_size_audio(0)
-            .build(now);
-        rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
-        let mut change = rtc.sdp_api();
-        let mid = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-        let (offer, pending) = change.apply().unwrap();
-        let encoder =
-            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
-        let browser = Self {
-            rtc,
-            socket,
-            addr,
-            mid,
-            pending: Some(pending),
-            timeout: now,
-            connected: false,
-            received: Vec::new(),
-            encoder,
-            tone: SineGenerator::new(1000.0, 48_000, 8000),
-            frames_sent: 0,
-        };
-        (browser, offer.to_sdp_string())
-    }
-
-    fn input(&mut self, input: Input<'_>) {
-        if self.rtc.is_alive() {
-            self.rtc.handle_input(input).unwrap();
-            self.drain();
-        }
-    }
-
-    /// Polls str0m until it names its next timeout; sends what it says to send.
-    fn drain(&mut self) {
-        while self.rtc.is_alive() {
-            match self.rtc.poll_output().unwrap() {
-                Output::Timeout(at) => {
-                    self.timeout = at;
-                    return;
-                }
-                Output::Transmit(t) => {
-                    // Best effort, as UDP is.
-                    let _ = self.socket.send_to(&t.contents, t.destination);
-                }
-                Output::Event(Event::Connected) => self.connected = true,
-                Output::Event(Event::Closed) => self.connected = false,
-                Output::Event(Event::MediaData(data)) => self.received.push(data.data.to_vec()),
-                Output::Event(_) => {}
-            }
-        }
-    }
-
-    /// Sends the next 20 ms of the tone as Opus at 48 kHz.
-    fn send_frame(&mut self) {
-        let mut pcm = [0i16; 960];
-        self.tone.fill(&mut pcm);
-        let mut opus = [0u8; 400];
-        let n = self.encoder.encode(&pcm, &mut opus).unwrap();
-        let pt = self
-            .rtc
-            .codec_config()
-            .find(|p| p.spec().codec == str0m::format::Codec::Opus)
-            .unwrap()
-            .pt();
-        let rtp_time = MediaTime::new(self.frames_sent * 960, Frequency::FORTY_EIGHT_KHZ);
-        self.frames_sent += 1;
-        let writer = self.rtc.writer(self.mid).unwrap();
-        writer
-            .write(pt, Instant::now(), rtp_time, opus[..n].to_vec())
-            .unwrap();
-        self.drain();
-    }
-
-    /// The browser's thread: takes dcx's `answer`, then feeds datagrams and timeouts to
-    /// str0m and sends a frame of the tone every 20 ms once connected, passing on what
-    /// it hears to `heard`; until `stop`'s sender is gone.
-    fn run(mut self, answer: &str, heard: &mpsc::Sender<Vec<u8>>, stop: &mpsc::Receiver<()>) {
-        let answer = SdpAnswer::from_sdp_string(answer).unwrap();
-        let pending = self.pending.take().unwrap();
-        self.rtc.sdp_api().accept_answer(pending, answer).unwrap();
-        self.drain();
-        let mut next_frame: Option<Instant> = None;
-        let mut buf = vec![0u8; 2048];
-        while let Err(mpsc::TryRecvError::Empty) = stop.try_recv() {
-            let now = Instant::now();
-            let wake = [Some(self.timeout), next_frame, Some(now + 2 * FRAME)]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap();
-            set_wait(&self.socket, wake.saturating_duration_since(now));
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    let receive = Receive::new(Protocol::Udp, from, self.addr, &buf[..n]).unwrap();
-                    self.input(Input::Receive(Instant::now(), receive));
-                }
-                Err(e) if is_timeout(&e) => {}
-                Err(e) => panic!("the browser's socket: {e}"),
-            }
-            let now = Instant::now();
-            if now >= self.timeout {
-                self.input(Input::Timeout(now));
-            }
-            if self.connected {
-                let due = next_frame.get_or_insert(now);
-                if now >= *due {
-                    *due = next_due(*due, now);
-                    self.send_frame();
-                }
-            }
-            for payload in self.received.drain(..) {
-                let _ = heard.send(payload);
-            }
-        }
-    }
-}
-
-/// The carrier's media: a UDP socket at the port its SDP names. It passes on the PCMU
-/// it receives and, once it knows where dcx sends from, sends 440 Hz PCMU back there
-/// (symmetric RTP), 20 ms per packet.
-fn carrier_media(ports: Ports) -> Media {
-    let port = ports.carrier_rtp;
-    let socket = UdpSocket::bind(("127.0.0.1", port))
-        .unwrap_or_else(|e| panic!("the carrier's media port {port}: {e}"));
-    Media::spawn("the carrier", move |heard, stop| {
-        carrier_loop(&socket, &heard, &stop);
-    })
-}
-
-fn carrier_loop(socket: &UdpSocket, heard: &mpsc::Sender<Vec<u8>>, stop: &mpsc::Receiver<()>) {
-    let mut tone = SineGenerator::new(440.0, 8000, 8000);
-    let mut peer: Option<(SocketAddr, Instant)> = None; // dcx's source, the next send
-    let (mut seq, mut timestamp) = (0u16, 0u32);
-    let (mut buf, mut out) = ([0u8; 2048], [0u8; 12 + 160]);
-    while let Err(mpsc::TryRecvError::Empty) = stop.try_recv() {
-        let wait = peer.map_or(2 * FRAME, |(_, at)| {
-            at.saturating_duration_since(Instant::now())
-        });
-        set_wait(socket, wait.min(2 * FRAME));
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => match RtpPacket::parse(&buf[..n]) {
-                Ok(p) if p.payload_type() == 0 => {
-                    peer.get_or_insert((from, Instant::now()));
-                    let _ = heard.send(p.payload().to_vec());
-                }
-                _ => {} // telephone-event, or not RTP
-            },
-            Err(e) if is_timeout(&e) => {}
-            Err(e) => panic!("the carrier's media socket: {e}"),
-        }
-        let now = Instant::now();
-        let Some((to, due)) = peer.as_mut() else {
-            continue;
-        };
-        if now < *due {
-            continue;
-        }
-        *due = next_due(*due, now);
-        let (mut pcm, mut pcmu) = ([0i16; 160], [0u8; 160]);
-        tone.fill(&mut pcm);
-        Law::Ulaw.encode_slice(&pcm, &mut pcmu);
-        let header = RtpHeader {
-            marker: seq == 0,
-            payload_type: 0,
-            sequence_number: seq,
-            timestamp,
-            ssrc: 0x4ca2_2ee2,
-            ..RtpHeader::default()
-        };
-        let n = header.write(&pcmu, 0, &mut out).unwrap();
-        let _ = socket.send_to(&out[..n], *to);
-        (seq, timestamp) = (seq.wrapping_add(1), timestamp.wrapping_add(160));
-    }
-}
-
-/// Judges decoded audio 20 ms at a time: a window is right when `hz` dominates it (its
-/// Goertzel amplitude loud and over 5 times that at 0.7 and 1.4 times `hz`) and its
-/// zero crossings put it within 3 % of `hz`.
-#[derive(Default)]
-struct ToneMeter {
-    rate_hz: u32,
-    hz: f64,
-    pending: Vec<i16>,
-    windows: usize,
-    right: usize,
-    /// Zero-crossing frequency and amplitude of the last window.
-    last: (f64, f64),
-}
-
-impl ToneMeter {
-    fn new(rate_hz: u32, hz: f64) -> Self {
-        let meter = Self::default();
-        Self {
-            rate_hz,
-            hz,
-            ..meter
-        }
-    }
-
-    fn feed(&mut self, pcm: &[i16]) {
-        self.pending.extend_from_slice(pcm);
-        let len = self.rate_hz as usize / 50;
-        while self.pending.len() >= len {
-            let window: Vec<i16> = self.pending.drain(..len).collect();
-            let amplitude = |hz| goertzel_amplitude(&window, self.rate_hz, hz);
-            let at = amplitude(self.hz);
-            let off = amplitude(self.hz * 0.7).max(amplitude(self.hz * 1.4));
-            let f = zero_crossing_frequency(&window, self.rate_hz).unwrap_or(0.0);
-            self.windows += 1;
-            self.last = (f, at);
-            if at > 1000.0 && at > 5.0 * off && (f - self.hz).abs() < 0.03 * self.hz {
-                self.right += 1;
-            }
-        }
-    }
-}
-
-impl fmt::Display for ToneMeter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (hz, amplitude) = self.last;
-        write!(
-            f,
-            "{} of {} 20 ms windows at {} Hz (the last: {hz:.0} Hz, amplitude {amplitude:.0})",
-            self.right, self.windows, self.hz
-        )
-    }
-}
-
-/// When the frame after the one due at `due` is due: 20 ms on, or now after a stall of
-/// more than 100 ms (no burst to catch up).
-fn next_due(due: Instant, now: Instant) -> Instant {
-    let next = due + FRAME;
-    if next + 5 * FRAME < now {
-        now
-    } else {
-        next
-    }
-}
-
-/// A read timeout of `wait`, at least 1 ms (zero means "block forever" to the OS).
-fn set_wait(socket: &UdpSocket, wait: Duration) {
-    socket
-        .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
-        .unwrap();
-}
-
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-}
-
-// ---------------------------------------------------------------------------------------
-// sipp, as in transit.rs.
-
-fn scenario(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/sipp")
-        .join(name);
-    assert!(p.exists(), "missing sipp scenario {}", p.display());
-    p.display().to_string()
-}
-
-/// A scenario whose SDP points the media at the test's carrier socket.
-fn media_at(name: &str, ports: Ports) -> Vec<String> {
-    let (file, port) = (scenario(name), ports.carrier_rtp.to_string());
-    ["-sf", file.as_str(), "-key", "rtp_port", port.as_str()]
-        .map(str::to_owned)
-        .to_vec()
-}
-
-/// These tests need a real SIP peer: without sipp they fail rather than pass unrun
-/// (`./scripts/test` installs it).
-fn have_sipp() -> bool {
-    let found = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "`sipp` is not installed: run ./scripts/test (it installs sip-tester) or apt-get install sip-tester"
-    );
-    found
-}
-
-/// One sipp carrier (UAS); killed on drop if it has not ended.
-struct Sipp {
-    name: String,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Sipp {
-    /// Starts `sipp <scenario>` as carrier `name` and the `i`-th sipp of the test, in
-    /// `dir`, and waits until it has bound the carrier's port.
-    fn callee(dir: &Path, name: &str, scenario: &[String], i: u16, ports: Ports) -> Self {
-        let port = if name == "carrier-b" {
-            ports.carrier_b
-        } else {
-            ports.carrier_c
-        };
-        let (media, control) = (ports.base + 10 + 10 * i, ports.base + 50 + i);
-        let fixed = format!(
-            "-i 127.0.0.1 -mi 127.0.0.1 -p {port} -mp {media} -cp {control} \
-             -m 1 -timeout 30s -trace_err -nostdin"
+    /// A telephone-event's code, end bit and duration (RFC 4733 2.3), read here rather
+    /// than by the code under test.
+    fn event(&self) -> (u8, bool, u16) {
+        let p = &self.payload;
+        assert!(
+            p.len() >= 4,
+            "a telephone-event of {} bytes: {self:?}",
+            p.len()
         );
-        let log = |ext: &str| std::fs::File::create(dir.join(format!("{name}.{ext}"))).unwrap();
-        let child = Command::new("sipp")
-            .args(scenario)
-            .args(fixed.split_whitespace())
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(log("out"))
-            .stderr(log("err"))
-            .spawn()
-            .expect("cannot start sipp");
-        let sipp = Self {
-            name: name.to_owned(),
-            dir: dir.to_owned(),
-            child,
-        };
-        // sipp says nothing when it is ready: poll the port (as transit.rs does).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(Instant::now() < deadline, "{name} never bound port {port}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        sipp
+        (p[0], p[1] & 0x80 != 0, u16::from_be_bytes([p[2], p[3]]))
     }
 
-    /// Waits for the exit (sipp's own `-timeout` bounds the wait) and asserts success;
-    /// on failure shows the end of what sipp wrote.
-    fn assert_success(mut self) {
-        let status = self.child.wait().unwrap();
-        if status.success() {
-            return;
-        }
-        let mut report = String::new();
-        for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if file.starts_with(&self.name) || file.contains("errors") {
-                let text = std::fs::read(entry.path()).unwrap_or_default();
-                let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(3000)..]);
-                let _ = writeln!(report, "--- {file}\n{tail}");
-            }
-        }
-        panic!("sipp {} exited with {status}\n{report}", self.name);
+    fn is_event(&self) -> bool {
+        self.pt == CARRIER_EVENT_PT
     }
 }
 
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `seq:pt`, and a telephone-event's (code, end, duration).
+impl std::fmt::Display for Rtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.pt)?;
+        if self.is_event() {
+            write!(f, "{:?}", self.event())?;
+        }
+        Ok(())
     }
+}
+
+/// The carrier's RTP around a key press: from an audio packet that came before
+/// `press` was made, until the third end packet of event `last` and one audio packet
+/// after it; panics after [`WAIT`].
+fn rtp_around_key_press(carrier: &Media, press: impl FnOnce(), last: u8) -> Vec<Rtp> {
+    let deadline = Instant::now() + WAIT;
+    let next = || {
+        let heard = carrier.next(deadline);
+        heard.map(|h| Rtp::parse(&h.data).expect("the carrier got RTP only"))
+    };
+    let mut seen = loop {
+        match next() {
+            Some(p) if p.pt == 0 => break vec![p],
+            Some(_) => {}
+            None => panic!("no audio at the carrier within {WAIT:?}"),
+        }
+    };
+    press();
+    loop {
+        let is_end = |p: &Rtp| p.is_event() && matches!(p.event(), (e, true, _) if e == last);
+        let ends = seen.iter().filter(|p| is_end(p)).count();
+        if ends >= 3 && seen.last().is_some_and(|p| p.pt == 0) {
+            return seen;
+        }
+        let Some(p) = next() else {
+            let events: Vec<_> = seen.iter().filter(|p| p.is_event()).collect();
+            panic!("no end of event {last} within {WAIT:?}; events so far: {events:?}");
+        };
+        seen.push(p);
+    }
+}
+
+/// Checks RFC 4733 key presses among the carrier's RTP `seen`: audio first, then the
+/// events `codes` in order, on the carrier's telephone-event payload type, each
+/// starting with the marker bit, its durations rising, ending with three end packets
+/// of `end_duration`; everything in one stream (the audio's SSRC, one sequence).
+/// Returns each event's durations, packet by packet.
+fn check_key_presses(seen: &[Rtp], codes: &[u8], end_duration: u16) -> Vec<Vec<u16>> {
+    let all = || {
+        seen.iter()
+            .map(Rtp::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        seen.first().map(|p| p.pt),
+        Some(0),
+        "audio first: {}",
+        all()
+    );
+    let ssrc = seen[0].ssrc;
+    assert!(seen.iter().all(|p| p.ssrc == ssrc), "one SSRC: {seen:?}");
+    assert!(
+        seen.windows(2)
+            .all(|w| w[1].seq == w[0].seq.wrapping_add(1)),
+        "one sequence, no gaps: {}",
+        all()
+    );
+    assert!(seen.iter().all(|p| p.pt == 0 || p.is_event()), "{}", all());
+    // An event's packets share its timestamp (its start).
+    let mut events: Vec<Vec<&Rtp>> = Vec::new();
+    for p in seen.iter().filter(|p| p.is_event()) {
+        match events.last_mut() {
+            Some(event) if event[0].timestamp == p.timestamp => event.push(p),
+            _ => events.push(vec![p]),
+        }
+    }
+    let got: Vec<u8> = events.iter().map(|e| e[0].event().0).collect();
+    assert_eq!(got, codes, "{}", all());
+    for event in &events {
+        let code = event[0].event().0;
+        let reports: Vec<(u8, bool, u16)> = event.iter().map(|p| p.event()).collect();
+        assert!(reports.iter().all(|r| r.0 == code), "{reports:?}");
+        let markers: Vec<bool> = event.iter().map(|p| p.marker).collect();
+        assert!(
+            markers[0] && !markers[1..].contains(&true),
+            "marker on the first only: {markers:?}"
+        );
+        let first_end = reports.iter().position(|r| r.1).unwrap_or(reports.len());
+        let (updates, ends) = reports.split_at(first_end);
+        assert!(
+            !updates.is_empty(),
+            "event {code}: no update before the end: {reports:?}"
+        );
+        assert!(
+            updates.windows(2).all(|w| w[0].2 < w[1].2)
+                && updates.iter().all(|u| u.2 < end_duration),
+            "event {code}: durations rising to the end: {reports:?}"
+        );
+        assert_eq!(
+            ends,
+            [(code, true, end_duration); 3],
+            "event {code}: three end packets of {end_duration}: {reports:?}"
+        );
+    }
+    events
+        .iter()
+        .map(|e| e.iter().map(|p| p.event().2).collect())
+        .collect()
 }

@@ -4,45 +4,20 @@
 //!
 //! Each test gets its own ports (below the kernel's ephemeral range, so they cannot
 //! collide with the `127.0.0.1:0` listeners of other tests), runs every sipp with `-m 1`
-//! and `-timeout 30s` so it always ends by itself, and kills whatever is left on drop.
-//! Without `sipp` on PATH the tests say so loudly and pass: the test script installs it.
+//! and `-timeout 30s` so it always ends by itself, and kills whatever is left on drop
+//! (`support::sipp`). Without `sipp` on PATH the tests fail loudly: the test script
+//! installs it.
 
 mod support;
 
-use std::fmt::Write as _;
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::{Duration, Instant};
+use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
 use support::Gateway;
 
 const NUMBER: &str = "15551234567";
 const DECK: &str = "prefix,carrier,rate\n1555,carrier-b,0.01\n1555,carrier-c,0.02\n";
-
-fn scenario(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/sipp")
-        .join(name);
-    assert!(p.exists(), "missing sipp scenario {}", p.display());
-    p.display().to_string()
-}
-
-/// These tests need a real SIP peer: without sipp they fail rather than pass unrun
-/// (`./scripts/test` installs it).
-fn have_sipp() -> bool {
-    let found = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "`sipp` is not installed: run ./scripts/test (it installs sip-tester) or apt-get install sip-tester"
-    );
-    found
-}
 
 /// Ports of one test: `base` .. `base + 100`.
 #[derive(Clone, Copy)]
@@ -60,13 +35,18 @@ impl Ports {
     fn origin(self) -> u16 {
         self.base + 2
     }
-    /// RTP (`-mp`, sipp uses up to 4 from there) and control (`-cp`) ports of the
-    /// `i`-th sipp of the test.
+    /// RTP (`-mp`, sipp uses up to 4 from there) ports of the `i`-th sipp of the test.
     fn media(self, i: u16) -> u16 {
         self.base + 10 + 10 * i
     }
-    fn control(self, i: u16) -> u16 {
-        self.base + 50 + i
+    /// The ports of the `i`-th sipp of the test, at SIP port `sip`; its control port
+    /// (`-cp`) is `base + 50 + i`.
+    fn sipp(self, sip: u16, i: u16) -> SippPorts {
+        SippPorts {
+            sip,
+            media: self.media(i),
+            control: self.base + 50 + i,
+        }
     }
     /// dcx's `[media] rtp_ports` for the test (each test runs its own gateway).
     fn rtp(self) -> std::ops::RangeInclusive<u16> {
@@ -98,128 +78,12 @@ fn config_with(ports: Ports, sip: &str, carrier_b: &str, carrier_c: &str) -> Str
     )
 }
 
-/// One sipp process; killed on drop if it has not ended.
-struct Sipp {
-    name: String,
-    pid: u32,
-    dir: PathBuf,
-    done: mpsc::Receiver<std::io::Result<ExitStatus>>,
-    ended: bool,
-}
-
-impl Sipp {
-    /// Starts `sipp <scenario args> [remote] -p port ...` in `dir`.
-    fn start(
-        dir: &Path,
-        name: &str,
-        scenario: &[&str],
-        port: u16,
-        i: u16,
-        ports: Ports,
-        extra: &[&str],
-    ) -> Self {
-        let (port_s, mp, cp) = (
-            port.to_string(),
-            ports.media(i).to_string(),
-            ports.control(i).to_string(),
-        );
-        let mut cmd = Command::new("sipp");
-        cmd.args(scenario)
-            .args(extra)
-            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", &port_s])
-            .args(["-mp", &mp, "-cp", &cp, "-m", "1", "-timeout", "30s"])
-            .args(["-trace_err", "-nostdin"])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join(format!("{name}.out"))).unwrap())
-            .stderr(std::fs::File::create(dir.join(format!("{name}.err"))).unwrap());
-        let mut child = cmd.spawn().expect("cannot start sipp");
-        let pid = child.id();
-        let (tx, done) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        Self {
-            name: name.to_owned(),
-            pid,
-            dir: dir.to_owned(),
-            done,
-            ended: false,
-        }
-    }
-
-    /// A UAS: started, then waited for until its port is bound.
-    fn callee(dir: &Path, name: &str, scenario: &[&str], port: u16, i: u16, ports: Ports) -> Self {
-        let s = Self::start(dir, name, scenario, port, i, ports, &[]);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(Instant::now() < deadline, "{name} never bound port {port}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        s
-    }
-
-    /// A UAS listening on TCP (`-t t1` among `scenario`) at carrier-b's port: waited
-    /// for until it accepts connections.
-    fn callee_tcp(dir: &Path, scenario: &[&str], ports: Ports) -> Self {
-        let port = ports.carrier_b();
-        let s = Self::start(dir, "carrier-b", scenario, port, 0, ports, &[]);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "carrier-b never listened on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        s
-    }
-
-    /// A UAC calling dcx at `sip`.
-    fn caller(dir: &Path, sip: &str, scenario: &[&str], ports: Ports, extra: &[&str]) -> Self {
-        let mut args = vec![sip, "-s", NUMBER];
-        args.extend_from_slice(extra);
-        Self::start(dir, "origin", scenario, ports.origin(), 3, ports, &args)
-    }
-
-    /// Waits for the exit (sipp's own `-timeout` ends it well before) and asserts success;
-    /// on failure prints what sipp said.
-    fn assert_success(mut self) {
-        let status = self
-            .done
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("{} did not end", self.name))
-            .unwrap();
-        self.ended = true;
-        if !status.success() {
-            let mut report = String::new();
-            for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
-                let path = entry.path();
-                let file = path.file_name().unwrap().to_string_lossy().into_owned();
-                if file.starts_with(&self.name) || file.contains("errors") {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    let tail: String = text
-                        .chars()
-                        .rev()
-                        .take(3000)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect();
-                    let _ = writeln!(report, "--- {file}\n{tail}");
-                }
-            }
-            panic!("sipp {} exited with {status}\n{report}", self.name);
-        }
-    }
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        if !self.ended && self.done.try_recv().is_err() {
-            let _ = Command::new("kill").arg(self.pid.to_string()).status();
-        }
-    }
+/// A UAC calling dcx at `sip` for [`NUMBER`], as the test's origin (the 4th sipp).
+fn origin(dir: &Path, sip: &str, scenario: &[&str], ports: Ports, extra: &[&str]) -> Sipp {
+    let mut args = scenario.to_vec();
+    args.extend([sip, "-s", NUMBER]);
+    args.extend_from_slice(extra);
+    Sipp::start(dir, "origin", &args, ports.sipp(ports.origin(), 3))
 }
 
 fn start_gateway(name: &str, ports: Ports) -> (Gateway, String) {
@@ -252,8 +116,13 @@ fn call_to_carrier_b(
     expect: &[&str],
 ) {
     let (gw, sip) = start_gateway_with(name, config);
-    let callee = Sipp::callee(&gw.dir, "carrier-b", callee, ports.carrier_b(), 0, ports);
-    let caller = Sipp::caller(&gw.dir, &sip, caller.0, ports, caller.1);
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        callee,
+        ports.sipp(ports.carrier_b(), 0),
+    );
+    let caller = origin(&gw.dir, &sip, caller.0, ports, caller.1);
     caller.assert_success();
     callee.assert_success();
     assert_call_ended(&gw, expect);
@@ -292,19 +161,15 @@ fn failover_from_a_503_carrier_to_the_next() {
         &gw.dir,
         "carrier-b",
         &["-sf", &scenario("uas_503.xml")],
-        ports.carrier_b(),
-        0,
-        ports,
+        ports.sipp(ports.carrier_b(), 0),
     );
     let next = Sipp::callee(
         &gw.dir,
         "carrier-c",
         &["-sn", "uas"],
-        ports.carrier_c(),
-        1,
-        ports,
+        ports.sipp(ports.carrier_c(), 1),
     );
-    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
+    let caller = origin(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
     caller.assert_success();
     cheapest.assert_success();
     next.assert_success();
@@ -318,7 +183,7 @@ fn failover_from_a_503_carrier_to_the_next() {
         ],
     );
     // The CDRs: one for the call and one per attempt, readable with `dcx cdr`.
-    let records = cdrs(&gw, 3);
+    let records = gw.cdrs(3);
     let by_attempt = |n: u64| {
         records
             .iter()
@@ -355,33 +220,6 @@ fn failover_from_a_503_carrier_to_the_next() {
             metrics.lines().any(|l| l == line),
             "{line:?} missing from /metrics:\n{metrics}"
         );
-    }
-}
-
-/// Polls `dcx cdr --json` (the writer batches on its own thread) until `n` records are
-/// there, for 15 s at most.
-fn cdrs(gw: &support::Gateway, n: usize) -> Vec<serde_json::Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let out = support::dcx()
-            .args(["cdr", "--json", "--db"])
-            .arg(gw.dir.join("dcx-cdr.sqlite"))
-            .output()
-            .unwrap();
-        let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        if records.len() >= n || std::time::Instant::now() > deadline {
-            assert_eq!(
-                records.len(),
-                n,
-                "CDRs: {records:?} {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return records;
-        }
-        std::thread::yield_now();
     }
 }
 
@@ -523,11 +361,9 @@ fn a_carrier_not_answering_options_is_marked_down_and_skipped() {
         &gw.dir,
         "carrier-c",
         &["-sn", "uas"],
-        ports.carrier_c(),
-        1,
-        ports,
+        ports.sipp(ports.carrier_c(), 1),
     );
-    let caller = Sipp::caller(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
+    let caller = origin(&gw.dir, &sip, &["-sn", "uac"], ports, &["-d", "300"]);
     caller.assert_success();
     next.assert_success();
     // One attempt: carrier-b (cheaper, silent) was not tried; trying it would have
@@ -578,8 +414,13 @@ fn rtp_call_from(
     std::fs::write(gw.dir.join("tone.ulaw"), vec![0xFF_u8; 8000]).unwrap();
     let mut args = callee.to_vec();
     args.extend(["-rtp_echo", "-trace_msg"]);
-    let callee = Sipp::callee(&gw.dir, "carrier-b", &args, ports.carrier_b(), 0, ports);
-    let caller = Sipp::caller(
+    let callee = Sipp::callee(
+        &gw.dir,
+        "carrier-b",
+        &args,
+        ports.sipp(ports.carrier_b(), 0),
+    );
+    let caller = origin(
         &gw.dir,
         &sip,
         &["-sf", &scenario(caller)],
@@ -688,11 +529,9 @@ fn hold_and_unhold_reinvites_are_relayed_between_the_legs() {
         &gw.dir,
         "carrier-b",
         &["-sf", &scenario("uas_hold.xml"), "-trace_msg"],
-        ports.carrier_b(),
-        0,
-        ports,
+        ports.sipp(ports.carrier_b(), 0),
     );
-    let caller = Sipp::caller(
+    let caller = origin(
         &gw.dir,
         &sip,
         &["-sf", &scenario("uac_hold.xml")],
@@ -759,11 +598,9 @@ fn dtmf_events_reach_the_carrier_with_its_payload_type() {
         &gw.dir,
         "carrier-b",
         &["-sf", &scenario("uas_dtmf.xml"), "-key", "sink", &sink_arg],
-        ports.carrier_b(),
-        0,
-        ports,
+        ports.sipp(ports.carrier_b(), 0),
     );
-    let caller = Sipp::caller(
+    let caller = origin(
         &gw.dir,
         &sip,
         &["-sf", &scenario("uac_dtmf.xml")],
@@ -819,10 +656,11 @@ fn a_call_over_tcp_on_both_legs() {
     let (gw, sip) = start_gateway_with("transit-tcp", &config_with(ports, "", tcp, NO_PROBES));
     let callee = Sipp::callee_tcp(
         &gw.dir,
+        "carrier-b",
         &["-sf", &scenario("uas_bye.xml"), "-t", "t1"],
-        ports,
+        ports.sipp(ports.carrier_b(), 0),
     );
-    let caller = Sipp::caller(
+    let caller = origin(
         &gw.dir,
         &sip,
         &["-sf", &scenario("uac_wait_bye.xml"), "-t", "t1"],
@@ -898,9 +736,7 @@ fn a_registration_trunk_is_registered_with_digest_and_refreshed() {
             "pass",
             "s3cret",
         ],
-        ports.carrier_b(),
-        0,
-        ports,
+        ports.sipp(ports.carrier_b(), 0),
     );
     registrar.assert_success();
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -2,12 +2,17 @@
 //! process killed when the test ends, its log lines readable with a timeout.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod media;
+pub mod sipp;
+pub mod webrtc_client;
+pub mod ws_client;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The `dcx` binary.
 pub fn dcx() -> Command {
@@ -34,7 +39,8 @@ pub struct Gateway {
     pub child: Child,
     pub dir: PathBuf,
     lines: mpsc::Receiver<String>,
-    http: Option<String>,
+    /// The HTTP (and WebSocket) address, from the `http listening` log line.
+    http: String,
 }
 
 impl Gateway {
@@ -65,10 +71,16 @@ impl Gateway {
             child,
             dir,
             lines,
-            http: None,
+            http: String::new(),
         };
-        gw.http = Some(gw.wait_for_addr("http listening"));
+        gw.http = gw.wait_for_addr("http listening");
         gw
+    }
+
+    /// The address dcx's HTTP server listens on (`/healthz`, `/metrics`, `/ws`): the
+    /// one it logged, so that `http_listen` may be `127.0.0.1:0`.
+    pub fn http_addr(&self) -> &str {
+        &self.http
     }
 
     /// Waits (30 s at most) for a log line containing `needle`.
@@ -92,14 +104,44 @@ impl Gateway {
 
     /// `GET path` on the HTTP port; the whole response as text.
     pub fn get(&self, path: &str) -> String {
-        http_get(self.http.as_deref().unwrap(), path)
+        http_get(&self.http, path)
     }
 
     /// `GET /healthz` as JSON.
     pub fn health(&self) -> serde_json::Value {
-        let resp = http_get(self.http.as_deref().unwrap(), "/healthz");
+        let resp = self.get("/healthz");
         assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
         serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+    }
+
+    /// The call detail records, through `dcx --config <this config> cdr --json` (so the
+    /// store is found as `[cdr] path` says), once there are `n`: the writer batches on
+    /// its own thread, so this polls, for 15 s at most.
+    pub fn cdrs(&self, n: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = dcx()
+                .arg("--config")
+                .arg(self.dir.join("dcx.toml"))
+                .args(["cdr", "--json"])
+                .output()
+                .unwrap();
+            let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            if records.len() >= n || Instant::now() > deadline {
+                assert_eq!(
+                    records.len(),
+                    n,
+                    "CDRs: {records:?} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                return records;
+            }
+            // A poll of another process: there is no event to wait on.
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends a signal (`-HUP`, `-TERM`) to the process.

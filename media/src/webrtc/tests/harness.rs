@@ -216,6 +216,17 @@ impl Network {
         self.in_flight.peek().map(|Reverse(p)| p.at)
     }
 
+    /// Everything in flight, in arrival order, as (arrival, source, destination,
+    /// datagram): taken off the network, delivered to nobody.
+    #[allow(dead_code, reason = "used by the sfu bench's replay, not by the tests")]
+    pub fn take_all(&mut self) -> Vec<(Instant, SocketAddr, SocketAddr, Vec<u8>)> {
+        let mut all = Vec::with_capacity(self.in_flight.len());
+        while let Some(Reverse(p)) = self.in_flight.pop() {
+            all.push((p.at, p.source, p.destination, p.contents));
+        }
+        all
+    }
+
     fn pop_due(&mut self, now: Instant) -> Option<InFlight> {
         if self.next_at()? <= now {
             self.in_flight.pop().map(|Reverse(p)| p)
@@ -288,6 +299,12 @@ impl Client {
             self.error = Some(e.to_string());
         }
         self.drain(now, net);
+    }
+
+    /// Runs the client's timeout at `now` (str0m sends what was written then).
+    #[allow(dead_code, reason = "used by the sfu bench's replay, not by the tests")]
+    pub fn tick(&mut self, now: Instant, net: &mut Network) {
+        self.input(now, Input::Timeout(now), net);
     }
 
     pub fn drain(&mut self, now: Instant, net: &mut Network) {
