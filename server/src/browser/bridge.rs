@@ -316,6 +316,17 @@ impl MediaBridge {
         }
     }
 
+    /// Drops what the carrier sent that is due at `now`, undecoded (a held call).
+    pub fn discard_from_carrier(&mut self, now: Instant) {
+        while !matches!(self.from_carrier.pop(now), Playout::Empty) {}
+    }
+
+    /// Drops what the browser sent that is due at `now`, undecoded (a held or muted
+    /// call: the far end hears dcx's hold audio or silence instead).
+    pub fn discard_from_browser(&mut self, now: Instant) {
+        while !matches!(self.from_browser.pop(now), Playout::Empty) {}
+    }
+
     /// The next packet to the carrier starts a talkspurt (the marker bit): after hold
     /// audio, when the agent's voice takes over.
     pub fn mark_talkspurt(&mut self) {

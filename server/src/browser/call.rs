@@ -45,6 +45,11 @@ pub enum CallCommand {
     HangUp(String),
     /// Send these key presses to the far end (RFC 4733), each this long.
     Digits(Vec<DtmfDigit>, u32),
+    /// Hold (`true`: the far end hears hold audio, nothing reaches the browser) or
+    /// resume.
+    Hold(bool),
+    /// Mute (`true`: the far end hears silence) or unmute the browser.
+    Mute(bool),
     /// An agent took this queued call: its browser's offer, its session and its id for
     /// the call.
     Attach {
@@ -69,6 +74,16 @@ impl CallHandle {
     /// Asks the call to end; a call already over ignores it.
     pub fn hang_up(&self, why: &str) {
         let _ = self.commands.send(CallCommand::HangUp(why.to_owned()));
+    }
+
+    /// Holds (`true`) or resumes the call.
+    pub fn hold(&self, held: bool) {
+        let _ = self.commands.send(CallCommand::Hold(held));
+    }
+
+    /// Mutes (`true`) or unmutes the browser toward the far end.
+    pub fn mute(&self, muted: bool) {
+        let _ = self.commands.send(CallCommand::Mute(muted));
     }
 
     /// Hands a queued call to the agent who took it.
@@ -179,6 +194,8 @@ async fn run_call(
         hold: None,
         hung_up: false,
         inbound: false,
+        held: false,
+        muted: false,
     };
     call.run(news, &mut commands).await;
     call.finish().await;
@@ -235,6 +252,8 @@ async fn run_inbound(
         hold: (hold_tone_hz > 0).then(|| Hold::new(hold_tone_hz)),
         hung_up: false,
         inbound: true,
+        held: false,
+        muted: false,
     };
     call.set_carrier(arrival.media);
     call.run(news, &mut commands).await;

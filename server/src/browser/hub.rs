@@ -290,6 +290,18 @@ impl Hub {
                 self.live_call(session, &call_id)?.hang_up("hangup");
                 Ok(())
             }
+            ClientMessage::Hold { call_id } => {
+                self.live_call(session, &call_id)?.hold(true);
+                Ok(())
+            }
+            ClientMessage::Unhold { call_id } => {
+                self.live_call(session, &call_id)?.hold(false);
+                Ok(())
+            }
+            ClientMessage::Mute { call_id, muted } => {
+                self.live_call(session, &call_id)?.mute(muted);
+                Ok(())
+            }
             ClientMessage::Dtmf {
                 call_id,
                 digits,

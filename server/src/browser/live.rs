@@ -84,6 +84,10 @@ impl Hold {
 }
 
 /// A call with its SIP side, until that side has ended.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about one call, each set by a different command"
+)]
 pub(super) struct Live<'a> {
     pub(super) services: &'a Services,
     pub(super) reply: Reply,
@@ -97,6 +101,10 @@ pub(super) struct Live<'a> {
     pub(super) hung_up: bool,
     /// An inbound call: the browser (the agent) is the called party, not the caller.
     pub(super) inbound: bool,
+    /// The browser put the call on hold.
+    pub(super) held: bool,
+    /// The browser is muted.
+    pub(super) muted: bool,
 }
 
 impl Live<'_> {
@@ -216,6 +224,11 @@ impl Live<'_> {
                     }
                 }
             }
+            CallCommand::Hold(held) => self.set_hold(held).await,
+            CallCommand::Mute(muted) => {
+                self.muted = muted;
+                self.update_hold_audio();
+            }
             CallCommand::Attach {
                 session,
                 call_id,
@@ -259,6 +272,42 @@ impl Live<'_> {
                 .with_call_id(call_id);
                 self.reply.send(e.to_server_message());
                 self.hang_up("the agent's offer was refused").await;
+            }
+        }
+    }
+
+    /// Hold toward the carrier (a re-INVITE, `a=sendonly`) with hold audio on the
+    /// media; resume undoes both.
+    async fn set_hold(&mut self, held: bool) {
+        if self.held == held {
+            return;
+        }
+        self.held = held;
+        self.update_hold_audio();
+        if self.inbound {
+            // The caller's carrier offered; dcx holds on the media only.
+            return;
+        }
+        let hold = SipCommand::Hold {
+            token: self.token,
+            held,
+        };
+        let _ = self.services.sip.send(hold).await;
+    }
+
+    /// What the far end hears instead of the browser: hold audio when held, silence
+    /// when muted, the browser otherwise.
+    fn update_hold_audio(&mut self) {
+        self.hold = if self.held {
+            Some(Hold::new(BROWSER_HOLD_TONE_HZ))
+        } else if self.muted {
+            Some(Hold::new(0))
+        } else {
+            None
+        };
+        if self.hold.is_none() {
+            if let Some(b) = &mut self.bridge {
+                b.mark_talkspurt();
             }
         }
     }
@@ -323,12 +372,21 @@ impl Live<'_> {
             return;
         };
         let now = Instant::now();
-        bridge.poll_to_carrier(now, |to: SocketAddr, packet| {
-            let _ = socket.try_send_to(packet, to);
-        });
+        if self.hold.is_some() {
+            // Hold audio or silence stands in for the browser.
+            bridge.discard_from_browser(now);
+        } else {
+            bridge.poll_to_carrier(now, |to: SocketAddr, packet| {
+                let _ = socket.try_send_to(packet, to);
+            });
+        }
         let Some((peer, _)) = &self.peer else {
             return;
         };
+        if self.held {
+            bridge.discard_from_carrier(now);
+            return;
+        }
         let (webrtc, peer) = (&self.services.webrtc, *peer);
         bridge.poll_to_browser(now, |rtp_time, opus| {
             let _ = webrtc.write_audio(peer, AudioCodec::Opus, rtp_time, opus.to_vec());
@@ -356,6 +414,9 @@ impl Live<'_> {
         }
     }
 }
+
+/// The hold tone a held browser call plays to the far end, Hz.
+const BROWSER_HOLD_TONE_HZ: u32 = 440;
 
 /// Asks the SIP side to end call `token` (480 for a caller still queued).
 pub(super) async fn hang_up(services: &Services, token: u64, why: &str) {

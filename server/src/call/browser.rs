@@ -17,6 +17,8 @@
 //! final end are news. No session timer is offered to carriers: nothing on the browser
 //! leg could refresh it, and the WebRTC side has its own liveness (ICE consent).
 
+mod hold;
+
 use super::attempts::{InviteNews, Offer};
 use super::dialer::{AfterFailure, Dialer, Records};
 use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, Times};
@@ -98,6 +100,12 @@ pub struct BrowserCall {
     offer_body: Vec<u8>,
     requests: InCallRequests,
     dialer: Dialer,
+    /// The hold or resume re-INVITE sent last.
+    reinvite: Option<hold::ReInvite>,
+    /// The re-INVITE before it (to ACK its 2xx again).
+    reinvite_before: Option<hold::ReInvite>,
+    /// A hold or resume asked for while a re-INVITE was pending.
+    hold_wanted: Option<bool>,
     phase: Phase,
     started: Instant,
     first_ring: Option<Instant>,
@@ -153,6 +161,9 @@ impl BrowserCall {
             offer_body,
             requests: InCallRequests::default(),
             dialer: Dialer::new(targets),
+            reinvite: None,
+            reinvite_before: None,
+            hold_wanted: None,
             phase: Phase::Dialing,
             started: now,
             first_ring: None,
@@ -250,6 +261,18 @@ impl BrowserCall {
 
     /// A response whose top Via branch carries this call's token.
     pub fn handle_response(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
+        let branch = msg
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch())
+            .unwrap_or_default();
+        let of_invite = msg.cseq().is_ok_and(|c| c.method == Method::Invite);
+        let ours = |r: &Option<hold::ReInvite>| r.as_ref().is_some_and(|r| r.is_ours(branch));
+        if of_invite && (ours(&self.reinvite) || ours(&self.reinvite_before)) {
+            self.reinvite_response(now, msg);
+            self.flush();
+            return;
+        }
         let ids_setup = (&mut self.ids, &self.setup);
         if let Some((i, news)) = self.dialer.handle_response(now, from, msg, ids_setup) {
             for n in news {
@@ -360,6 +383,7 @@ impl BrowserCall {
     /// Runs what is due: transaction timers and the post-dial-delay timer.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.requests.handle_timeout(now);
+        self.reinvite_timeout(now);
         let (said, pdd) = self.dialer.handle_timeout(now);
         for (i, n) in said {
             self.on_invite_news(now, i, n, None);
@@ -413,6 +437,9 @@ impl BrowserCall {
     fn flush(&mut self) {
         self.requests.transmit(&mut self.out);
         self.dialer.transmit(&mut self.out);
+        if let Some(r) = &mut self.reinvite {
+            r.transmit(&mut self.out);
+        }
     }
 
     /// A datagram to send.
@@ -432,10 +459,16 @@ impl BrowserCall {
 
     /// When `handle_timeout` is due next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.requests.poll_timeout(), self.dialer.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.requests.poll_timeout(),
+            self.dialer.poll_timeout(),
+            self.reinvite
+                .as_ref()
+                .and_then(hold::ReInvite::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether the call ended (its media can stop; transactions may still drain).

@@ -451,6 +451,20 @@ impl Calls {
         self.after(now, token, out);
     }
 
+    /// The browser of call `token` put it on hold (`true`) or resumed it.
+    pub fn hold_call(
+        &mut self,
+        now: Instant,
+        token: u64,
+        held: bool,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) {
+        if let Some(LiveCall::Browser(c)) = self.live.get_mut(&token).map(|e| &mut e.call) {
+            c.hold(now, held);
+            self.after(now, token, out);
+        }
+    }
+
     /// An agent took inbound call `token`: the 200 goes to the carrier.
     pub fn answer_call(
         &mut self,

@@ -184,6 +184,13 @@ impl Endpoint {
         }
     }
 
+    /// The browser of call `token` put it on hold (`true`) or resumed it.
+    pub fn hold_call(&mut self, now: Instant, token: u64, held: bool) {
+        if let Some(calls) = &mut self.calls {
+            calls.hold_call(now, token, held, &mut self.out);
+        }
+    }
+
     /// An agent took inbound call `token`.
     pub fn answer_call(&mut self, now: Instant, token: u64, agent: &str) {
         if let Some(calls) = &mut self.calls {

@@ -47,6 +47,13 @@ pub enum SipCommand {
         /// Why, for the CDR.
         why: String,
     },
+    /// The browser put call `token` on hold (`held`) or resumed it: re-INVITE.
+    Hold {
+        /// The call.
+        token: u64,
+        /// Hold (`a=sendonly`) or resume (`a=sendrecv`).
+        held: bool,
+    },
     /// An agent took inbound call `token`: answer the carrier.
     Answer {
         /// The call.
@@ -108,6 +115,9 @@ pub async fn run(
                 }
                 SipCommand::HangUp { token, code, why } => {
                     endpoint.hang_up_call(Instant::now(), token, code, &why);
+                }
+                SipCommand::Hold { token, held } => {
+                    endpoint.hold_call(Instant::now(), token, held);
                 }
                 SipCommand::Answer { token, agent } => {
                     endpoint.answer_call(Instant::now(), token, &agent);

@@ -205,3 +205,32 @@ fn a_blocked_destination_ends_at_once_without_a_sip_leg() {
     assert!(reason.contains("US premium rate"), "{reason}");
     assert!(b.call.is_over());
 }
+
+#[test]
+fn hold_and_resume_are_reinvites_with_our_offer_one_at_a_time() {
+    let (mut b, sent) = Browser::to(two_carriers());
+    let invite = one(&sent, CARRIER_B, "INVITE").to_vec();
+    b.carrier_says(CARRIER_B, &reply(&invite, 200, &[], Some(SDP_B)));
+    b.news();
+    b.call.hold(b.now, true);
+    // A resume while the hold is pending waits for its answer.
+    b.call.hold(b.now, false);
+    let sent = b.sent();
+    let hold = one(&sent, "192.0.2.20:5070", "INVITE").to_vec();
+    let m = parse(&hold);
+    let body = std::str::from_utf8(m.body()).unwrap();
+    assert!(body.contains("a=sendonly"), "{body}");
+    assert!(body.contains(" 2 IN IP4"), "o= version goes up: {body}");
+    assert_eq!(m.cseq().unwrap().seq, 2);
+    assert_eq!(m.call_id().unwrap(), parse(&invite).call_id().unwrap());
+    let answered = b.carrier_says("192.0.2.20:5070", &reply(&hold, 200, &[], Some(SDP_B)));
+    // The 2xx is ACKed, and the resume goes out now.
+    one(&answered, "192.0.2.20:5070", "ACK");
+    let resume = parse(one(&answered, "192.0.2.20:5070", "INVITE"));
+    let body = std::str::from_utf8(resume.body()).unwrap();
+    assert!(
+        body.contains("a=sendrecv") && body.contains(" 3 IN IP4"),
+        "{body}"
+    );
+    assert!(b.news().is_empty(), "hold is not news for the browser");
+}
