@@ -34,6 +34,8 @@ pub struct Gateway {
     deck_name: std::sync::Mutex<String>,
     reloads: AtomicU64,
     failed_reloads: AtomicU64,
+    /// Set once every listener is bound (`/readyz`).
+    listening: std::sync::atomic::AtomicBool,
 }
 
 pub fn main(config_path: Option<PathBuf>) -> ExitCode {
@@ -76,7 +78,7 @@ pub fn main(config_path: Option<PathBuf>) -> ExitCode {
 }
 
 impl Gateway {
-    fn new(loaded: Loaded) -> Result<Self, config::Problems> {
+    pub(crate) fn new(loaded: Loaded) -> Result<Self, config::Problems> {
         let (deck_name, text) = loaded.read_deck()?;
         let router = loaded.router(&deck_name, &text)?;
         let t = router.table();
@@ -96,41 +98,114 @@ impl Gateway {
             deck_name: std::sync::Mutex::new(deck_name),
             reloads: AtomicU64::new(0),
             failed_reloads: AtomicU64::new(0),
+            listening: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// Re-reads and recompiles the deck; on any problem the old table stays in effect.
+    /// Re-reads and recompiles the deck (SIGHUP); on any problem the old table stays in
+    /// effect.
     fn reload(&self) {
-        match self
-            .loaded
-            .read_deck()
-            .and_then(|(name, text)| self.loaded.router(&name, &text).map(|r| (name, r)))
-        {
+        if let Err(problems) = self.install_deck(self.loaded.read_deck()) {
+            tracing::error!("rate deck reload failed, keeping the old deck:\n{problems}");
+        }
+    }
+
+    /// Compiles a deck `(name, text)` off to the side and swaps it in atomically (calls
+    /// already routed keep the table they had); on any problem, including `deck` itself
+    /// being one, the old table stays in effect and the problems come back. Blocking
+    /// (a large deck takes a moment of CPU): call it off the async workers.
+    pub(crate) fn install_deck(
+        &self,
+        deck: Result<(String, String), config::Problems>,
+    ) -> Result<DeckSummary, config::Problems> {
+        match deck.and_then(|(name, text)| self.loaded.router(&name, &text).map(|r| (name, r))) {
             Ok((name, router)) => {
-                let rows = router.table().rows();
+                let summary = DeckSummary::of(name, router.table());
                 self.routing.replace(router);
                 self.reloads.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(deck = %name, rows, "rate deck reloaded");
+                tracing::info!(deck = %summary.deck, rows = summary.rows, "rate deck reloaded");
                 // A poisoned lock only means a panic elsewhere mid-write of a String.
-                *self
-                    .deck_name
+                self.deck_name
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = name;
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone_from(&summary.deck);
+                Ok(summary)
             }
             Err(problems) => {
                 self.failed_reloads.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("rate deck reload failed, keeping the old deck:\n{problems}");
+                Err(problems)
             }
+        }
+    }
+
+    /// The deck in effect now.
+    pub(crate) fn deck(&self) -> DeckSummary {
+        let name = self
+            .deck_name
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        DeckSummary::of(name, self.routing.load().table())
+    }
+
+    /// The config the gateway runs.
+    pub(crate) fn loaded(&self) -> &Loaded {
+        &self.loaded
+    }
+
+    /// The SIP endpoint's counters and the trunks' health and registrations, as
+    /// `/healthz` shows them.
+    pub(crate) fn sip_stats(&self) -> crate::sip::endpoint::EndpointStats {
+        self.sip_stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every listener is bound (HTTP, SIP, WebRTC): `serve` says so before it answers.
+    pub(crate) fn set_listening(&self) {
+        self.listening.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Self::set_listening`] was called.
+    pub(crate) fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+}
+
+/// A compiled deck, as `PUT /api/v1/deck` and `/healthz` describe it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct DeckSummary {
+    /// The deck's name (its file, or where it came from).
+    pub deck: String,
+    /// Its rows.
+    pub rows: usize,
+    /// Its distinct prefixes.
+    pub prefixes: usize,
+    /// The carriers it names.
+    pub carriers: Vec<String>,
+}
+
+impl DeckSummary {
+    fn of(deck: String, table: &dcx_routing::RateTable) -> Self {
+        Self {
+            deck,
+            rows: table.rows(),
+            prefixes: table.prefixes(),
+            carriers: table.carriers().iter().map(|c| (**c).to_owned()).collect(),
         }
     }
 }
 
 /// The HTTP routes; `/ws` when browsers are served.
 pub fn app(gateway: Arc<Gateway>, browsers: Option<Arc<crate::browser::Browsers>>) -> HttpRouter {
+    let hub = browsers.as_ref().map(|b| b.hub.clone());
+    let api = crate::api::router(crate::api::ApiState::new(gateway.clone(), hub));
     let router = HttpRouter::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(gateway);
+        .with_state(gateway)
+        .merge(api);
     match browsers {
         Some(b) => router.merge(
             HttpRouter::new()
@@ -150,6 +225,7 @@ async fn start_browsers(
         tokio::sync::mpsc::Sender<crate::sip::udp::SipCommand>,
         tokio::sync::mpsc::UnboundedReceiver<crate::sip::udp::Inbound>,
     ),
+    cdrs: Option<CdrSender>,
 ) -> anyhow::Result<Option<Arc<crate::browser::Browsers>>> {
     let config = &gateway.loaded.config;
     let (Some(signaling), Some(media)) = (&config.signaling, &config.media) else {
@@ -184,6 +260,7 @@ async fn start_browsers(
         peers: crate::browser::peers::PeerRouter::spawn(events, dropped.clone()),
         sip,
         stats: stats.clone(),
+        cdrs,
     });
     let _ = gateway.webrtc.set((webrtc, dropped));
     let grace = std::time::Duration::from_secs(*signaling.resume_grace_s.get_ref());
@@ -343,9 +420,22 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
     let cdr = open_cdr(&gateway)?;
     let (sip_commands, commands) = tokio::sync::mpsc::channel(1024);
     let (inbound_tx, inbound) = tokio::sync::mpsc::unbounded_channel();
-    let browsers = start_browsers(&gateway, stopped.clone(), (sip_commands, inbound)).await?;
     let cdrs = cdr.as_ref().map(CdrWriter::handle);
+    let browsers = start_browsers(
+        &gateway,
+        stopped.clone(),
+        (sip_commands, inbound),
+        cdrs.clone(),
+    )
+    .await?;
     let sip_task = start_sip(&gateway, stopped, cdrs, (commands, inbound_tx)).await?;
+    gateway.set_listening();
+    // Small frames (`answered`, `ringing`, key presses) right after a larger one must
+    // not wait for the peer's delayed ACK (Nagle): 43 ms per call setup, measured by
+    // bench/call-setup.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app(gateway, browsers))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -4,6 +4,7 @@
 //! names a file; `dcx route` asks the routing core where numbers go; `dcx check-config`
 //! validates a config and its deck and prints every problem as `FILE:LINE: field: what`.
 
+mod api;
 mod browser;
 mod call;
 mod cdr;

@@ -50,6 +50,9 @@ pub enum CallCommand {
     Hold(bool),
     /// Mute (`true`: the far end hears silence) or unmute the browser.
     Mute(bool),
+    /// The agent handed the caller on (blind transfer): its browser leaves the call
+    /// (`ended` "transferred"), the caller hears hold audio until the next agent.
+    Detach,
     /// An agent took this queued call: its browser's offer, its session and its id for
     /// the call.
     Attach {
@@ -71,6 +74,11 @@ pub struct CallHandle {
 }
 
 impl CallHandle {
+    /// A handle on a call task's command channel.
+    pub(super) fn new(commands: mpsc::UnboundedSender<CallCommand>) -> Self {
+        Self { commands }
+    }
+
     /// Asks the call to end; a call already over ignores it.
     pub fn hang_up(&self, why: &str) {
         let _ = self.commands.send(CallCommand::HangUp(why.to_owned()));
@@ -79,6 +87,11 @@ impl CallHandle {
     /// Holds (`true`) or resumes the call.
     pub fn hold(&self, held: bool) {
         let _ = self.commands.send(CallCommand::Hold(held));
+    }
+
+    /// Takes the agent's browser off an inbound call (see [`CallCommand::Detach`]).
+    pub fn detach(&self) {
+        let _ = self.commands.send(CallCommand::Detach);
     }
 
     /// Mutes (`true`) or unmutes the browser toward the far end.
@@ -196,6 +209,7 @@ async fn run_call(
         inbound: false,
         held: false,
         muted: false,
+        hold_tone_hz: super::live::BROWSER_HOLD_TONE_HZ,
     };
     call.run(news, &mut commands).await;
     call.finish().await;
@@ -254,6 +268,11 @@ async fn run_inbound(
         inbound: true,
         held: false,
         muted: false,
+        hold_tone_hz: if hold_tone_hz > 0 {
+            hold_tone_hz
+        } else {
+            super::live::BROWSER_HOLD_TONE_HZ
+        },
     };
     call.set_carrier(arrival.media);
     call.run(news, &mut commands).await;

@@ -27,6 +27,7 @@ use dcx_signaling::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::call::{self, CallHandle, CallSpec};
+use super::hub_api::HubQuery;
 use super::Services;
 use crate::call::browser::BrowserOrigin;
 use crate::contact::{Action, ContactCenter};
@@ -77,6 +78,8 @@ pub enum HubEvent {
         /// The call is over: forget it.
         ended: bool,
     },
+    /// A question of the REST API about calls, agents and queues, or a hang-up.
+    Query(HubQuery),
 }
 
 /// How connection tasks reach the hub; cheap to clone.
@@ -94,26 +97,39 @@ impl HubHandle {
 
 /// A session's live part: its socket's outbox and its calls.
 #[derive(Default)]
-struct Live {
+pub(super) struct Live {
     outbox: Option<mpsc::Sender<ServerMessage>>,
-    calls: HashMap<String, CallHandle>,
+    pub(super) calls: HashMap<String, CallHandle>,
     /// Queue calls offered to this session (an agent's), by their call id.
-    offers: HashMap<String, u64>,
-    user: String,
+    offers: HashMap<String, Offered>,
+    /// The inbound calls this session (an agent's) took: call id -> token.
+    taken: HashMap<String, u64>,
+    pub(super) user: String,
+}
+
+/// A call offered to a session, waiting for its `accept` or `reject`.
+#[derive(Debug, Clone)]
+enum Offered {
+    /// An inbound caller of a queue (the contact center's call token).
+    Queue(u64),
+    /// Another browser's call (the callee's handle of it).
+    User(CallHandle),
 }
 
 /// The hub's state, driven by [`run`].
-struct Hub {
+pub(super) struct Hub {
     services: Arc<Services>,
-    sessions: Sessions,
-    live: HashMap<SessionId, Live>,
+    pub(super) sessions: Sessions,
+    pub(super) live: HashMap<SessionId, Live>,
     rng: OsRandom,
     events: mpsc::UnboundedSender<HubEvent>,
-    contact: Option<ContactCenter>,
+    pub(super) contact: Option<ContactCenter>,
     /// The session each user attached last (agents are offered calls there).
     users: HashMap<String, SessionId>,
     /// The media tasks of inbound calls, by token.
-    inbound: HashMap<u64, CallHandle>,
+    pub(super) inbound: HashMap<u64, CallHandle>,
+    /// Browser-to-browser calls started (their callee-side ids).
+    next_user_call: u64,
 }
 
 /// Starts the hub, with the contact center if agents and queues are configured, taking
@@ -136,6 +152,7 @@ pub fn spawn(
         contact,
         users: HashMap::new(),
         inbound: HashMap::new(),
+        next_user_call: 0,
     };
     tokio::spawn(run(hub, rx, inbound));
     Ok(HubHandle { events })
@@ -222,9 +239,11 @@ impl Hub {
                 if ended {
                     if let Some(live) = self.live.get_mut(&session) {
                         live.calls.remove(&call_id);
+                        live.offers.remove(&call_id);
                     }
                 }
             }
+            HubEvent::Query(q) => self.query(q),
         }
     }
 
@@ -290,6 +309,7 @@ impl Hub {
                 self.live_call(session, &call_id)?.hang_up("hangup");
                 Ok(())
             }
+            ClientMessage::Transfer { call_id, to } => self.transfer(session, &call_id, &to),
             ClientMessage::Hold { call_id } => {
                 self.live_call(session, &call_id)?.hold(true);
                 Ok(())
@@ -361,12 +381,8 @@ impl Hub {
             )
             .with_call_id(call_id));
         }
-        if to.starts_with(dcx_signaling::Destination::USER_PREFIX) {
-            return Err(ProtocolError::new(
-                ErrorCode::NoRoute,
-                "calls to users (browser to browser) are not routed yet",
-            )
-            .with_call_id(call_id));
+        if let Some(callee) = to.strip_prefix(dcx_signaling::Destination::USER_PREFIX) {
+            return self.call_user(session, claims, call_id, callee, offer);
         }
         let spec = CallSpec {
             session,
@@ -380,6 +396,57 @@ impl Hub {
         };
         let handle = call::spawn(self.services.clone(), spec, self.events.clone());
         live.calls.insert(call_id, handle);
+        Ok(())
+    }
+
+    /// A call to another browser of the same account: offered to the callee's session.
+    fn call_user(
+        &mut self,
+        session: SessionId,
+        claims: Claims,
+        call_id: String,
+        callee: &str,
+        offer: String,
+    ) -> Result<(), ProtocolError> {
+        let reachable = self.users.get(callee).copied().filter(|s| {
+            self.sessions.is_attached(*s)
+                && *s != session
+                && self
+                    .sessions
+                    .claims(*s)
+                    .is_some_and(|c| c.account == claims.account)
+        });
+        let Some(callee_session) = reachable else {
+            return Err(ProtocolError::new(
+                ErrorCode::NoRoute,
+                format!(
+                    "user {callee:?} is not connected in account {:?}",
+                    claims.account
+                ),
+            )
+            .with_call_id(call_id));
+        };
+        self.next_user_call += 1;
+        let callee_call_id = format!("u-{:016x}", self.next_user_call);
+        let spec = super::user_call::UserCallSpec {
+            caller: (session, call_id.clone()),
+            callee: (callee_session, callee_call_id.clone()),
+            offer,
+            account: claims.account,
+            users: (claims.user, callee.to_owned()),
+        };
+        let (caller, callee_handle) =
+            super::user_call::spawn(self.services.clone(), spec, self.events.clone());
+        self.live
+            .entry(session)
+            .or_default()
+            .calls
+            .insert(call_id, caller);
+        self.live
+            .entry(callee_session)
+            .or_default()
+            .offers
+            .insert(callee_call_id, Offered::User(callee_handle));
         Ok(())
     }
 
@@ -399,7 +466,19 @@ impl Hub {
             .with_call_id(call_id.clone())
         };
         let live = self.live.get_mut(&session).ok_or_else(unknown)?;
-        let token = live.offers.remove(&call_id).ok_or_else(unknown)?;
+        let token = match live.offers.remove(&call_id).ok_or_else(unknown)? {
+            Offered::Queue(token) => token,
+            Offered::User(handle) => {
+                match offer {
+                    Some(sdp) => {
+                        handle.attach(session, call_id.clone(), sdp, user.to_owned());
+                        live.calls.insert(call_id, handle);
+                    }
+                    None => handle.hang_up("rejected"),
+                }
+                return Ok(());
+            }
+        };
         let handle = self.inbound.get(&token).cloned().ok_or_else(unknown)?;
         let cc = self.contact.as_mut().ok_or_else(unknown)?;
         let now = Instant::now();
@@ -412,8 +491,48 @@ impl Hub {
         })?;
         if let Some(sdp) = offer {
             handle.attach(session, call_id.clone(), sdp, user.to_owned());
+            live.taken.insert(call_id.clone(), token);
             live.calls.insert(call_id, handle);
         }
+        Ok(())
+    }
+
+    /// An agent's blind transfer of the caller it took: to `user:NAME` (another agent,
+    /// offered at once) or `queue:NAME`.
+    fn transfer(
+        &mut self,
+        session: SessionId,
+        call_id: &str,
+        to: &str,
+    ) -> Result<(), ProtocolError> {
+        let refused = |why: &str| {
+            ProtocolError::new(ErrorCode::BadState, why).with_call_id(call_id.to_owned())
+        };
+        let handle = self.live_call(session, call_id)?.clone();
+        let token = self
+            .live
+            .get(&session)
+            .and_then(|l| l.taken.get(call_id).copied())
+            .ok_or_else(|| refused("only a queue call an agent took can be transferred yet"))?;
+        let target = if let Some(user) = to.strip_prefix(dcx_signaling::Destination::USER_PREFIX) {
+            crate::contact::Transfer::Agent(user.to_owned())
+        } else if let Some(queue) = to.strip_prefix("queue:") {
+            crate::contact::Transfer::Queue(queue.to_owned())
+        } else {
+            return Err(refused(
+                "transfers go to user:NAME or queue:NAME (numbers not yet)",
+            ));
+        };
+        let cc = self
+            .contact
+            .as_mut()
+            .ok_or_else(|| refused("no contact center"))?;
+        cc.transfer(Instant::now(), token, &target)
+            .map_err(refused)?;
+        if let Some(live) = self.live.get_mut(&session) {
+            live.taken.remove(call_id);
+        }
+        handle.detach();
         Ok(())
     }
 
@@ -485,7 +604,7 @@ impl Hub {
     }
 
     fn carry_out(&mut self, action: Action) {
-        let call_id = |token: u64| format!("q-{token:016x}");
+        let call_id = crate::contact::queue_call_id;
         match action {
             Action::Offer {
                 token,
@@ -498,7 +617,7 @@ impl Hub {
                 };
                 let id = call_id(token);
                 if let Some(live) = self.live.get_mut(&session) {
-                    live.offers.insert(id.clone(), token);
+                    live.offers.insert(id.clone(), Offered::Queue(token));
                 }
                 let incoming = ServerMessage::Incoming {
                     call_id: id,

@@ -105,6 +105,8 @@ pub(super) struct Live<'a> {
     pub(super) held: bool,
     /// The browser is muted.
     pub(super) muted: bool,
+    /// The hold tone of the call's queue (an inbound call), Hz.
+    pub(super) hold_tone_hz: u32,
 }
 
 impl Live<'_> {
@@ -225,6 +227,7 @@ impl Live<'_> {
                 }
             }
             CallCommand::Hold(held) => self.set_hold(held).await,
+            CallCommand::Detach => self.detach().await,
             CallCommand::Mute(muted) => {
                 self.muted = muted;
                 self.update_hold_audio();
@@ -276,6 +279,20 @@ impl Live<'_> {
         }
     }
 
+    /// The agent's browser leaves an inbound call that goes on (a blind transfer):
+    /// told `ended` "transferred", its peer removed, the caller on hold audio again.
+    async fn detach(&mut self) {
+        let Some((peer, _)) = self.peer.take() else {
+            return;
+        };
+        self.reply.ended("transferred", None);
+        self.reply.to = None;
+        let _ = self.services.webrtc.remove_peer(peer).await;
+        self.held = false;
+        self.muted = false;
+        self.hold = Some(Hold::new(self.hold_tone_hz));
+    }
+
     /// Hold toward the carrier (a re-INVITE, `a=sendonly`) with hold audio on the
     /// media; resume undoes both.
     async fn set_hold(&mut self, held: bool) {
@@ -299,7 +316,7 @@ impl Live<'_> {
     /// when muted, the browser otherwise.
     fn update_hold_audio(&mut self) {
         self.hold = if self.held {
-            Some(Hold::new(BROWSER_HOLD_TONE_HZ))
+            Some(Hold::new(self.hold_tone_hz))
         } else if self.muted {
             Some(Hold::new(0))
         } else {
@@ -416,7 +433,7 @@ impl Live<'_> {
 }
 
 /// The hold tone a held browser call plays to the far end, Hz.
-const BROWSER_HOLD_TONE_HZ: u32 = 440;
+pub(super) const BROWSER_HOLD_TONE_HZ: u32 = 440;
 
 /// Asks the SIP side to end call `token` (480 for a caller still queued).
 pub(super) async fn hang_up(services: &Services, token: u64, why: &str) {

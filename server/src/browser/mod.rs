@@ -1,7 +1,7 @@
 //! Browsers: the WebSocket at `/ws` ([`ws`]), the session hub that owns sessions and
-//! their calls ([`hub`]), a task per browser call ([`call`]) with its media bridge
-//! ([`bridge`]), and the router that hands each call task its WebRTC peer's events
-//! ([`peers`]).
+//! their calls ([`hub`]; what the REST API asks it: [`hub_api`]), a task per browser
+//! call ([`call`]) with its media bridge ([`bridge`]), and the router that hands each
+//! call task its WebRTC peer's events ([`peers`]).
 //!
 //! ```text
 //!  WebSocket --frames--> ws task --HubEvent--> hub --spawns--> call task
@@ -17,8 +17,10 @@
 pub mod bridge;
 pub mod call;
 pub mod hub;
+pub mod hub_api;
 mod live;
 pub mod peers;
+pub mod user_call;
 pub mod ws;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +41,8 @@ pub struct Services {
     pub sip: mpsc::Sender<SipCommand>,
     /// The counters.
     pub stats: std::sync::Arc<BrowserStats>,
+    /// Where calls without a SIP leg (browser to browser) write their CDRs.
+    pub cdrs: Option<crate::cdr::CdrSender>,
 }
 
 /// Browser counters, for `/healthz`.

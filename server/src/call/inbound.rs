@@ -363,7 +363,9 @@ impl InboundCall {
         }
         self.phase = Phase::Ended;
         let clock = self.setup.clock;
-        let times = Times::between(clock, self.started, None, self.answered, now);
+        // The 183 with early media went out as the call arrived (when it could).
+        let ring = self.sdp.is_some().then_some(self.started);
+        let times = Times::between(clock, self.started, ring, self.answered, now);
         let queue_wait_ms = (self.answered.unwrap_or(now) - self.started).as_millis();
         self.events.push_back(CallEvent::CallEnded(CallRecord {
             parties: self.parties.clone(),

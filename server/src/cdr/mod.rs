@@ -25,7 +25,7 @@ mod store;
 mod writer;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
 pub use record::{billable_s, Cdr, HangupSide, LegKind};
 pub use render::{render_table, write_json_lines};

@@ -115,6 +115,12 @@ pub struct CdrSender {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for CdrSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CdrSender").finish_non_exhaustive()
+    }
+}
+
 impl CdrWriter {
     /// The queue capacity the gateway uses: 2.5 s of a stalled disk at the 2,000 calls
     /// per second the gateway aims at (two records a call), about 1 MiB of queue.

@@ -28,6 +28,9 @@ use dcx_signaling::AgentStatus;
 use crate::call::events::WallClock;
 use crate::config::contact::{AgentSection, QueueSection};
 
+mod view;
+pub use view::{queue_call_id, AgentView, QueueCall, QueueCallState, QueueView};
+
 /// What the hub must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -69,6 +72,15 @@ pub enum Action {
         /// Seconds of wrap-up left, in `wrap_up`.
         wrap_up_remaining_s: Option<u64>,
     },
+}
+
+/// Where a blind transfer sends an answered caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transfer {
+    /// Straight to this agent (a user of `[[agents]]`).
+    Agent(String),
+    /// Back into this queue.
+    Queue(String),
 }
 
 /// A queue's timing rules, from `[[queues]]`.
@@ -314,6 +326,60 @@ impl ContactCenter {
         self.dispatch(now);
     }
 
+    /// The agent on call `token` hands the caller on (blind transfer): to another
+    /// agent, who is offered it at once (and must be available), or back into a queue
+    /// (keeping its wait so far). The first agent goes to wrap-up.
+    pub fn transfer(
+        &mut self,
+        now: Instant,
+        token: u64,
+        to: &Transfer,
+    ) -> Result<(), &'static str> {
+        let call = self.calls.get(&token).ok_or("no such call")?;
+        let from_agent = call.answered.ok_or("the call is not answered")?;
+        let target = match to {
+            Transfer::Agent(user) => {
+                let &j = self.by_user.get(user).ok_or("no such agent")?;
+                if j == from_agent || !self.pool.is_ready(j, self.clock.unix_ms(now)) {
+                    return Err("that agent is not available");
+                }
+                Some(j)
+            }
+            Transfer::Queue(name) => {
+                let &q = self.queue_by_name.get(name).ok_or("no such queue")?;
+                if let Some(call) = self.calls.get_mut(&token) {
+                    call.queue = q;
+                }
+                None
+            }
+        };
+        let wrap_up = self.queues[self.calls[&token].queue].rules.wrap_up;
+        let live = &mut self.live[from_agent];
+        live.call = None;
+        live.wrap_until = Some(now + wrap_up);
+        self.refresh(now, from_agent);
+        let Some(call) = self.calls.get_mut(&token) else {
+            return Ok(());
+        };
+        call.answered = None;
+        call.excluded = vec![from_agent];
+        if let Some(j) = target {
+            let ring_timeout = self.queues[call.queue].rules.ring_timeout;
+            call.ringing = Some((j, now + ring_timeout));
+            let (from, queue) = (call.from.clone(), self.queues[call.queue].name.clone());
+            self.live[j].offer = Some(token);
+            self.actions.push_back(Action::Offer {
+                token,
+                user: self.pool.id(j).to_owned(),
+                from,
+                queue,
+            });
+            self.refresh(now, j);
+        }
+        self.dispatch(now);
+        Ok(())
+    }
+
     /// Runs what is due: offers that rang out, callers waited too long, wrap-ups over.
     pub fn handle_timeout(&mut self, now: Instant) {
         let rang_out: Vec<(u64, AgentIndex)> = self
@@ -491,6 +557,109 @@ impl ContactCenter {
             });
             self.refresh(now, i);
         }
+    }
+
+    // ---- read-only snapshots, for the REST API ----
+
+    /// Every agent and its presence at `now`, in config order.
+    pub fn agents(&self, now: Instant) -> Vec<AgentView> {
+        (0..self.pool.len())
+            .map(|i| {
+                let live = &self.live[i];
+                let state = match self.pool.state(i) {
+                    AgentState::Available => AgentStatus::Available,
+                    AgentState::Busy => AgentStatus::Busy,
+                    AgentState::WrapUp { .. } => AgentStatus::WrapUp,
+                    AgentState::Away => AgentStatus::Away,
+                    AgentState::Offline => AgentStatus::Offline,
+                };
+                let wrap_up_remaining_s = live
+                    .wrap_until
+                    .filter(|_| state == AgentStatus::WrapUp)
+                    .map(|t| t.saturating_duration_since(now).as_secs());
+                AgentView {
+                    user: self.pool.id(i).to_owned(),
+                    state,
+                    wrap_up_remaining_s,
+                    call_id: live.call.or(live.offer).map(queue_call_id),
+                    skills: self
+                        .pool
+                        .skills_of(i)
+                        .map(|(s, level)| (s.to_owned(), level))
+                        .collect(),
+                    queues: self
+                        .queues
+                        .iter()
+                        .filter(|q| self.pool.meets(i, q.compiled.requirement_at(0)))
+                        .map(|q| q.name.clone())
+                        .collect(),
+                    calls_handled: self.pool.calls_handled(i),
+                }
+            })
+            .collect()
+    }
+
+    /// Every call in a queue or taken from one, in arrival order.
+    pub fn queue_calls(&self, now: Instant) -> Vec<QueueCall> {
+        let mut calls: Vec<(u64, QueueCall)> = self
+            .calls
+            .iter()
+            .map(|(&token, c)| {
+                let (state, agent) = match (c.answered, c.ringing) {
+                    (Some(i), _) => (QueueCallState::Answered, Some(i)),
+                    (None, Some((i, _))) => (QueueCallState::Ringing, Some(i)),
+                    (None, None) => (QueueCallState::Waiting, None),
+                };
+                let call = QueueCall {
+                    token,
+                    call_id: queue_call_id(token),
+                    queue: self.queues[c.queue].name.clone(),
+                    from: c.from.clone(),
+                    state,
+                    agent: agent.map(|i| self.pool.id(i).to_owned()),
+                    wait_s: now.saturating_duration_since(c.arrived).as_secs(),
+                };
+                (c.seq, call)
+            })
+            .collect();
+        calls.sort_unstable_by_key(|(seq, _)| *seq);
+        calls.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Every queue at `now`: its callers nobody took yet, the agents it may offer them
+    /// to, and which of those are free now.
+    pub fn queues(&self, now: Instant) -> Vec<QueueView> {
+        let now_ms = self.clock.unix_ms(now);
+        let calls = self.queue_calls(now);
+        self.queues
+            .iter()
+            .map(|q| {
+                let req = q.compiled.requirement_at(0);
+                let agents = |ready: bool| -> Vec<String> {
+                    (0..self.pool.len())
+                        .filter(|&i| {
+                            if ready {
+                                self.pool.is_eligible(i, req, now_ms)
+                            } else {
+                                self.pool.meets(i, req)
+                            }
+                        })
+                        .map(|i| self.pool.id(i).to_owned())
+                        .collect()
+                };
+                QueueView {
+                    name: q.name.clone(),
+                    strategy: q.compiled.strategy().name(),
+                    waiting: calls
+                        .iter()
+                        .filter(|c| c.queue == q.name && c.state != QueueCallState::Answered)
+                        .cloned()
+                        .collect(),
+                    agents_eligible: agents(false),
+                    agents_available: agents(true),
+                }
+            })
+            .collect()
     }
 }
 

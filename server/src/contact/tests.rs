@@ -194,3 +194,42 @@ fn a_caller_nobody_takes_is_given_up_on_after_max_wait() {
     ));
     assert_eq!(run.cc.poll_timeout(), None);
 }
+
+#[test]
+fn a_blind_transfer_offers_the_caller_to_the_named_agent_or_requeues_it() {
+    use super::Transfer;
+    let mut run = Run::new(&["agent1", "agent2"], "");
+    run.available("agent1");
+    run.cc.arrived(run.now, 1, "support", "a");
+    run.offers();
+    run.cc.accept(run.now, 1, "agent1").unwrap();
+    // agent2 is not available yet.
+    let to_agent2 = Transfer::Agent("agent2".into());
+    assert!(run.cc.transfer(run.now, 1, &to_agent2).is_err());
+    run.available("agent2");
+    run.actions();
+    run.cc.transfer(run.now, 1, &to_agent2).unwrap();
+    let actions = run.actions();
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Offer { token: 1, user, .. } if user == "agent2")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&Action::AgentState {
+            user: "agent1".into(),
+            state: AgentStatus::WrapUp,
+            wrap_up_remaining_s: Some(5)
+        }),
+        "{actions:?}"
+    );
+    run.cc.accept(run.now, 1, "agent2").unwrap();
+    // Back into the queue: agent1, out of wrap-up, takes it.
+    run.advance(Duration::from_secs(5));
+    run.actions();
+    run.cc
+        .transfer(run.now, 1, &Transfer::Queue("support".into()))
+        .unwrap();
+    assert_eq!(run.offers(), [(1, "agent1".to_owned())]);
+}

@@ -31,6 +31,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use dcx_media::sfu::{Role, RoomId, Sfu, SfuError};
 use dcx_media::webrtc::{AudioCodec, CoreCounters, MediaCore, MediaError, MediaEvent, PeerId};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
@@ -55,6 +56,9 @@ pub enum ShellError {
     /// The shell has stopped (shutdown): nothing reaches the core any more.
     #[error("the WebRTC media loop has stopped")]
     Stopped,
+    /// The SFU refused a room command.
+    #[error(transparent)]
+    Room(#[from] SfuError),
     /// The media loop is behind: its command queue is full, so this audio frame is
     /// dropped rather than sent late.
     #[error("the WebRTC media loop is busy: audio frame dropped")]
@@ -96,6 +100,14 @@ enum Command {
     },
     Counters {
         reply: oneshot::Sender<ShellCounters>,
+    },
+    /// A room of two participants, forwarding between them without transcoding.
+    Pair {
+        peers: [PeerId; 2],
+        reply: oneshot::Sender<Result<RoomId, SfuError>>,
+    },
+    CloseRoom {
+        room: RoomId,
     },
 }
 
@@ -165,6 +177,22 @@ impl WebRtcHandle {
         })
     }
 
+    /// Puts two peers in a room of their own: each hears the other, forwarded by the
+    /// SFU without transcoding (a browser-to-browser call).
+    pub async fn pair(&self, peers: [PeerId; 2]) -> Result<RoomId, ShellError> {
+        let (reply, paired) = oneshot::channel();
+        self.request(Command::Pair { peers, reply }).await?;
+        paired
+            .await
+            .map_err(|_| ShellError::Stopped)?
+            .map_err(ShellError::Room)
+    }
+
+    /// Closes a room (its members stay peers, in no room).
+    pub async fn close_room(&self, room: RoomId) -> Result<(), ShellError> {
+        self.request(Command::CloseRoom { room }).await
+    }
+
     /// The counters as of now.
     pub async fn counters(&self) -> Result<ShellCounters, ShellError> {
         let (reply, counters) = oneshot::channel();
@@ -186,7 +214,8 @@ pub struct WebRtcShell {
     socket: UdpSocket,
     /// The socket's address, handed to the core as each datagram's destination.
     local_addr: SocketAddr,
-    core: MediaCore,
+    /// The shard: its peers and their rooms.
+    core: Sfu,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<MediaEvent>,
     /// Control events that found the event channel full, oldest first.
@@ -211,7 +240,7 @@ impl WebRtcShell {
         let shell = Self {
             socket,
             local_addr,
-            core,
+            core: Sfu::new(core),
             commands,
             events,
             held: VecDeque::new(),
@@ -298,11 +327,30 @@ impl WebRtcShell {
                 let added = self.core.add_peer_with(now, &offer, narrowband);
                 if let Err(Ok((peer, _))) = reply.send(added) {
                     // The asker is gone and nobody will ever hear of this peer.
-                    let _ = self.core.remove_peer(peer);
+                    let _ = self.core.remove_peer(now, peer);
                 }
             }
             Command::RemovePeer { peer, reply } => {
-                let _ = reply.send(self.core.remove_peer(peer));
+                let _ = reply.send(self.core.remove_peer(now, peer));
+            }
+            Command::Pair { peers, reply } => {
+                let room = self.core.create_room();
+                let joined = peers
+                    .iter()
+                    .try_for_each(|&p| self.core.join(now, room, p, Role::Participant));
+                let result = match joined {
+                    Ok(()) => Ok(room),
+                    Err(e) => {
+                        let _ = self.core.close_room(now, room);
+                        Err(e)
+                    }
+                };
+                if reply.send(result).is_err() {
+                    let _ = self.core.close_room(now, room);
+                }
+            }
+            Command::CloseRoom { room } => {
+                let _ = self.core.close_room(now, room);
             }
             Command::WriteAudio {
                 peer,
@@ -312,7 +360,7 @@ impl WebRtcShell {
             } => self.write_audio(now, peer, codec, rtp_time, payload),
             Command::Counters { reply } => {
                 let _ = reply.send(ShellCounters {
-                    core: self.core.counters(),
+                    core: self.core.core().counters(),
                     ..self.counters
                 });
             }

@@ -106,15 +106,26 @@ impl<C> Drop for Media<C> {
 /// once PCMU came in, sends 440 Hz PCMU back to its source (symmetric RTP), 20 ms per
 /// packet, SSRC [`CARRIER_SSRC`].
 pub fn carrier_media(port: u16) -> Media {
+    carrier_media_talking(port, 440.0)
+}
+
+/// [`carrier_media`] talking `hz` instead of 440 Hz: a PSTN caller's media, say, whose
+/// first PCMU from dcx is a queue's hold tone of 440 Hz.
+pub fn carrier_media_talking(port: u16, hz: f64) -> Media {
     let socket = UdpSocket::bind(("127.0.0.1", port))
         .unwrap_or_else(|e| panic!("the carrier's media port {port}: {e}"));
     Media::spawn("the carrier", move |heard, stop| {
-        carrier_loop(&socket, &heard, &stop);
+        carrier_loop(&socket, hz, &heard, &stop);
     })
 }
 
-fn carrier_loop(socket: &UdpSocket, heard: &mpsc::Sender<Heard>, stop: &mpsc::Receiver<()>) {
-    let mut tone = SineGenerator::new(440.0, 8000, 8000);
+fn carrier_loop(
+    socket: &UdpSocket,
+    hz: f64,
+    heard: &mpsc::Sender<Heard>,
+    stop: &mpsc::Receiver<()>,
+) {
+    let mut tone = SineGenerator::new(hz, 8000, 8000);
     let mut peer: Option<(SocketAddr, Instant)> = None; // dcx's source, the next send
     let (mut seq, mut timestamp) = (0u16, 0u32);
     let (mut buf, mut out) = ([0u8; 2048], [0u8; 12 + 160]);
@@ -225,7 +236,8 @@ impl ToneMeter {
         std::mem::take(&mut self.max_gap)
     }
 
-    fn feed(&mut self, heard: &Heard) {
+    /// Judges what `heard` brings (whole windows; the rest waits for the next).
+    pub fn feed(&mut self, heard: &Heard) {
         if let Some(last) = self.last_at.replace(heard.at) {
             self.max_gap = self.max_gap.max(heard.at.saturating_duration_since(last));
         }

@@ -1,6 +1,7 @@
 //! The browser's stand-in for the end-to-end tests: a full-ICE str0m peer offering Opus
 //! and telephone-event/48000 (as a browser does), on its own loopback socket and the
-//! real clock. Once connected it talks a 1 kHz tone, 20 ms of Opus at a time, and
+//! real clock. Once connected it talks a tone (1 kHz unless told otherwise), 20 ms of
+//! Opus at a time, and
 //! presses keys the way a browser's `RTCDTMFSender` does when told to.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -52,8 +53,13 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// A browser and its SDP offer.
+    /// A browser talking 1 kHz, and its SDP offer.
     pub fn new() -> (Self, String) {
+        Self::talking(1000.0)
+    }
+
+    /// A browser talking a tone of `hz`, and its SDP offer.
+    pub fn talking(hz: f64) -> (Self, String) {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = socket.local_addr().unwrap();
         let now = Instant::now();
@@ -86,7 +92,7 @@ impl Browser {
             connected: false,
             received: Vec::new(),
             encoder,
-            tone: SineGenerator::new(1000.0, 48_000, 8000),
+            tone: SineGenerator::new(hz, 48_000, 8000),
             frames_sent: 0,
         };
         (browser, offer.to_sdp_string())

@@ -4,7 +4,7 @@
 //! `trying` into the browser, whose media then runs on its own thread.
 
 use std::net::{Shutdown, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dcx_signaling::ServerMessage;
 use serde_json::{json, Value};
@@ -129,6 +129,23 @@ impl Ws {
         assert_eq!(got, ["ended", call_id, reason], "{ended}");
     }
 
+    /// The next text frame as JSON if one comes within `limit`: for checking that
+    /// nothing was sent (a frame sent a while ago is already waiting in the socket).
+    pub fn next_within(&mut self, limit: Duration) -> Option<Value> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.read(deadline)? {
+                Ok(Message::Text(text)) => {
+                    let text = text.as_str();
+                    return Some(serde_json::from_str(text).unwrap_or_else(|_| text.into()));
+                }
+                Ok(Message::Ping(_) | Message::Pong(_)) => {}
+                Ok(other) => return Some(format!("{other:?}").into()),
+                Err(e) => return Some(format!("the socket: {e}").into()),
+            }
+        }
+    }
+
     /// Places call `call_id` to `to` with a fresh browser's offer, takes dcx's answer
     /// from `trying` and starts the browser's media on it.
     pub fn call(&mut self, call_id: &str, to: &str) -> Media<BrowserCommand> {
@@ -138,6 +155,12 @@ impl Ws {
         let got = strs(&trying, ["type", "call_id"]);
         assert_eq!(got, ["trying", call_id], "{trying}");
         let answer = trying["sdp"].as_str().expect("trying carries dcx's answer");
+        self.start_media(browser, answer)
+    }
+
+    /// Checks dcx's SDP `answer` (ICE-lite, a host candidate at its WebRTC port) and
+    /// starts `browser`'s media on it, on its own thread.
+    pub fn start_media(&self, browser: Browser, answer: &str) -> Media<BrowserCommand> {
         assert!(answer.contains("a=ice-lite"), "{answer}");
         let host = format!("127.0.0.1 {} typ host", self.webrtc);
         assert!(

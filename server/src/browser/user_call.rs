@@ -1,0 +1,282 @@
+//! A browser-to-browser call (`call {to: "user:NAME"}`): both browsers are WebRTC peers
+//! of the media loop, put in an SFU room of their own once the callee accepts, so each
+//! hears the other's Opus forwarded without transcoding (the SFU rewrites sequence
+//! numbers and timestamps per subscriber). No SIP leg; the task writes the call's CDR
+//! itself.
+//!
+//! ```text
+//! caller: call -> trying {sdp} -> ringing ..................... answered -> ended
+//! callee:             incoming -> accept {offer} -> answered {sdp} ....... -> ended
+//! ```
+//! Either side's `hangup`, its media going away, the callee's `reject` or the ring
+//! timeout ends it for both.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dcx_media::sfu::RoomId;
+use dcx_media::webrtc::{MediaEvent, PeerId};
+use dcx_signaling::{ServerMessage, SessionId};
+use tokio::sync::mpsc;
+
+use super::call::{CallCommand, CallHandle};
+use super::hub::HubEvent;
+use super::live::Reply;
+use super::Services;
+use crate::cdr::{Cdr, HangupSide, LegKind};
+
+/// How long the callee's browser rings.
+const RING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Who calls whom.
+#[derive(Debug, Clone)]
+pub struct UserCallSpec {
+    /// The caller's session and its id for the call.
+    pub caller: (SessionId, String),
+    /// The callee's session and dcx's id for the call there.
+    pub callee: (SessionId, String),
+    /// The caller's browser's offer.
+    pub offer: String,
+    /// The account both are in.
+    pub account: String,
+    /// The caller's and the callee's user names.
+    pub users: (String, String),
+}
+
+/// Starts the call; returns the caller's handle and the callee's.
+pub fn spawn(
+    services: Arc<Services>,
+    spec: UserCallSpec,
+    hub: mpsc::UnboundedSender<HubEvent>,
+) -> (CallHandle, CallHandle) {
+    let (caller_tx, caller_rx) = mpsc::unbounded_channel();
+    let (callee_tx, callee_rx) = mpsc::unbounded_channel();
+    let span = tracing::info_span!("user_call", from = %spec.users.0, to = %spec.users.1);
+    let task = async move {
+        let mut call = UserCall::new(&services, &spec, hub);
+        call.run(spec.offer.clone(), caller_rx, callee_rx).await;
+        call.finish().await;
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
+    (CallHandle::new(caller_tx), CallHandle::new(callee_tx))
+}
+
+struct UserCall<'a> {
+    services: &'a Services,
+    spec: &'a UserCallSpec,
+    caller: Reply,
+    callee: Reply,
+    peers: [Option<PeerId>; 2],
+    room: Option<RoomId>,
+    started_ms: i64,
+    answered_ms: Option<i64>,
+    /// How it ended: who, why (for the CDR).
+    end: Option<(HangupSide, String)>,
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl<'a> UserCall<'a> {
+    fn new(
+        services: &'a Services,
+        spec: &'a UserCallSpec,
+        hub: mpsc::UnboundedSender<HubEvent>,
+    ) -> Self {
+        Self {
+            services,
+            caller: Reply {
+                to: Some(spec.caller.clone()),
+                hub: hub.clone(),
+            },
+            callee: Reply {
+                to: Some(spec.callee.clone()),
+                hub,
+            },
+            spec,
+            peers: [None, None],
+            room: None,
+            started_ms: unix_ms(),
+            answered_ms: None,
+            end: None,
+        }
+    }
+
+    async fn run(
+        &mut self,
+        offer: String,
+        mut from_caller: mpsc::UnboundedReceiver<CallCommand>,
+        mut from_callee: mpsc::UnboundedReceiver<CallCommand>,
+    ) {
+        let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
+            Ok(p) => p,
+            Err(e) => {
+                let why = format!("the SDP offer was refused: {e}");
+                self.caller.ended(&why, None);
+                self.end = Some((HangupSide::System, why));
+                return;
+            }
+        };
+        self.peers[0] = Some(peer);
+        let mut caller_events = self.services.peers.subscribe(peer);
+        let mut callee_events: Option<mpsc::Receiver<MediaEvent>> = None;
+        self.caller.send(ServerMessage::Trying {
+            call_id: self.caller.call_id(),
+            sdp: Some(answer),
+        });
+        self.callee.send(ServerMessage::Incoming {
+            call_id: self.callee.call_id(),
+            from: format!("user:{}", self.spec.users.0),
+            queue: None,
+        });
+        self.caller.send(ServerMessage::Ringing {
+            call_id: self.caller.call_id(),
+            early_media: false,
+        });
+        let ring_out = tokio::time::sleep_until((Instant::now() + RING_TIMEOUT).into());
+        tokio::pin!(ring_out);
+        loop {
+            let callee_event = async {
+                match &mut callee_events {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                c = from_caller.recv() => match c {
+                    Some(CallCommand::HangUp(_)) | None => {
+                        return self.hang_up(HangupSide::Caller, "hangup");
+                    }
+                    Some(_) => {}
+                },
+                c = from_callee.recv() => match c {
+                    Some(CallCommand::Attach { offer, .. }) if self.peers[1].is_none() => {
+                        match self.accept(offer).await {
+                            Some(events) => callee_events = Some(events),
+                            None => return,
+                        }
+                    }
+                    Some(CallCommand::HangUp(why)) => {
+                        let why = if self.answered_ms.is_some() { "hangup" } else { why.as_str() };
+                        return self.hang_up(HangupSide::Callee, why);
+                    }
+                    None => return self.hang_up(HangupSide::Callee, "hangup"),
+                    Some(_) => {}
+                },
+                e = caller_events.recv() => {
+                    if gone(e.as_ref()) {
+                        return self.hang_up(HangupSide::Caller, "the caller's media went away");
+                    }
+                }
+                e = callee_event => {
+                    if gone(e.as_ref()) {
+                        return self.hang_up(HangupSide::Callee, "the callee's media went away");
+                    }
+                }
+                () = &mut ring_out, if self.answered_ms.is_none() => {
+                    return self.hang_up(HangupSide::System, "no_answer");
+                }
+            }
+        }
+    }
+
+    /// The callee accepted with its offer: answered on both sides, then the room.
+    async fn accept(&mut self, offer: String) -> Option<mpsc::Receiver<MediaEvent>> {
+        let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
+            Ok(p) => p,
+            Err(e) => {
+                let why = format!("the callee's SDP offer was refused: {e}");
+                self.hang_up(HangupSide::System, &why);
+                return None;
+            }
+        };
+        self.peers[1] = Some(peer);
+        let events = self.services.peers.subscribe(peer);
+        let caller = self.peers[0]?;
+        match self.services.webrtc.pair([caller, peer]).await {
+            Ok(room) => self.room = Some(room),
+            Err(e) => {
+                self.hang_up(
+                    HangupSide::System,
+                    &format!("cannot join the call's room: {e}"),
+                );
+                return None;
+            }
+        }
+        self.answered_ms = Some(unix_ms());
+        self.callee.send(ServerMessage::Answered {
+            call_id: self.callee.call_id(),
+            sdp: Some(answer),
+        });
+        self.caller.send(ServerMessage::Answered {
+            call_id: self.caller.call_id(),
+            sdp: None,
+        });
+        Some(events)
+    }
+
+    /// Ends the call for both sides; `side` ended it.
+    fn hang_up(&mut self, side: HangupSide, why: &str) {
+        let (for_caller, for_callee) = match (side, why) {
+            (_, "no_answer") => ("no_answer", "not_answered"),
+            (HangupSide::Callee, "rejected") => ("rejected", "rejected"),
+            (HangupSide::Caller, _) => ("hangup", "remote_hangup"),
+            (HangupSide::Callee, _) => ("remote_hangup", "hangup"),
+            (HangupSide::System, w) => (w, w),
+        };
+        self.caller.ended(for_caller, None);
+        self.callee.ended(for_callee, None);
+        self.end = Some((side, why.to_owned()));
+    }
+
+    /// Frees the room and the peers, and writes the CDR.
+    async fn finish(self) {
+        if let Some(room) = self.room {
+            let _ = self.services.webrtc.close_room(room).await;
+        }
+        for peer in self.peers.into_iter().flatten() {
+            let _ = self.services.webrtc.remove_peer(peer).await;
+        }
+        let (hangup, reason) = self
+            .end
+            .unwrap_or((HangupSide::System, "the gateway stopped".into()));
+        let end_ms = unix_ms();
+        let cdr = Cdr {
+            call_id: format!("{}-{}", self.spec.caller.0, self.spec.caller.1),
+            attempt: 0,
+            leg: LegKind::Browser,
+            trunk_in: format!("webrtc:{}", self.spec.account),
+            trunk_out: None,
+            caller: self.spec.users.0.clone(),
+            callee: format!("user:{}", self.spec.users.1),
+            callee_normalized: String::new(),
+            prefix: None,
+            rate_per_min_nano: 0,
+            start_ms: self.started_ms,
+            first_ring_ms: Some(self.started_ms),
+            answer_ms: self.answered_ms,
+            end_ms,
+            duration_s: crate::cdr::billable_s(self.answered_ms, end_ms),
+            cost_nano: 0,
+            sip_code: if self.answered_ms.is_some() { 200 } else { 487 },
+            hangup,
+            reason,
+            queue: None,
+            agent: None,
+            queue_wait_ms: None,
+        };
+        if let Some(cdrs) = &self.services.cdrs {
+            if let Err(e) = cdrs.send(cdr) {
+                tracing::warn!("CDR not recorded: {e}");
+            }
+        }
+    }
+}
+
+/// Whether a peer's event (or its channel closing) means its media is gone.
+fn gone(event: Option<&MediaEvent>) -> bool {
+    matches!(event, None | Some(MediaEvent::PeerDisconnected(..)))
+}

@@ -1,0 +1,137 @@
+//! Browser-to-browser calls through the running gateway: two str0m browsers on `/ws`,
+//! one calling `user:bob`, the other accepting; audio forwarded by dcx's SFU both ways
+//! without transcoding, checked by frequency (Opus in, Opus out), and the CDR written.
+//! Ports from `30_000` on.
+
+mod support;
+
+use dcx_signaling::{Claims, Role, TokenKey};
+use serde_json::{json, Value};
+use support::media::ToneMeter;
+use support::webrtc_client::Browser;
+use support::ws_client::{call_frame, hello_frame, strs, Ws};
+use support::Gateway;
+
+const TOKEN_KEY: &str = "dcx-demo-signing-key-change-me!!";
+const DECK: &str = "prefix,carrier,rate\n1555,carrier-b,0.01\n";
+
+fn token(user: &str) -> String {
+    TokenKey::new(TOKEN_KEY.as_bytes()).unwrap().sign(&Claims {
+        account: "demo".into(),
+        user: user.into(),
+        role: Role::Softphone,
+        exp: 4_102_444_800,
+    })
+}
+
+struct Dcx {
+    gw: Gateway,
+    webrtc: u16,
+}
+
+impl Dcx {
+    fn start(name: &str, base: u16) -> Self {
+        let webrtc = base + 61;
+        let config = format!(
+            "[server]\nhttp_listen = \"127.0.0.1:0\"\n\
+             [sip]\nlisten = \"127.0.0.1:0\"\n\
+             [media]\nrtp_ports = \"{}-{}\"\npublic_ip = \"127.0.0.1\"\nwebrtc_port = {webrtc}\n\
+             [signaling]\ntoken_key = \"{TOKEN_KEY}\"\n\
+             [routing]\ndeck = \"deck.csv\"\n\
+             [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{base}\"\noptions_interval_s = 0\n",
+            base + 70,
+            base + 99,
+        );
+        let gw = Gateway::start(name, &config, &[("deck.csv", DECK)]);
+        gw.wait_for("webrtc listening");
+        Self { gw, webrtc }
+    }
+
+    fn login(&self, user: &str) -> Ws {
+        let mut ws = Ws::connect(self.gw.http_addr(), self.webrtc);
+        ws.send(&hello_frame(&token(user), None));
+        let welcome = ws.next("welcome");
+        assert_eq!(welcome["user"], user, "{welcome}");
+        ws
+    }
+}
+
+/// The next frame, which must be of `kind` for `call_id`.
+fn expect(ws: &mut Ws, kind: &str, call_id: &str) -> Value {
+    let frame = ws.next(kind);
+    assert_eq!(
+        strs(&frame, ["type", "call_id"]),
+        [kind, call_id],
+        "{frame}"
+    );
+    frame
+}
+
+#[test]
+fn a_browser_calls_another_by_name_and_they_hear_each_other() {
+    let dcx = Dcx::start("user-call", 30_000);
+    let mut alice = dcx.login("alice");
+    let mut bob = dcx.login("bob");
+
+    let (alice_browser, offer) = Browser::talking(1000.0);
+    alice.send(&call_frame("a1", "user:bob", &offer));
+    let trying = expect(&mut alice, "trying", "a1");
+    let alice_media = alice.start_media(alice_browser, trying["sdp"].as_str().unwrap());
+
+    let incoming = bob.next("incoming");
+    assert_eq!(incoming["type"], "incoming", "{incoming}");
+    assert_eq!(incoming["from"], "user:alice", "{incoming}");
+    assert!(incoming.get("queue").is_none(), "{incoming}");
+    let bob_call = incoming["call_id"].as_str().unwrap().to_owned();
+    let ringing = expect(&mut alice, "ringing", "a1");
+    assert_eq!(ringing["early_media"], false);
+
+    let (bob_browser, bob_offer) = Browser::talking(600.0);
+    bob.send(&json!({"type": "accept", "call_id": bob_call, "sdp": bob_offer}).to_string());
+    let answered = expect(&mut bob, "answered", &bob_call);
+    let bob_media = bob.start_media(bob_browser, answered["sdp"].as_str().unwrap());
+    let answered = expect(&mut alice, "answered", "a1");
+    assert!(answered.get("sdp").is_none(), "{answered}");
+
+    // Each hears the other's tone: forwarded Opus, decoded by the receiving browser.
+    let mut at_alice = ToneMeter::opus(600.0);
+    alice_media.hear(&mut at_alice, 50);
+    let mut at_bob = ToneMeter::opus(1000.0);
+    bob_media.hear(&mut at_bob, 50);
+
+    bob.send(&json!({"type": "hangup", "call_id": bob_call}).to_string());
+    bob.expect_ended(&bob_call, "hangup");
+    alice.expect_ended("a1", "remote_hangup");
+
+    let cdrs = dcx.gw.cdrs(1);
+    let call = &cdrs[0];
+    assert_eq!(call["leg"], "browser", "{call}");
+    assert_eq!(call["caller"], "alice", "{call}");
+    assert_eq!(call["callee"], "user:bob", "{call}");
+    assert_eq!(call["hangup"], "callee", "{call}");
+    assert!(call["answer_ms"].is_i64(), "{call}");
+    drop((alice_media, bob_media));
+}
+
+#[test]
+fn a_call_to_a_user_who_is_not_connected_or_rejects_ends_cleanly() {
+    let dcx = Dcx::start("user-call-refused", 30_100);
+    let mut alice = dcx.login("alice");
+    // Nobody named carol is connected: refused before any media is set up.
+    let (_, offer) = Browser::new();
+    let refused = alice.expect_error(&call_frame("a1", "user:carol", &offer), "no_route");
+    assert_eq!(refused["call_id"], "a1", "{refused}");
+
+    let mut bob = dcx.login("bob");
+    alice.send(&call_frame("a2", "user:bob", &offer));
+    expect(&mut alice, "trying", "a2");
+    let incoming = bob.next("incoming");
+    let bob_call = incoming["call_id"].as_str().unwrap().to_owned();
+    bob.send(&json!({"type": "reject", "call_id": bob_call}).to_string());
+    expect(&mut alice, "ringing", "a2");
+    alice.expect_ended("a2", "rejected");
+    bob.expect_ended(&bob_call, "rejected");
+    // Both sockets live on.
+    alice.send(r#"{"type":"ping","seq":3}"#);
+    assert_eq!(alice.next("pong"), json!({"type": "pong", "seq": 3}));
+}
