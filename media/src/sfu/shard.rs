@@ -106,6 +106,19 @@ impl Sfu {
         added
     }
 
+    /// [`MediaCore::add_peer_with`]: the answer asks for narrowband Opus when
+    /// `narrowband` (a peer bridged to G.711).
+    pub fn add_peer_with(
+        &mut self,
+        now: Instant,
+        offer_sdp: &str,
+        narrowband: bool,
+    ) -> Result<(PeerId, String), MediaError> {
+        let added = self.core.add_peer_with(now, offer_sdp, narrowband);
+        self.pump(now);
+        added
+    }
+
     /// [`MediaCore::remove_peer`], after the peer leaves its room.
     pub fn remove_peer(&mut self, now: Instant, peer: PeerId) -> Result<(), MediaError> {
         self.forget_member(now, peer);
