@@ -606,6 +606,7 @@ async fn start_sip(
             seed: seed.rotate_left(17),
             media: media_ports(config),
             dids: crate::sip::calls::Did::from_config(&config.dids),
+            limits: crate::call::limits::Limits::from_config(&config.accounts),
         }
     };
     let mut relays = crate::media_relay::Relays::new(gateway.rtp_stats.clone());

@@ -4,54 +4,45 @@
 //! of the test (`support::media`); the agents are str0m browsers over `/ws`
 //! (`support::ws_client`, `support::webrtc_client`) with agent tokens, taking the calls
 //! the contact center offers them (`incoming`, `accept` with the browser's offer,
-//! `reject`, `hangup`; `agent_state` both ways, `docs/signaling.md`).
+//! `reject`, `hangup`, `transfer`; `agent_state` both ways, `docs/signaling.md`). The
+//! gateway, the caller and the agents' sockets are `support::contact`'s.
 //!
 //! Audio is checked by frequency: the queue's hold tone (440 Hz, 1 s on and 2 s off)
 //! window by window at the caller's socket while it waits; then the caller talks
 //! 1 kHz as PCMU (to wherever dcx's RTP comes from) and the agent's browser 600 Hz as
 //! Opus, and each side counts the 20 ms windows that carry the other's tone (and the
-//! caller, that no hold tone comes once the agent's voice does). Every wait ends on an
+//! caller, that no hold tone comes once the agent's voice does). After a blind
+//! transfer the caller hears the hold tone again, then the next browser's voice (800 Hz,
+//! then 700 Hz), and none of the one before. Every wait ends on an
 //! event (a frame, a datagram, an exit) with a limit; the one exception is the wait of
 //! a few milliseconds that puts two agents' idle stamps in different milliseconds, which
 //! says so.
 //!
-//! Ports as in `browser.rs`: one fixed block per test from `28_000` on (`transit.rs`
-//! holds `25_000` to `26_499`, `browser.rs` `27_000` to `27_899`); dcx's HTTP port is
+//! Ports as in `browser.rs`: one fixed block per test from `28_000` on, and the
+//! transfer tests' from `32_000` on (`transit.rs` holds `25_000` to `26_499`,
+//! `browser.rs` `27_000` to `27_899`, `api.rs` `29_000` on, `user_calls.rs` `30_000`
+//! on, the demo config's RTP `31_000` to `31_999`; the kernel's ephemeral ports start at
+//! `32_768`, so the last block below them is `32_600`); dcx's HTTP port is
 //! `127.0.0.1:0`, read from its log. sipp runs with `-m 1` and `-timeout 30s` and is
 //! killed on drop. Without `sipp` on PATH the tests fail loudly: `./scripts/test`
 //! installs it.
 
 mod support;
 
-use std::collections::VecDeque;
-use std::fmt;
 use std::time::{Duration, Instant};
 
-use dcx_signaling::{Claims, Role, TokenKey};
 use serde_json::{json, Value};
-use support::media::{carrier_media_talking, Heard, Media, ToneMeter, WAIT};
-use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
-use support::webrtc_client::{Browser, BrowserCommand};
-use support::ws_client::{hello_frame, strs, Ws};
-use support::Gateway;
+use support::contact::{
+    CallerEar, Dcx, Ports, AGENT_HZ, CALLER_HZ, HOLD_OFF, HOLD_ON, NUMBER, TONE_WINDOWS,
+};
+use support::media::ToneMeter;
+use support::sipp::have_sipp;
+use support::ws_client::strs;
 
-/// The DID the caller dials.
-const NUMBER: &str = "15550100";
-/// A route for everything else, so that only `[[dids]]` keeps the call off carrier-b.
-const DECK: &str = "prefix,carrier,rate\n1,carrier-b,0.01\n";
-/// The gateway's `[signaling] token_key` (the demo key).
-const TOKEN_KEY: &str = "dcx-demo-signing-key-change-me!!";
-/// The queue's hold tone.
-const HOLD_HZ: f64 = 440.0;
-/// What the caller says (PCMU at 8 kHz).
-const CALLER_HZ: f64 = 1000.0;
-/// What the agent's browser says (Opus at 48 kHz).
-const AGENT_HZ: f64 = 600.0;
-/// Windows with the right tone each way before a call counts as talking (1 s).
-const TONE_WINDOWS: usize = 50;
-/// The hold tone's cadence in 20 ms frames: 1 s on, 2 s off.
-const HOLD_ON: usize = 50;
-const HOLD_OFF: usize = 100;
+/// The voice of the browser that takes the caller after a transfer (Opus at 48 kHz).
+const SECOND_HZ: f64 = 800.0;
+/// The voice of the browser after a second transfer.
+const THIRD_HZ: f64 = 700.0;
 
 #[test]
 fn a_did_call_goes_to_the_longest_idle_agent_then_the_next_when_it_rings_out() {
@@ -309,361 +300,165 @@ fn a_caller_nobody_takes_gets_480_when_the_max_wait_passes() {
     assert!(waited >= 1000, "{record}");
 }
 
-// ---------------------------------------------------------------------------------------
-// The gateway: ports, config, the caller and the agents.
+#[test]
+fn an_agent_transfers_the_caller_to_another_agent_who_takes_it() {
+    if !have_sipp() {
+        return;
+    }
+    let queue = "wrap_up_s = 1\nhold_tone_hz = 440\n";
+    let dcx = Dcx::start("agents-transfer-user", Ports::new(32_000), queue);
+    let mut agent1 = dcx.agent("agent1");
+    agent1.set_state("available");
+    let mut agent2 = dcx.agent("agent2");
+    agent2.set_state("away");
+    let mut caller = dcx.caller("uac_queue_wait_bye.xml");
+    let call_id = agent1.expect_incoming(&dcx.caller_uri());
+    agent1.expect_state("busy");
+    let browser1 = agent1.accept(&call_id, AGENT_HZ);
+    let mut at_agent1 = ToneMeter::opus(CALLER_HZ);
+    browser1.hear(&mut at_agent1, TONE_WINDOWS);
+    caller.hear_agent(TONE_WINDOWS);
 
-/// Ports of one test, `base` .. `base + 100`: the caller's SIP port `+2`, its sipp's
-/// RTP (`-mp`) `+10`, the caller's media socket `+40`, sipp's control port `+50`, dcx's
-/// WebRTC port `+61`, its `[media] rtp_ports` `+70` to `+99`; carrier-b's SIP address
-/// `+0` (nothing listens: no call may go there).
-#[derive(Clone, Copy)]
-struct Ports {
-    base: u16,
-    caller_sip: u16,
-    caller_rtp: u16,
-    webrtc: u16,
+    // Refused, and the call stays up: a number (transfers go to agents and queues), and
+    // agent2 while it is away.
+    for to in ["15551234567", "user:agent2"] {
+        let transfer = json!({"type": "transfer", "call_id": call_id, "to": to});
+        let e = agent1.expect_error(&transfer, "bad_state", &call_id);
+        println!("transfer to {to}: {e}");
+    }
+    browser1.hear(&mut at_agent1, TONE_WINDOWS);
+    caller.hear_agent(TONE_WINDOWS);
+    println!("after the refusals: caller -> agent1 {at_agent1}");
+    assert!(caller.sipp.is_running(), "the caller's call ended");
+
+    // To agent2, available now: agent1 leaves the call, agent2 is offered the same call.
+    agent2.set_state("available");
+    let before = agent1.log.len();
+    let transferred = Instant::now();
+    agent1.transfer(&call_id, "user:agent2");
+    agent1.expect_ended(&call_id, "transferred");
+    agent1.expect_wrap_up(1);
+    println!(
+        "agent1 after the transfer, in order: {:?}",
+        &agent1.log[before..]
+    );
+    assert_eq!(agent2.expect_incoming(&dcx.caller_uri()), call_id);
+    println!(
+        "agent2 offered {:?} after the transfer",
+        agent2.at - transferred
+    );
+    agent2.expect_state("busy");
+    // agent1's browser has no call any more: its hang-up does not reach the caller.
+    let hangup = json!({"type": "hangup", "call_id": call_id});
+    agent1.expect_error(&hangup, "unknown_call", &call_id);
+
+    // The caller hears the hold tone (and not agent1) until agent2 answers.
+    caller.ear = CallerEar::after_transfer(AGENT_HZ, SECOND_HZ);
+    caller.listen("the hold tone after the transfer", |e| e.hold.right >= 1);
+    println!(
+        "the hold tone is back {:?} after the transfer",
+        transferred.elapsed()
+    );
+    caller.listen("half a second of hold tone", |e| e.hold.right >= 25);
+    let browser2 = agent2.accept(&call_id, SECOND_HZ);
+    let mut at_agent2 = ToneMeter::opus(CALLER_HZ);
+    browser2.hear(&mut at_agent2, TONE_WINDOWS);
+    println!("caller -> dcx -> agent2: {at_agent2}");
+    caller.hear_agent(TONE_WINDOWS);
+    assert_eq!(caller.ear.stale_after_hold, 0, "{}", caller.ear);
+    agent1.expect_state("available");
+
+    agent2.hang_up(&call_id);
+    // The caller got the BYE and answered it.
+    caller.sipp.assert_success();
+    agent2.expect_wrap_up(1);
+    agent2.expect_state("available");
+    agent1.assert_quiet();
+    agent2.assert_quiet();
+    drop((browser1, browser2));
+
+    let record = dcx.call_record();
+    println!("CDR: {record}");
+    assert_eq!(
+        strs(&record, ["queue", "hangup", "trunk_in", "callee"]),
+        ["support", "callee", "origin-a", NUMBER],
+        "{record}"
+    );
+    assert_eq!(record["sip_code"], 200, "{record}");
 }
 
-impl Ports {
-    fn new(base: u16) -> Self {
-        Self {
-            base,
-            caller_sip: base + 2,
-            caller_rtp: base + 40,
-            webrtc: base + 61,
-        }
+#[test]
+fn a_transfer_to_the_queue_offers_the_caller_again() {
+    if !have_sipp() {
+        return;
     }
-}
+    let queue = "wrap_up_s = 1\nhold_tone_hz = 440\n";
+    let dcx = Dcx::start("agents-transfer-queue", Ports::new(32_100), queue);
+    let mut agent1 = dcx.agent("agent1");
+    agent1.set_state("available");
+    let mut agent2 = dcx.agent("agent2");
+    agent2.set_state("away");
+    let mut caller = dcx.caller("uac_queue_wait_bye.xml");
+    let call_id = agent1.expect_incoming(&dcx.caller_uri());
+    agent1.expect_state("busy");
+    let first = agent1.accept(&call_id, AGENT_HZ);
+    caller.hear_agent(TONE_WINDOWS / 2);
 
-/// One test's gateway: agents agent1 and agent2 (skill support), queue `support`, the
-/// DID [`NUMBER`] for it, trunk `origin-a` for loopback callers.
-struct Dcx {
-    gw: Gateway,
-    ports: Ports,
-    /// dcx's SIP address.
-    sip: String,
-}
+    // Back to the queue with agent2 away: agent1 is offered it again, after its wrap-up.
+    let transferred = Instant::now();
+    agent1.transfer(&call_id, "queue:support");
+    agent1.expect_ended(&call_id, "transferred");
+    agent1.expect_wrap_up(1);
+    caller.ear = CallerEar::after_transfer(AGENT_HZ, SECOND_HZ);
+    caller.listen("the hold tone after the transfer", |e| e.hold.right >= 1);
+    agent1.expect_state("available");
+    assert_eq!(agent1.expect_incoming(&dcx.caller_uri()), call_id);
+    let again = agent1.at - transferred;
+    println!("agent1 offered again {again:?} after the transfer (wrap_up_s = 1)");
+    assert!(again >= Duration::from_millis(900), "{again:?}");
+    agent1.expect_state("busy");
+    let second = agent1.accept(&call_id, SECOND_HZ);
+    caller.hear_agent(TONE_WINDOWS / 2);
+    assert_eq!(caller.ear.stale_after_hold, 0, "{}", caller.ear);
+    let mut at_agent1 = ToneMeter::opus(CALLER_HZ);
+    second.hear(&mut at_agent1, TONE_WINDOWS / 2);
+    println!("caller -> dcx -> agent1's second browser: {at_agent1}");
 
-impl Dcx {
-    /// The gateway with `queue` as extra lines of the `support` queue. OPTIONS probing
-    /// is off. Returns once dcx listens for SIP.
-    fn start(name: &str, ports: Ports, queue: &str) -> Self {
-        let config = format!(
-            "[server]\nhttp_listen = \"127.0.0.1:0\"\n\
-             [sip]\nlisten = \"127.0.0.1:0\"\n\
-             [media]\nrtp_ports = \"{}-{}\"\npublic_ip = \"127.0.0.1\"\nwebrtc_port = {}\n\
-             [signaling]\ntoken_key = \"{TOKEN_KEY}\"\n\
-             [routing]\ndeck = \"deck.csv\"\n\
-             [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{}\"\noptions_interval_s = 0\n\
-             [[trunks]]\nname = \"origin-a\"\ninbound_from = [\"127.0.0.1/32\"]\n\
-             [[agents]]\nuser = \"agent1\"\nskills = {{ support = 5 }}\n\
-             [[agents]]\nuser = \"agent2\"\nskills = {{ support = 5 }}\n\
-             [[queues]]\nname = \"support\"\nstrategy = \"longest-idle\"\n\
-             skills = {{ support = 1 }}\n{queue}\
-             [[dids]]\nnumber = \"{NUMBER}\"\nqueue = \"support\"\n",
-            ports.base + 70,
-            ports.base + 99,
-            ports.webrtc,
-            ports.base,
-        );
-        let gw = Gateway::start(name, &config, &[("deck.csv", DECK)]);
-        let sip = gw.wait_for_addr("sip listening");
-        Self { gw, ports, sip }
-    }
+    // Back to the queue with agent2 available: offered to agent2 at once.
+    agent2.set_state("available");
+    let transferred = Instant::now();
+    agent1.transfer(&call_id, "queue:support");
+    agent1.expect_ended(&call_id, "transferred");
+    agent1.expect_wrap_up(1);
+    assert_eq!(agent2.expect_incoming(&dcx.caller_uri()), call_id);
+    let at_once = agent2.at - transferred;
+    println!("agent2 offered {at_once:?} after the transfer");
+    assert!(at_once < Duration::from_millis(900), "{at_once:?}");
+    agent2.expect_state("busy");
+    caller.ear = CallerEar::after_transfer(SECOND_HZ, THIRD_HZ);
+    caller.listen("the hold tone after the transfer", |e| e.hold.right >= 10);
+    let third = agent2.accept(&call_id, THIRD_HZ);
+    let mut at_agent2 = ToneMeter::opus(CALLER_HZ);
+    third.hear(&mut at_agent2, TONE_WINDOWS / 2);
+    println!("caller -> dcx -> agent2: {at_agent2}");
+    caller.hear_agent(TONE_WINDOWS / 2);
+    assert_eq!(caller.ear.stale_after_hold, 0, "{}", caller.ear);
+    agent1.expect_state("available");
 
-    /// `user`'s browser: connected, `hello` with its agent token, `welcome` checked.
-    fn agent(&self, user: &'static str) -> Agent {
-        let mut ws = Ws::connect(self.gw.http_addr(), self.ports.webrtc);
-        ws.send(&hello_frame(&agent_token(user), None));
-        let welcome = ws.next("welcome");
-        assert_eq!(
-            strs(&welcome, ["type", "user", "account", "role"]),
-            ["welcome", user, "demo", "agent"],
-            "{welcome}"
-        );
-        Agent {
-            user,
-            ws,
-            states: VecDeque::new(),
-            at: Instant::now(),
-            wrap_up_at: Instant::now(),
-        }
-    }
+    agent2.hang_up(&call_id);
+    caller.sipp.assert_success();
+    agent2.expect_wrap_up(1);
+    agent2.expect_state("available");
+    agent1.assert_quiet();
+    agent2.assert_quiet();
+    drop((first, second, third));
 
-    /// The caller's sipp running `name` (a `uac_queue_*.xml`), its media at the test's
-    /// socket.
-    fn caller_sipp(&self, name: &str) -> Sipp {
-        let (file, rtp) = (scenario(name), self.ports.caller_rtp.to_string());
-        let args = [
-            "-sf", &file, "-key", "rtp_port", &rtp, &self.sip, "-s", NUMBER,
-        ];
-        let base = self.ports.base;
-        let at = SippPorts {
-            sip: self.ports.caller_sip,
-            media: base + 10,
-            control: base + 50,
-        };
-        Sipp::start(&self.gw.dir, "caller", &args, at)
-    }
-
-    /// The caller: its media socket (talking [`CALLER_HZ`] back to dcx once dcx's RTP
-    /// comes), then its sipp running `name`.
-    fn caller(&self, name: &str) -> Caller {
-        let media = carrier_media_talking(self.ports.caller_rtp, CALLER_HZ);
-        let sipp = self.caller_sipp(name);
-        Caller {
-            sipp,
-            media,
-            ear: CallerEar::default(),
-        }
-    }
-
-    /// The caller's From URI, as `incoming` names it.
-    fn caller_uri(&self) -> String {
-        format!("sip:sipp@127.0.0.1:{}", self.ports.caller_sip)
-    }
-
-    /// The CDR of the one call (an inbound call has no attempt records).
-    fn call_record(&self) -> Value {
-        let mut records = self.gw.cdrs(1);
-        let record = records.remove(0);
-        assert_eq!(strs(&record, ["leg"]), ["sip"], "{record}");
-        assert_eq!(record["attempt"], 0, "{record}");
-        record
-    }
-}
-
-fn agent_token(user: &str) -> String {
-    let claims = Claims {
-        account: "demo".into(),
-        user: user.into(),
-        role: Role::Agent,
-        exp: 4_102_444_800,
-    };
-    TokenKey::new(TOKEN_KEY.as_bytes()).unwrap().sign(&claims)
-}
-
-/// An agent's browser: its WebSocket, with the `agent_state` frames kept in order apart
-/// from the rest (they come between the others as dcx's state changes).
-struct Agent {
-    user: &'static str,
-    ws: Ws,
-    /// `agent_state` frames read while waiting for something else, and when.
-    states: VecDeque<(Instant, Value)>,
-    /// When the last frame returned came.
-    at: Instant,
-    /// When `wrap_up` came.
-    wrap_up_at: Instant,
-}
-
-impl Agent {
-    fn send(&mut self, frame: &Value) {
-        self.ws.send(&frame.to_string());
-    }
-
-    /// Chooses a presence; dcx confirms it.
-    fn set_state(&mut self, state: &str) {
-        self.send(&json!({"type": "agent_state", "state": state}));
-        self.expect_state(state);
-    }
-
-    /// The next frame that is not `agent_state`.
-    fn next(&mut self, what: &str) -> Value {
-        loop {
-            let frame = self.ws.next(what);
-            let at = Instant::now();
-            if frame["type"] == "agent_state" {
-                self.states.push_back((at, frame));
-                continue;
-            }
-            self.at = at;
-            return frame;
-        }
-    }
-
-    /// The next `agent_state` frame is `state` (without `wrap_up_remaining_s`).
-    fn expect_state(&mut self, state: &str) {
-        let frame = self.next_state(state);
-        let want = json!({"type": "agent_state", "state": state});
-        assert_eq!(frame, want, "{}", self.user);
-    }
-
-    /// The next `agent_state` frame is `wrap_up` with `remaining_s` left.
-    fn expect_wrap_up(&mut self, remaining_s: u64) {
-        let frame = self.next_state("wrap_up");
-        let want = json!({"type": "agent_state", "state": "wrap_up",
-            "wrap_up_remaining_s": remaining_s});
-        assert_eq!(frame, want, "{}", self.user);
-        self.wrap_up_at = self.at;
-    }
-
-    fn next_state(&mut self, what: &str) -> Value {
-        let (at, frame) = self.states.pop_front().unwrap_or_else(|| {
-            let frame = self.ws.next(what);
-            let user = self.user;
-            assert_eq!(frame["type"], "agent_state", "{user}: {frame} for {what}");
-            (Instant::now(), frame)
-        });
-        self.at = at;
-        frame
-    }
-
-    /// An `incoming` from `from` in queue `support`; its call id (`q-` and 16 hex).
-    fn expect_incoming(&mut self, from: &str) -> String {
-        let frame = self.next("incoming");
-        let id = frame["call_id"].as_str().unwrap_or_default().to_owned();
-        let want = json!({"type": "incoming", "call_id": id, "from": from, "queue": "support"});
-        assert_eq!(frame, want, "{}", self.user);
-        let hex = id.strip_prefix("q-").unwrap_or_default();
-        assert!(
-            hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-            "{frame}"
-        );
-        id
-    }
-
-    /// `ended` for `call_id` with `reason` and nothing else.
-    fn expect_ended(&mut self, call_id: &str, reason: &str) {
-        let frame = self.next("ended");
-        let want = json!({"type": "ended", "call_id": call_id, "reason": reason});
-        assert_eq!(frame, want, "{}", self.user);
-    }
-
-    /// Accepts the offer with a fresh browser talking `hz`: `answered` with dcx's
-    /// answer, on which the browser's media starts.
-    fn accept(&mut self, call_id: &str, hz: f64) -> Media<BrowserCommand> {
-        let (browser, offer) = Browser::talking(hz);
-        self.send(&json!({"type": "accept", "call_id": call_id, "sdp": offer}));
-        let answered = self.next("answered");
-        let got = strs(&answered, ["type", "call_id"]);
-        assert_eq!(got, ["answered", call_id], "{answered}");
-        let answer = answered["sdp"]
-            .as_str()
-            .expect("answered carries dcx's answer");
-        self.ws.start_media(browser, answer)
-    }
-
-    /// Hangs up: `ended` with `hangup` comes back (and the caller's leg's `sip_code`,
-    /// which this does not check).
-    fn hang_up(&mut self, call_id: &str) {
-        self.send(&json!({"type": "hangup", "call_id": call_id}));
-        let frame = self.next("ended");
-        let got = strs(&frame, ["type", "call_id", "reason"]);
-        assert_eq!(got, ["ended", call_id, "hangup"], "{}: {frame}", self.user);
-    }
-
-    /// Nothing more came: no `agent_state` left over, and no frame waiting in the socket
-    /// (what dcx sent has arrived by now: this reads with a short limit, no event to
-    /// wait for).
-    fn assert_quiet(&mut self) {
-        assert!(self.states.is_empty(), "{}: {:?}", self.user, self.states);
-        let more = self.ws.next_within(Duration::from_millis(20));
-        assert!(more.is_none(), "{}: unexpected {more:?}", self.user);
-    }
-}
-
-/// The PSTN caller: sipp, its media socket, and what it heard.
-struct Caller {
-    // Dropped in this order: sipp (killed if still running), then the socket.
-    sipp: Sipp,
-    media: Media,
-    ear: CallerEar,
-}
-
-impl Caller {
-    /// Feeds what the caller's socket hears to its ear until `done`; panics after
-    /// [`WAIT`].
-    fn listen(&mut self, what: &str, done: impl Fn(&CallerEar) -> bool) {
-        let deadline = Instant::now() + WAIT;
-        while !done(&self.ear) {
-            let Some(heard) = self.media.next(deadline) else {
-                panic!("the caller: no {what} within {WAIT:?}; heard {}", self.ear);
-            };
-            self.ear.feed(&heard);
-        }
-    }
-
-    /// Listens until `windows` windows of the agent's tone came, and checks that no
-    /// hold tone came after the first of them.
-    fn hear_agent(&mut self, windows: usize) {
-        let target = self.ear.agent.right + windows;
-        self.listen("the agent's voice", |e| e.agent.right >= target);
-        println!("agent1 -> dcx -> caller: {}", self.ear.agent);
-        println!("the caller before the agent's voice: {}", self.ear);
-        assert_eq!(
-            self.ear.hold_after_agent, 0,
-            "the hold tone went on under the agent's voice: {}",
-            self.ear
-        );
-    }
-}
-
-/// A stretch of the caller's audio before the agent's voice: hold tone or not.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    tone: bool,
-    windows: usize,
-}
-
-/// What the caller heard, 20 ms window by window: the hold tone's runs (on and off)
-/// until the agent's voice started, then the agent's tone.
-struct CallerEar {
-    hold: ToneMeter,
-    agent: ToneMeter,
-    runs: Vec<Run>,
-    /// Hold-tone windows after the agent's voice started.
-    hold_after_agent: usize,
-    first_at: Option<Instant>,
-}
-
-impl Default for CallerEar {
-    fn default() -> Self {
-        Self {
-            hold: ToneMeter::pcmu(HOLD_HZ),
-            agent: ToneMeter::pcmu(AGENT_HZ),
-            runs: Vec::new(),
-            hold_after_agent: 0,
-            first_at: None,
-        }
-    }
-}
-
-impl CallerEar {
-    fn feed(&mut self, heard: &Heard) {
-        self.first_at.get_or_insert(heard.at);
-        let (windows, right) = (self.hold.windows, self.hold.right);
-        self.hold.feed(heard);
-        self.agent.feed(heard);
-        let (new, tone) = (self.hold.windows - windows, self.hold.right - right);
-        if self.agent.right > 0 {
-            self.hold_after_agent += tone;
-            return;
-        }
-        // A datagram of 20 ms is one window; a longer one counts its tone first.
-        for k in 0..new {
-            let tone = k < tone;
-            match self.runs.last_mut() {
-                Some(run) if run.tone == tone => run.windows += 1,
-                _ => self.runs.push(Run { tone, windows: 1 }),
-            }
-        }
-    }
-}
-
-/// The runs as `on 50, off 100, ...` (20 ms windows), and the meters.
-impl fmt::Display for CallerEar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let runs: Vec<String> = self
-            .runs
-            .iter()
-            .map(|r| format!("{} {}", if r.tone { "on" } else { "off" }, r.windows))
-            .collect();
-        write!(
-            f,
-            "hold tone runs [{}] ({}); {} hold windows after the agent's voice",
-            runs.join(", "),
-            self.hold,
-            self.hold_after_agent
-        )
-    }
+    let record = dcx.call_record();
+    println!("CDR: {record}");
+    assert_eq!(
+        strs(&record, ["queue", "hangup"]),
+        ["support", "callee"],
+        "{record}"
+    );
+    assert_eq!(record["sip_code"], 200, "{record}");
 }

@@ -3,6 +3,8 @@
 //! ICE, DTLS and Opus against dcx's one WebRTC port; `support::webrtc_client`), and sipp
 //! (Debian's `sip-tester`; `support::sipp`) plays the carriers with the scenarios in
 //! `tests/sipp/`, their media answered by a UDP socket of the test (`support::media`).
+//! The gateway, alice's login and the answered call are `support::pstn`'s (shared with
+//! `in_call.rs`: hold, unhold, mute).
 //!
 //! Audio is checked by frequency both ways: the browser talks 1 kHz as Opus, the
 //! carrier's socket 440 Hz as PCMU back to wherever dcx's RTP comes from; each side
@@ -22,24 +24,16 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use dcx_signaling::{Claims, Role, TokenKey};
-use serde_json::{json, Value};
+use serde_json::json;
 use support::media::{carrier_media, is_timeout, Media, ToneMeter, WAIT};
-use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
+use support::pstn::{alice, alice_token, Answered, Dcx, Ports, NUMBER, TOKEN_KEY, TONE_WINDOWS};
+use support::sipp::{have_sipp, scenario};
 use support::webrtc_client::{Browser, BrowserCommand};
-use support::ws_client::{call_frame, hello_frame, strs, Ws};
-use support::Gateway;
+use support::ws_client::{call_frame, hello_frame, strs};
 
-const NUMBER: &str = "15551234567";
+/// On the deck (carrier-b), and blocked by `[routing] blocked`.
 const BLOCKED_NUMBER: &str = "19005550100";
-/// carrier-b is the cheaper for 1555. 1900 has a route too, so that only the deny list
-/// keeps a call to it off the carriers.
-const DECK: &str =
-    "prefix,carrier,rate\n1555,carrier-b,0.01\n1555,carrier-c,0.02\n1900,carrier-b,0.50\n";
 const BLOCKED: &str = "blocked = [{ prefix = \"1900\", reason = \"US premium rate\" }]\n";
-/// The gateway's `[signaling] token_key` (the demo key).
-const TOKEN_KEY: &str = "dcx-demo-signing-key-change-me!!";
-/// Windows with the right tone each way before a call counts as talking (1 s).
-const TONE_WINDOWS: usize = 50;
 /// The carrier's telephone-event payload type (`uas_media_at*.xml`).
 const CARRIER_EVENT_PT: u8 = 101;
 
@@ -334,179 +328,6 @@ fn a_forged_or_expired_token_is_refused() {
     // The good connection did not notice.
     ws.send(r#"{"type":"ping","seq":8}"#);
     assert_eq!(ws.next("pong"), json!({"type": "pong", "seq": 8}));
-}
-
-// ---------------------------------------------------------------------------------------
-// The gateway: ports, config, tokens and frames.
-
-/// Ports of one test, `base` .. `base + 100`: sipp's RTP (`-mp`, up to 4 from there)
-/// at `+10` and `+20` and its control ports (`-cp`) from `+50` for the first and second
-/// sipp; dcx's `[media] rtp_ports` `+70` to `+99`.
-#[derive(Clone, Copy)]
-struct Ports {
-    base: u16,
-    carrier_b: u16,
-    carrier_c: u16,
-    /// The carrier's media: the test's socket its SDP answer points at.
-    carrier_rtp: u16,
-    /// dcx's one UDP port for every WebRTC peer.
-    webrtc: u16,
-}
-
-impl Ports {
-    fn new(base: u16) -> Self {
-        Self {
-            base,
-            carrier_b: base,
-            carrier_c: base + 1,
-            carrier_rtp: base + 40,
-            webrtc: base + 61,
-        }
-    }
-}
-
-/// One test's gateway, and what its browsers and carriers need to reach it.
-struct Dcx {
-    gw: Gateway,
-    ports: Ports,
-    grace_s: u64,
-}
-
-impl Dcx {
-    /// The gateway with `routing` as extra lines of `[routing]`, and a resume grace of
-    /// 30 s.
-    fn start(name: &str, ports: Ports, routing: &str) -> Self {
-        Self::with_grace(name, ports, routing, 30)
-    }
-
-    /// [`Dcx::start`] with `[signaling] resume_grace_s = grace_s`. OPTIONS probing is
-    /// off: sipp's scenarios would take a ping for an unexpected call. Returns once dcx
-    /// listens for SIP (after HTTP, in its log).
-    fn with_grace(name: &str, ports: Ports, routing: &str, grace_s: u64) -> Self {
-        let config = format!(
-            "[server]\nhttp_listen = \"127.0.0.1:0\"\n\
-             [sip]\nlisten = \"127.0.0.1:0\"\n\
-             [media]\nrtp_ports = \"{}-{}\"\npublic_ip = \"127.0.0.1\"\nwebrtc_port = {}\n\
-             [signaling]\ntoken_key = \"{TOKEN_KEY}\"\nresume_grace_s = {grace_s}\n\
-             [routing]\ndeck = \"deck.csv\"\n{routing}\
-             [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{}\"\noptions_interval_s = 0\n\
-             [[trunks]]\nname = \"carrier-c\"\naddress = \"127.0.0.1:{}\"\noptions_interval_s = 0\n",
-            ports.base + 70,
-            ports.base + 99,
-            ports.webrtc,
-            ports.carrier_b,
-            ports.carrier_c,
-        );
-        let gw = Gateway::start(name, &config, &[("deck.csv", DECK)]);
-        gw.wait_for("sip listening");
-        Self { gw, ports, grace_s }
-    }
-
-    /// A WebSocket to `/ws`, not authenticated yet.
-    fn connect(&self) -> Ws {
-        Ws::connect(self.gw.http_addr(), self.ports.webrtc)
-    }
-
-    /// Connected, and authenticated as alice with a valid token: a fresh session.
-    fn login(&self) -> (Ws, Value) {
-        let (ws, welcome) = self.hello(None);
-        assert_eq!(welcome["resumed_calls"], json!([]), "{welcome}");
-        (ws, welcome)
-    }
-
-    /// Connected, `hello` as alice (resuming with `resume`), and the `welcome`, checked
-    /// but for `resumed_calls`.
-    fn hello(&self, resume: Option<&str>) -> (Ws, Value) {
-        let mut ws = self.connect();
-        ws.send(&hello_frame(&alice_token(), resume));
-        let w = ws.next("welcome");
-        let (session, token) = (&w["session_id"], &w["resume_token"]);
-        let welcome = json!({"type": "welcome", "v": 1, "session_id": session,
-            "resume_token": token, "user": "alice", "account": "demo", "role": "softphone",
-            "resume_grace_s": self.grace_s, "resumed_calls": w["resumed_calls"]});
-        assert_eq!(w, welcome);
-        assert!(session.as_str().is_some_and(|s| s.starts_with("s-")), "{w}");
-        let hex32 = |t: &str| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit());
-        assert!(token.as_str().is_some_and(hex32), "{w}");
-        assert!(w["resumed_calls"].is_array(), "{w}");
-        (ws, w)
-    }
-
-    /// Carrier `name` (`carrier-b` or `carrier-c`) played by the test's `i`-th sipp
-    /// with `scenario` (its arguments).
-    fn carrier(&self, name: &str, scenario: &[String], i: u16) -> Sipp {
-        let sip = if name == "carrier-b" {
-            self.ports.carrier_b
-        } else {
-            self.ports.carrier_c
-        };
-        let base = self.ports.base;
-        let at = SippPorts {
-            sip,
-            media: base + 10 + 10 * i,
-            control: base + 50 + i,
-        };
-        Sipp::callee(&self.gw.dir, name, scenario, at)
-    }
-
-    /// A scenario whose SDP points the media at the test's carrier socket.
-    fn media_at(&self, name: &str) -> Vec<String> {
-        let (file, port) = (scenario(name), self.ports.carrier_rtp.to_string());
-        ["-sf", file.as_str(), "-key", "rtp_port", port.as_str()]
-            .map(str::to_owned)
-            .to_vec()
-    }
-}
-
-/// Call `c1` from a browser to [`NUMBER`], answered by carrier-b: sipp playing a
-/// `uas_media_at*.xml` scenario, its media at the test's socket.
-struct Answered {
-    // Dropped in this order: the browser, its socket, the carrier, the gateway.
-    browser: Media<BrowserCommand>,
-    ws: Ws,
-    welcome: Value,
-    carrier: Sipp,
-    carrier_media: Media,
-    dcx: Dcx,
-}
-
-impl Answered {
-    fn new(dcx: Dcx, scenario: &str) -> Self {
-        let carrier_media = carrier_media(dcx.ports.carrier_rtp);
-        let carrier = dcx.carrier("carrier-b", &dcx.media_at(scenario), 0);
-        let (mut ws, welcome) = dcx.login();
-        let browser = ws.call("c1", NUMBER);
-        ws.until_answered("c1");
-        Self {
-            browser,
-            ws,
-            welcome,
-            carrier,
-            carrier_media,
-            dcx,
-        }
-    }
-
-    /// The browser hangs up: `ended` with `hangup`, and the carrier got its BYE (and
-    /// answered it): its scenario ends only then.
-    fn hang_up(mut self) {
-        self.ws.send(r#"{"type":"hangup","call_id":"c1"}"#);
-        self.ws.expect_ended("c1", "hangup");
-        self.carrier.assert_success();
-    }
-}
-
-fn alice() -> Claims {
-    Claims {
-        account: "demo".into(),
-        user: "alice".into(),
-        role: Role::Softphone,
-        exp: 4_102_444_800,
-    }
-}
-
-fn alice_token() -> String {
-    TokenKey::new(TOKEN_KEY.as_bytes()).unwrap().sign(&alice())
 }
 
 // ---------------------------------------------------------------------------------------

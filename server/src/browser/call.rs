@@ -268,11 +268,8 @@ async fn run_inbound(
         inbound: true,
         held: false,
         muted: false,
-        hold_tone_hz: if hold_tone_hz > 0 {
-            hold_tone_hz
-        } else {
-            super::live::BROWSER_HOLD_TONE_HZ
-        },
+        // The queue's tone; 0 (silence) stays silence after a transfer too.
+        hold_tone_hz,
     };
     call.set_carrier(arrival.media);
     call.run(news, &mut commands).await;

@@ -25,7 +25,7 @@ use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, Times};
 use super::legs::body_of;
 use super::origin::InCallRequests;
 use super::{CallSetup, Routed};
-use dcx_routing::{AttemptOutcome, RouteError};
+use dcx_routing::AttemptOutcome;
 use dcx_sip::sdp::{AudioCapabilities, Codec, Negotiated};
 use dcx_sip::{Message, Method};
 use std::collections::VecDeque;
@@ -116,15 +116,16 @@ pub struct BrowserCall {
 }
 
 impl BrowserCall {
-    /// A call from `origin` that routing answered with `route`, its carrier leg's RTP
-    /// at `rtp` (`None`: no free port, the call fails with 503). `token` prefixes its
+    /// A call from `origin` that routing answered with `route` (or refused, with the
+    /// SIP status and why: a routing error, an account limit), its carrier leg's RTP at
+    /// `rtp` (`None`: no free port, the call fails with 503). `token` prefixes its
     /// identifiers, `seed` feeds its secrets. Sends the first INVITE, or ends at once.
     pub fn new(
         now: Instant,
         setup: &CallSetup,
         (token, seed): (u64, u64),
         origin: &BrowserOrigin,
-        route: Result<Routed, RouteError>,
+        route: Result<Routed, (u16, String)>,
         rtp: Option<(IpAddr, u16)>,
     ) -> Self {
         let mut ids = super::legs::Ids::new(token, seed);
@@ -173,7 +174,7 @@ impl BrowserCall {
             news: VecDeque::new(),
         };
         match route_err {
-            Some(e) => call.end(now, e.sip_status(), HangupSide::System, &e.to_string()),
+            Some((code, why)) => call.end(now, code, HangupSide::System, &why),
             None if rtp.is_none() => {
                 call.end(now, 503, HangupSide::System, "no free RTP port");
             }
@@ -187,6 +188,14 @@ impl BrowserCall {
         }
         call.flush();
         call
+    }
+
+    /// The account of the browser that placed it.
+    pub fn account(&self) -> &str {
+        self.parties
+            .trunk_in
+            .strip_prefix("webrtc:")
+            .unwrap_or_default()
     }
 
     /// The call's id in logs and CDRs (dcx's, not the browser's).

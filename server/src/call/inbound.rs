@@ -163,7 +163,13 @@ impl InboundCall {
     }
 
     /// An agent took the call: the 200 with our answer, retransmitted until the ACK.
+    /// Again after a blind transfer: the 200 went out already, and the CDR names the
+    /// agent who took the call last.
     pub fn answer(&mut self, now: Instant, agent: &str) {
+        if self.phase == Phase::Answered {
+            self.agent = Some(agent.to_owned());
+            return;
+        }
         if self.phase != Phase::Queued {
             return;
         }

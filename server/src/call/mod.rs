@@ -30,6 +30,7 @@ pub mod dialer;
 pub mod events;
 pub mod inbound;
 pub mod legs;
+pub mod limits;
 pub mod media;
 pub mod origin;
 pub mod records;

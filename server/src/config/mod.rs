@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+pub mod accounts;
 pub mod contact;
 pub mod sip;
 
@@ -59,6 +60,9 @@ pub struct Config {
     /// `[[dids]]`: called numbers that go to a queue instead of onward routing.
     #[serde(default)]
     pub dids: Vec<contact::DidSection>,
+    /// `[[accounts]]`: fraud limits of browser accounts.
+    #[serde(default)]
+    pub accounts: Vec<accounts::AccountSection>,
 }
 
 /// `[cdr]`.
@@ -313,6 +317,7 @@ fn field_at(text: &str, offset: usize) -> String {
 fn validate(config: &Config, loc: &mut Locator<'_>) {
     sip::validate(config, loc);
     contact::validate(config, loc);
+    accounts::validate(config, loc);
     let listen = &config.server.http_listen;
     if listen.get_ref().parse::<SocketAddr>().is_err() {
         loc.push(

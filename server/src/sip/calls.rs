@@ -50,6 +50,8 @@ pub struct Transit {
     /// Called numbers dcx answers itself for a queue (`[[dids]]`), checked before
     /// routing.
     pub dids: Vec<Did>,
+    /// Browser accounts' fraud limits (`[[accounts]]`).
+    pub limits: crate::call::limits::Limits,
 }
 
 /// One `[[dids]]` entry.
@@ -359,7 +361,20 @@ impl Calls {
         out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
     ) -> (u64, Option<(std::net::IpAddr, u16)>) {
         let (token, seed) = self.new_token();
-        let route = self.route(now, &origin.dialled);
+        let mut route = self
+            .route(now, &origin.dialled)
+            .map_err(|e| (e.sip_status(), e.to_string()));
+        if let Ok(r) = &route {
+            let live = self.live_calls_of(&origin.account);
+            let now_ms = self.transit.setup.clock.unix_ms(now);
+            if let Some(why) = self
+                .transit
+                .limits
+                .refuse(&origin.account, &r.number, live, now_ms)
+            {
+                route = Err((403, why));
+            }
+        }
         let unroutable = route.is_err();
         let rtp = match (&route, self.transit.media.as_mut()) {
             (Ok(r), Some(m)) if !r.targets.is_empty() => {
@@ -449,6 +464,12 @@ impl Calls {
             _ => return,
         }
         self.after(now, token, out);
+    }
+
+    /// Browser calls of `account` not ended yet.
+    fn live_calls_of(&self, account: &str) -> u32 {
+        let of_account = |e: &&Entry| matches!(&e.call, LiveCall::Browser(c) if !c.has_ended() && c.account() == account);
+        self.live.values().filter(of_account).count() as u32
     }
 
     /// The browser of call `token` put it on hold (`true`) or resumed it.
@@ -637,6 +658,12 @@ impl Calls {
         }
         while let Some(ev) = e.call.poll_event() {
             record(&mut self.quality, &mut self.stats, &ev);
+            if let CallEvent::CallEnded(c) = &ev {
+                if let Some(account) = c.parties.trunk_in.strip_prefix("webrtc:") {
+                    let cost = u64::try_from(ev.to_cdr().cost_nano).unwrap_or(0);
+                    self.transit.limits.record(account, c.times.end_ms, cost);
+                }
+            }
             self.events.push_back(ev);
         }
         match &mut e.call {

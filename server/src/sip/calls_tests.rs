@@ -58,6 +58,7 @@ fn endpoint_with(t0: Instant, media: Option<MediaPorts>) -> Endpoint {
         seed: 42,
         media,
         dids: Vec::new(),
+        limits: crate::call::limits::Limits::default(),
     })
 }
 

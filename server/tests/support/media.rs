@@ -270,6 +270,20 @@ impl fmt::Display for ToneMeter {
     }
 }
 
+/// The RMS level of the samples of a PCMU RTP datagram (payload type 0), on the 16-bit
+/// scale (a full-scale sine is about 23 000, digital silence 0); `None` for anything
+/// else.
+pub fn pcmu_rms(datagram: &[u8]) -> Option<f64> {
+    let p = RtpPacket::parse(datagram).ok()?;
+    if p.payload_type() != 0 || p.payload().is_empty() {
+        return None;
+    }
+    let mut pcm = vec![0i16; p.payload().len()];
+    Law::Ulaw.decode_slice(p.payload(), &mut pcm);
+    let energy: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    Some((energy / pcm.len() as f64).sqrt())
+}
+
 /// When the frame after the one due at `due` is due: 20 ms on, or now after a stall of
 /// more than 100 ms (no burst to catch up).
 pub fn next_due(due: Instant, now: Instant) -> Instant {

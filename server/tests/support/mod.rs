@@ -2,7 +2,9 @@
 //! process killed when the test ends, its log lines readable with a timeout.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod contact;
 pub mod media;
+pub mod pstn;
 pub mod sipp;
 pub mod webrtc_client;
 pub mod ws_client;

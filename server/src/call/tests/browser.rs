@@ -16,7 +16,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn dial(route: Result<Routed, RouteError>) -> (Self, Sent) {
+    fn dial(route: Result<Routed, (u16, String)>) -> (Self, Sent) {
         let t0 = Instant::now();
         let setup = CallSetup {
             local: Local::new(addr("192.0.2.10:5060")),
@@ -187,11 +187,12 @@ fn a_bye_from_the_carrier_is_answered_and_ends_the_call() {
 
 #[test]
 fn a_blocked_destination_ends_at_once_without_a_sip_leg() {
-    let (mut b, sent) = Browser::dial(Err(RouteError::Blocked {
+    let blocked = RouteError::Blocked {
         number: "19005550100".into(),
         prefix: "1900".into(),
         reason: "US premium rate".into(),
-    }));
+    };
+    let (mut b, sent) = Browser::dial(Err((blocked.sip_status(), blocked.to_string())));
     assert!(sent.is_empty(), "{:?}", kinds(&sent));
     let news = b.news();
     let [BrowserNews::Ended {
