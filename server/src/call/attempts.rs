@@ -461,19 +461,8 @@ impl Attempt {
         if self.bye.is_some() || self.dialog.remote_tag.is_none() {
             return;
         }
-        self.dialog.local_cseq += 1;
-        let branch = ids.branch();
-        let r = Request::new(Method::Bye, self.dialog.local_cseq, &branch, local);
-        match self.dialog.request(&r) {
-            Ok(bytes) => {
-                let tx = NonInviteClient::new(
-                    now,
-                    bytes,
-                    self.dialog.transport.reliability(),
-                    self.timers,
-                );
-                self.bye = Some((branch, self.dialog.next_hop(), tx));
-            }
+        match self.dialog.bye(now, ids.branch(), local, self.timers) {
+            Ok(bye) => self.bye = Some(bye),
             Err(e) => tracing::debug!("cannot build BYE toward the carrier: {e}"),
         }
     }
@@ -530,11 +519,7 @@ impl Attempt {
                 out.push_back((*to, bytes.clone()));
             }
         }
-        if let Some((_, to, c)) = &mut self.bye {
-            while let Some(b) = c.poll_transmit() {
-                out.push_back((*to, b.to_vec()));
-            }
-        }
+        super::legs::transmit_bye(&mut self.bye, out);
     }
 
     /// Its CDR event, once: `None` if it was already reported.

@@ -15,12 +15,12 @@
 
 use super::browser::{Arrival, BrowserNews};
 use super::events::{CallEvent, CallRecord, HangupSide, Parties, Times};
-use super::legs::{body_of, Ids, Request, Transport};
+use super::legs::{body_of, transmit_bye, Ids, OutgoingBye, Transport};
 use super::origin::{InCallRequests, OriginInvite};
 use super::CallSetup;
 use dcx_sip::dialog::answer::{Answer, AnswerEvent};
 use dcx_sip::sdp::{negotiate, AudioCapabilities, Codec, Negotiated};
-use dcx_sip::transaction::{InviteServer, NonInviteClient};
+use dcx_sip::transaction::InviteServer;
 use dcx_sip::{Message, Method};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -58,7 +58,7 @@ pub struct InboundCall {
     /// Our SDP answer (sent in the 183 and the 200).
     sdp: Option<Vec<u8>>,
     requests: InCallRequests,
-    bye: Option<(String, SocketAddr, NonInviteClient)>,
+    bye: Option<OutgoingBye>,
     queue: String,
     agent: Option<String>,
     phase: Phase,
@@ -347,16 +347,13 @@ impl InboundCall {
         if let Some(a) = &mut self.answer {
             a.handle_ack(); // stop resending the 2xx: the dialog is over
         }
-        let d = &mut self.origin.dialog;
-        d.local_cseq += 1;
-        let branch = self.ids.branch();
-        let r = Request::new(Method::Bye, d.local_cseq, &branch, &self.setup.local);
-        match d.request(&r) {
-            Ok(bytes) => {
-                let tx =
-                    NonInviteClient::new(now, bytes, d.transport.reliability(), self.setup.timers);
-                self.bye = Some((branch, d.next_hop(), tx));
-            }
+        let (local, timers) = (&self.setup.local, self.setup.timers);
+        match self
+            .origin
+            .dialog
+            .bye(now, self.ids.branch(), local, timers)
+        {
+            Ok(bye) => self.bye = Some(bye),
             Err(e) => {
                 tracing::debug!(call_id = %self.parties.call_id, "cannot build BYE toward the carrier: {e}");
             }
@@ -403,11 +400,7 @@ impl InboundCall {
                 self.out.push_back((peer, b.to_vec()));
             }
         }
-        if let Some((_, to, tx)) = &mut self.bye {
-            while let Some(b) = tx.poll_transmit() {
-                self.out.push_back((*to, b.to_vec()));
-            }
-        }
+        transmit_bye(&mut self.bye, &mut self.out);
     }
 
     /// A datagram to send.

@@ -10,10 +10,12 @@
 
 use dcx_routing::rng::{Random, SplitMix64};
 use dcx_sip::headers::{DisplayName, NameAddr};
-use dcx_sip::transaction::Reliability;
+use dcx_sip::transaction::{NonInviteClient, Reliability, Timers};
 use dcx_sip::uri::{Host, Uri};
 use dcx_sip::{Message, Method, RequestBuilder, SipError, ViaSpec};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 /// Max-Forwards of requests dcx originates inside a dialog (RFC 3261 8.1.1.6).
 pub const MAX_FORWARDS: u8 = 70;
@@ -253,6 +255,22 @@ impl Dialog {
         self.route_set = routes;
     }
 
+    /// Ends the dialog from our side: a BYE (`CSeq` one up) on branch `branch` and its
+    /// client transaction, with where it goes.
+    pub fn bye(
+        &mut self,
+        now: Instant,
+        branch: String,
+        local: &Local,
+        timers: Timers,
+    ) -> Result<OutgoingBye, SipError> {
+        self.local_cseq += 1;
+        let r = Request::new(Method::Bye, self.local_cseq, &branch, local);
+        let bytes = self.request(&r)?;
+        let tx = NonInviteClient::new(now, bytes, self.transport.reliability(), timers);
+        Ok((branch, self.next_hop(), tx))
+    }
+
     /// Builds a request in this dialog. `uri` overrides the remote target (the INVITE
     /// and its CANCEL go to the Request-URI they were sent with); `to_tag` overrides the
     /// remote tag (the ACK of a failure carries the failure's To tag).
@@ -291,6 +309,18 @@ impl Dialog {
         let mut out = Vec::with_capacity(512 + r.body.map_or(0, |b| b.1.len()));
         b.write_to(&mut out)?;
         Ok(out)
+    }
+}
+
+/// A BYE we sent: its branch, where it went, its transaction.
+pub type OutgoingBye = (String, SocketAddr, NonInviteClient);
+
+/// Moves what a BYE's transaction wants to send into `out`.
+pub fn transmit_bye(bye: &mut Option<OutgoingBye>, out: &mut VecDeque<(SocketAddr, Vec<u8>)>) {
+    if let Some((_, to, tx)) = bye {
+        while let Some(b) = tx.poll_transmit() {
+            out.push_back((*to, b.to_vec()));
+        }
     }
 }
 

@@ -653,11 +653,7 @@ impl TransitCall {
                 self.out.push_back((peer, b.to_vec()));
             }
         }
-        if let Some((_, to, tx)) = &mut self.origin_bye {
-            while let Some(b) = tx.poll_transmit() {
-                self.out.push_back((*to, b.to_vec()));
-            }
-        }
+        super::legs::transmit_bye(&mut self.origin_bye, &mut self.out);
         self.dialer.transmit(&mut self.out);
         if let Some(r) = &mut self.reinvite {
             r.transmit(&mut self.out);

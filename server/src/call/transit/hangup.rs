@@ -4,10 +4,7 @@
 
 use super::super::dialer::Records;
 use super::super::events::{AttemptEnd, CallEvent, HangupSide, Times};
-use super::super::legs::Request;
 use super::{Phase, Side, TransitCall};
-use dcx_sip::transaction::NonInviteClient;
-use dcx_sip::Method;
 use std::time::Instant;
 
 impl TransitCall {
@@ -58,16 +55,13 @@ impl TransitCall {
         if let Some(a) = &mut self.answer {
             a.handle_ack(); // stop resending the 2xx: the dialog is over
         }
-        let d = &mut self.origin.dialog;
-        d.local_cseq += 1;
-        let branch = self.ids.branch();
-        let r = Request::new(Method::Bye, d.local_cseq, &branch, &self.setup.local);
-        match d.request(&r) {
-            Ok(bytes) => {
-                let tx =
-                    NonInviteClient::new(now, bytes, d.transport.reliability(), self.setup.timers);
-                self.origin_bye = Some((branch, d.next_hop(), tx));
-            }
+        let (local, timers) = (&self.setup.local, self.setup.timers);
+        match self
+            .origin
+            .dialog
+            .bye(now, self.ids.branch(), local, timers)
+        {
+            Ok(bye) => self.origin_bye = Some(bye),
             Err(e) => {
                 tracing::debug!(call_id = %self.parties.call_id, "cannot build BYE toward the origin: {e}");
             }
