@@ -45,6 +45,10 @@ pub struct QueueSection {
     /// The hold tone waiting callers hear, Hz (0: silence).
     #[serde(default = "default_hold_tone_hz")]
     pub hold_tone_hz: Spanned<u32>,
+    /// Where a caller goes when `max_wait_s` passes: another queue (once; after its
+    /// own max wait there the caller gets 480). Without it: 480 at once.
+    #[serde(default)]
+    pub fallback_queue: Option<Spanned<String>>,
 }
 
 fn default_strategy() -> Spanned<String> {
@@ -145,6 +149,17 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
                 field("hold_tone_hz"),
                 "above 3400 Hz a G.711 caller cannot hear it",
             );
+        }
+    }
+    for (i, q) in config.queues.iter().enumerate() {
+        if let Some(f) = &q.fallback_queue {
+            if f.get_ref() == q.name.get_ref() || !queues.contains(f.get_ref().as_str()) {
+                loc.push(
+                    f.span(),
+                    format!("queues[{i}].fallback_queue"),
+                    format!("{:?} is not another [[queues]] entry", f.get_ref()),
+                );
+            }
         }
     }
     for (i, d) in config.dids.iter().enumerate() {

@@ -100,6 +100,8 @@ pub struct QueueRules {
 
 struct Queue {
     name: String,
+    /// Where its callers go when their max wait passes.
+    fallback: Option<usize>,
     compiled: CompiledQueue,
     rules: QueueRules,
 }
@@ -124,6 +126,10 @@ struct Waiting {
     from: String,
     arrived: Instant,
     arrived_ms: i64,
+    /// Since when it waits in its current queue (its max wait counts from here).
+    queue_since: Instant,
+    /// Whether it was moved to its queue's fallback already.
+    fell_back: bool,
     /// Arrival order.
     seq: u64,
     /// The agent it rings at, and until when.
@@ -193,6 +199,7 @@ impl ContactCenter {
             };
             compiled.push(Queue {
                 name: q.name.get_ref().clone(),
+                fallback: None,
                 compiled: pool.compile_queue(&spec).map_err(|e| e.to_string())?,
                 rules,
             });
@@ -200,6 +207,10 @@ impl ContactCenter {
         let by_user = (0..pool.len())
             .map(|i| (pool.id(i).to_owned(), i))
             .collect();
+        for (queue, q) in compiled.iter_mut().zip(queues) {
+            let named = q.fallback_queue.as_ref().map(|f| f.get_ref().as_str());
+            queue.fallback = named.and_then(|f| queues.iter().position(|o| o.name.get_ref() == f));
+        }
         Ok(Self {
             live: (0..pool.len()).map(|_| AgentLive::default()).collect(),
             pool,
@@ -264,6 +275,8 @@ impl ContactCenter {
                 from: from.to_owned(),
                 arrived: now,
                 arrived_ms: self.clock.unix_ms(now),
+                queue_since: now,
+                fell_back: false,
                 seq: self.next_seq,
                 ringing: None,
                 excluded: Vec::new(),
@@ -349,6 +362,7 @@ impl ContactCenter {
                 let &q = self.queue_by_name.get(name).ok_or("no such queue")?;
                 if let Some(call) = self.calls.get_mut(&token) {
                     call.queue = q;
+                    call.queue_since = now;
                 }
                 None
             }
@@ -406,10 +420,13 @@ impl ContactCenter {
             .calls
             .iter()
             .filter(|(_, c)| c.answered.is_none())
-            .filter(|(_, c)| c.arrived + self.queues[c.queue].rules.max_wait <= now)
+            .filter(|(_, c)| c.queue_since + self.queues[c.queue].rules.max_wait <= now)
             .map(|(t, _)| *t)
             .collect();
         for token in too_long {
+            if self.fall_back(now, token) {
+                continue;
+            }
             self.actions.push_back(Action::GiveUp {
                 token,
                 code: 480,
@@ -428,11 +445,32 @@ impl ContactCenter {
         self.dispatch(now);
     }
 
+    /// Moves a caller whose max wait passed to its queue's fallback queue (once);
+    /// false when there is none (or it fell back already).
+    fn fall_back(&mut self, now: Instant, token: u64) -> bool {
+        let Some(call) = self.calls.get(&token) else {
+            return false;
+        };
+        let Some(to) = self.queues[call.queue].fallback.filter(|_| !call.fell_back) else {
+            return false;
+        };
+        if call.ringing.is_some() {
+            self.withdraw(now, token, "caller_moved");
+        }
+        if let Some(call) = self.calls.get_mut(&token) {
+            call.queue = to;
+            call.queue_since = now;
+            call.fell_back = true;
+            call.excluded.clear();
+        }
+        true
+    }
+
     /// When `handle_timeout` has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().flat_map(|c| {
             let max_wait =
-                (c.answered.is_none()).then(|| c.arrived + self.queues[c.queue].rules.max_wait);
+                (c.answered.is_none()).then(|| c.queue_since + self.queues[c.queue].rules.max_wait);
             [c.ringing.map(|(_, t)| t), max_wait]
         });
         let wraps = self.live.iter().map(|l| l.wrap_until);

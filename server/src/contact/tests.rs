@@ -233,3 +233,48 @@ fn a_blind_transfer_offers_the_caller_to_the_named_agent_or_requeues_it() {
         .unwrap();
     assert_eq!(run.offers(), [(1, "agent1".to_owned())]);
 }
+
+#[test]
+fn a_caller_past_max_wait_moves_once_to_the_fallback_queue() {
+    let now = Instant::now();
+    let clock = WallClock {
+        at: now,
+        unix_ms: 1_700_000_000_000,
+    };
+    let mut queues = queue("fallback_queue = \"overflow\"\n");
+    queues.push(
+        toml::from_str(
+            "name = \"overflow\"\nskills = { overflow = 1 }\nring_timeout_s = 10\nmax_wait_s = 30\n",
+        )
+        .unwrap(),
+    );
+    let overflow: AgentSection =
+        toml::from_str("user = \"night\"\nskills = { overflow = 5 }\n").unwrap();
+    let mut all = agents(&["agent1"]);
+    all.push(overflow);
+    let mut run = Run {
+        cc: ContactCenter::new(&all, &queues, clock, 1).unwrap(),
+        now,
+    };
+    run.available("night");
+    run.cc.arrived(run.now, 1, "support", "a");
+    assert!(run.offers().is_empty(), "night has no support skill");
+    run.advance(Duration::from_secs(120));
+    assert_eq!(run.offers(), [(1, "night".to_owned())], "moved to overflow");
+    run.cc.reject(run.now, 1, "night").unwrap();
+    run.actions();
+    // Its max wait counts again in the new queue, and there is no second fallback.
+    run.advance(Duration::from_secs(30));
+    let actions = run.actions();
+    assert!(
+        actions.iter().any(|a| matches!(
+            a,
+            Action::GiveUp {
+                token: 1,
+                code: 480,
+                ..
+            }
+        )),
+        "{actions:?}"
+    );
+}
