@@ -462,3 +462,35 @@ fn a_transfer_to_the_queue_offers_the_caller_again() {
     );
     assert_eq!(record["sip_code"], 200, "{record}");
 }
+
+/// A DID that names a user (`[[dids]] user = ...`) rings that user's browser directly,
+/// whatever its agent state, with no queue; it answers, both hear each other, and
+/// its hangup ends the caller's call.
+#[test]
+fn a_user_did_rings_that_users_browser_directly() {
+    if !have_sipp() {
+        return;
+    }
+    // Ahead of the queue's DID for the same number: an exact number, first one wins.
+    let did = format!("[[dids]]\nnumber = \"{NUMBER}\"\nuser = \"agent1\"\n");
+    let dcx = Dcx::start("agents-user-did", Ports::new(32_500), &did);
+    let mut agent1 = dcx.agent("agent1");
+    let mut caller = dcx.caller("uac_queue_wait_bye.xml");
+    let frame = agent1.next("incoming");
+    let call_id = frame["call_id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        frame,
+        json!({"type": "incoming", "call_id": call_id, "from": dcx.caller_uri()}),
+        "no queue, and no agent_state needed"
+    );
+    let browser = agent1.accept(&call_id, AGENT_HZ);
+    let mut at_agent = ToneMeter::opus(CALLER_HZ);
+    browser.hear(&mut at_agent, TONE_WINDOWS / 2);
+    caller.hear_agent(TONE_WINDOWS / 2);
+    agent1.hang_up(&call_id);
+    caller.sipp.assert_success();
+    drop(browser);
+    let record = dcx.call_record();
+    assert!(record["queue"].is_null(), "{record}");
+    assert_eq!(record["agent"], "agent1", "{record}");
+}

@@ -36,6 +36,9 @@ use crate::sip::udp::Inbound;
 /// How long a key press from a `dtmf` message lasts when it does not say.
 const DEFAULT_DIGIT_MS: u32 = 100;
 
+/// How long an inbound call to a user's DID rings at that user's browser.
+const DIRECT_RING: Duration = Duration::from_secs(30);
+
 /// Messages waiting for one WebSocket.
 pub const OUTBOX: usize = 256;
 
@@ -62,6 +65,11 @@ pub enum HubEvent {
     },
     /// The socket of `attachment` closed.
     Detach(Attachment),
+    /// A direct offer of inbound call `token` rang this long without an answer.
+    DirectTimeout {
+        /// The call.
+        token: u64,
+    },
     /// The media task of inbound call `token` is over.
     InboundOver {
         /// The call.
@@ -114,6 +122,8 @@ enum Offered {
     Queue(u64),
     /// Another browser's call (the callee's handle of it).
     User(CallHandle),
+    /// An inbound call to a user's DID (the call's token).
+    Direct(u64),
 }
 
 /// The hub's state, driven by [`run`].
@@ -130,6 +140,8 @@ pub(super) struct Hub {
     pub(super) inbound: HashMap<u64, CallHandle>,
     /// Browser-to-browser calls started (their callee-side ids).
     next_user_call: u64,
+    /// Inbound calls offered to one user directly, not answered yet: where.
+    direct: HashMap<u64, (SessionId, String)>,
 }
 
 /// Starts the hub, with the contact center if agents and queues are configured, taking
@@ -153,6 +165,7 @@ pub fn spawn(
         users: HashMap::new(),
         inbound: HashMap::new(),
         next_user_call: 0,
+        direct: HashMap::new(),
     };
     tokio::spawn(run(hub, rx, inbound));
     Ok(HubHandle { events })
@@ -223,7 +236,9 @@ impl Hub {
                     }
                 }
             }
+            HubEvent::DirectTimeout { token } => self.withdraw_direct(token, "not_answered"),
             HubEvent::InboundOver { token } => {
+                self.withdraw_direct(token, "caller_hung_up");
                 self.inbound.remove(&token);
                 if let Some(cc) = &mut self.contact {
                     cc.ended(Instant::now(), token);
@@ -468,6 +483,18 @@ impl Hub {
         let live = self.live.get_mut(&session).ok_or_else(unknown)?;
         let token = match live.offers.remove(&call_id).ok_or_else(unknown)? {
             Offered::Queue(token) => token,
+            Offered::Direct(token) => {
+                self.direct.remove(&token);
+                let handle = self.inbound.get(&token).cloned().ok_or_else(unknown)?;
+                match offer {
+                    Some(sdp) => {
+                        handle.attach(session, call_id.clone(), sdp, user.to_owned());
+                        live.calls.insert(call_id, handle);
+                    }
+                    None => handle.hang_up("declined by the user"),
+                }
+                return Ok(());
+            }
             Offered::User(handle) => {
                 match offer {
                     Some(sdp) => {
@@ -569,6 +596,9 @@ impl Hub {
     /// An inbound caller for a queue: its media task starts (hold audio) and the
     /// contact center looks for an agent.
     fn queued(&mut self, call: Inbound) {
+        if call.1.user.is_some() {
+            return self.direct(call);
+        }
         let token = call.0;
         let (queue, from) = (call.1.queue.clone(), call.1.from.clone());
         let rules = self.contact.as_ref().and_then(|cc| cc.rules(&queue));
@@ -587,6 +617,68 @@ impl Hub {
             handle.hang_up("no such queue, or no contact center");
         }
         self.inbound.insert(token, handle);
+    }
+
+    /// An inbound call to a user's DID: offered to that user's browser (if connected)
+    /// for [`DIRECT_RING`], with hold audio to the caller meanwhile.
+    fn direct(&mut self, call: Inbound) {
+        let token = call.0;
+        let (user, from) = (call.1.user.clone().unwrap_or_default(), call.1.from.clone());
+        let handle = call::spawn_inbound(self.services.clone(), call, 440, self.events.clone());
+        let session = self
+            .users
+            .get(&user)
+            .copied()
+            .filter(|s| self.sessions.is_attached(*s));
+        let Some(session) = session else {
+            handle.hang_up("the user of the DID is not connected");
+            self.inbound.insert(token, handle);
+            return;
+        };
+        let call_id = crate::contact::queue_call_id(token);
+        if let Some(live) = self.live.get_mut(&session) {
+            live.offers.insert(call_id.clone(), Offered::Direct(token));
+        }
+        self.direct.insert(token, (session, call_id.clone()));
+        self.inbound.insert(token, handle);
+        self.send(
+            session,
+            ServerMessage::Incoming {
+                call_id,
+                from,
+                queue: None,
+            },
+        );
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(DIRECT_RING).await;
+            let _ = events.send(HubEvent::DirectTimeout { token });
+        });
+    }
+
+    /// Ends the direct offer of `token` if it is still pending: the user is told why,
+    /// and (unless the caller is gone) the caller is hung up.
+    fn withdraw_direct(&mut self, token: u64, reason: &str) {
+        let Some((session, call_id)) = self.direct.remove(&token) else {
+            return;
+        };
+        let pending = self
+            .live
+            .get_mut(&session)
+            .and_then(|l| l.offers.remove(&call_id))
+            .is_some();
+        if !pending {
+            return;
+        }
+        let ended = ServerMessage::Ended {
+            call_id,
+            reason: reason.to_owned(),
+            sip_code: None,
+        };
+        self.send(session, ended);
+        if let Some(h) = self.inbound.get(&token) {
+            h.hang_up("nobody answered the user's DID");
+        }
     }
 
     /// Carries out what the contact center decided.

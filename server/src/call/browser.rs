@@ -53,8 +53,10 @@ pub struct Arrival {
     pub from: String,
     /// The DID dialled.
     pub dialled: String,
-    /// The DID's queue.
+    /// The DID's queue (empty for a user's DID).
     pub queue: String,
+    /// The user the DID rings directly, instead of a queue.
+    pub user: Option<String>,
     /// The carrier leg as negotiated (dcx answered the carrier's offer).
     pub media: Negotiated,
     /// The call's RTP address (in our answer), for the media task to bind.

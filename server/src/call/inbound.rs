@@ -39,11 +39,13 @@ enum Phase {
 /// dcx's answer to the carrier's offer: the negotiation, our SDP, our RTP address.
 type Answered = (Negotiated, Vec<u8>, (IpAddr, u16));
 
-/// Where an inbound call goes: the DID's queue.
+/// Where an inbound call goes: the DID's queue, or one user's browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DidTarget {
-    /// The queue's name.
+    /// The queue's name; empty for a user's DID.
     pub queue: String,
+    /// The user whose browser is offered the call directly.
+    pub user: Option<String>,
 }
 
 /// One inbound call answered by dcx.
@@ -60,6 +62,7 @@ pub struct InboundCall {
     requests: InCallRequests,
     bye: Option<OutgoingBye>,
     queue: String,
+    user: Option<String>,
     agent: Option<String>,
     phase: Phase,
     started: Instant,
@@ -99,6 +102,7 @@ impl InboundCall {
             requests: InCallRequests::default(),
             bye: None,
             queue: target.queue.clone(),
+            user: target.user.clone(),
             agent: None,
             phase: Phase::Queued,
             started: now,
@@ -118,6 +122,7 @@ impl InboundCall {
                     from: call.parties.caller.clone(),
                     dialled: call.parties.callee.clone(),
                     queue: call.queue.clone(),
+                    user: call.user.clone(),
                     media: negotiated,
                     rtp,
                 }));
@@ -378,7 +383,7 @@ impl InboundCall {
             sip_code,
             hangup,
             reason: why.to_owned(),
-            queue: Some(self.queue.clone()),
+            queue: (!self.queue.is_empty()).then(|| self.queue.clone()),
             agent: self.agent.clone(),
             queue_wait_ms: Some(i64::try_from(queue_wait_ms).unwrap_or(i64::MAX)),
         }));

@@ -81,7 +81,11 @@ pub struct DidSection {
     #[serde(default)]
     pub prefix: Option<Spanned<String>>,
     /// The queue its calls wait in.
-    pub queue: Spanned<String>,
+    #[serde(default)]
+    pub queue: Option<Spanned<String>>,
+    /// Or the user (a token's `user`) whose browser is offered its calls directly.
+    #[serde(default)]
+    pub user: Option<Spanned<String>>,
 }
 
 pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
@@ -164,18 +168,30 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
     }
     for (i, d) in config.dids.iter().enumerate() {
         let field = |f: &str| format!("dids[{i}].{f}");
+        let span = d
+            .number
+            .as_ref()
+            .or(d.prefix.as_ref())
+            .map_or(0..0, Spanned::span);
         if d.number.is_some() == d.prefix.is_some() {
             loc.push(
-                d.queue.span(),
+                span.clone(),
                 field("number"),
                 "give exactly one of number and prefix",
             );
         }
-        if !queues.contains(d.queue.get_ref().as_str()) {
+        if d.queue.is_some() == d.user.is_some() {
+            loc.push(span, field("queue"), "give exactly one of queue and user");
+        }
+        if let Some(q) = d
+            .queue
+            .as_ref()
+            .filter(|q| !queues.contains(q.get_ref().as_str()))
+        {
             loc.push(
-                d.queue.span(),
+                q.span(),
                 field("queue"),
-                format!("no [[queues]] entry is named {:?}", d.queue.get_ref()),
+                format!("no [[queues]] entry is named {:?}", q.get_ref()),
             );
         }
     }

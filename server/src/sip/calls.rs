@@ -79,7 +79,12 @@ impl Did {
                     number,
                     prefix,
                     target: DidTarget {
-                        queue: d.queue.get_ref().clone(),
+                        queue: d
+                            .queue
+                            .as_ref()
+                            .map(|q| q.get_ref().clone())
+                            .unwrap_or_default(),
+                        user: d.user.as_ref().map(|u| u.get_ref().clone()),
                     },
                 })
             })

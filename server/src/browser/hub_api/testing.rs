@@ -136,6 +136,7 @@ impl TestHub {
             from: from.into(),
             dialled: "15550100".into(),
             queue: queue.into(),
+            user: None,
             media: Negotiated {
                 codec: Codec::Pcmu,
                 payload_type: 0,
