@@ -89,6 +89,12 @@ pub struct DidSection {
 }
 
 pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
+    validate_agents(config, loc);
+    let queues = validate_queues(config, loc);
+    validate_dids(config, &queues, loc);
+}
+
+fn validate_agents(config: &Config, loc: &mut Locator<'_>) {
     let mut users = HashSet::new();
     for (i, a) in config.agents.iter().enumerate() {
         if a.user.get_ref().is_empty() || !users.insert(a.user.get_ref().as_str()) {
@@ -106,6 +112,10 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
             );
         }
     }
+}
+
+/// Checks `[[queues]]`; returns their names.
+fn validate_queues<'c>(config: &'c Config, loc: &mut Locator<'_>) -> HashSet<&'c str> {
     let mut queues = HashSet::new();
     for (i, q) in config.queues.iter().enumerate() {
         let field = |f: &str| format!("queues[{i}].{f}");
@@ -166,6 +176,10 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
             }
         }
     }
+    queues
+}
+
+fn validate_dids(config: &Config, queues: &HashSet<&str>, loc: &mut Locator<'_>) {
     for (i, d) in config.dids.iter().enumerate() {
         let field = |f: &str| format!("dids[{i}].{f}");
         let span = d
