@@ -370,3 +370,22 @@ fn directions_received(dir: &Path, scenario: &str) -> Vec<String> {
     }
     directions
 }
+
+/// A key press from the carrier (RFC 4733, played by sipp from Debian's pcap) reaches
+/// the browser as a `dtmf` frame, once, with its digit; the call goes on.
+#[test]
+fn a_key_press_from_the_carrier_reaches_the_browser() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("in-call-dtmf-in", Ports::new(32_600), "");
+    let args = dcx.media_at("uas_dtmf_to_browser.xml");
+    let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
+    let frame = call.ws.next("dtmf");
+    assert_eq!(
+        frame,
+        serde_json::json!({"type": "dtmf", "call_id": "c1", "digit": "1"})
+    );
+    talk(&call, "after the key press");
+    call.hang_up();
+}

@@ -22,7 +22,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use dcx_media::bridge::{G711Decode, G711Encode, OpusDecode, OpusEncode, OpusSettings, Transcoder};
-use dcx_media::dtmf::{DtmfDigit, DtmfSender, DtmfSenderConfig};
+use dcx_media::dtmf::{
+    DtmfDigit, DtmfEvent, DtmfReceiver, DtmfReceiverConfig, DtmfSender, DtmfSenderConfig,
+};
 use dcx_media::jitter::{JitterBuffer, JitterConfig, Playout};
 use dcx_media::rtp::{RtpHeader, RtpPacket};
 use dcx_media::Law;
@@ -74,6 +76,8 @@ pub struct MediaBridge {
     marker: bool,
     /// Key presses toward the carrier, at 8 kHz.
     dtmf: DtmfSender,
+    /// Key presses from the carrier (RFC 4733 on its telephone-event type), decoded.
+    from_carrier_dtmf: Option<DtmfReceiver>,
     packet: Box<[u8; MAX_PACKET]>,
     counters: BridgeCounters,
 }
@@ -164,6 +168,7 @@ impl MediaBridge {
             marker: true,
             dtmf: DtmfSender::new(DtmfSenderConfig::default())
                 .map_err(|e| BridgeSetupError(e.to_string()))?,
+            from_carrier_dtmf: None,
             packet: Box::new([0; MAX_PACKET]),
             counters: BridgeCounters::default(),
         })
@@ -183,6 +188,13 @@ impl MediaBridge {
         let changed = self
             .carrier
             .is_none_or(|c| c.codec != negotiated.codec || c.remote != negotiated.remote);
+        if negotiated.dtmf_payload_type.is_some() && self.from_carrier_dtmf.is_none() {
+            let config = DtmfReceiverConfig {
+                clock_rate_hz: 8000,
+                ..DtmfReceiverConfig::default()
+            };
+            self.from_carrier_dtmf = DtmfReceiver::new(config).ok();
+        }
         if changed {
             self.from_carrier.reset();
             self.carrier_addr = negotiated.remote;
@@ -221,8 +233,15 @@ impl MediaBridge {
             self.counters.carrier_dropped += 1;
             return;
         };
+        if Some(packet.payload_type()) == carrier.dtmf_payload_type {
+            if let Some(rx) = &mut self.from_carrier_dtmf {
+                // A malformed event is an error value there, changing nothing.
+                let _ = rx.handle_packet(now, packet.timestamp(), packet.payload());
+                return;
+            }
+        }
         if packet.payload_type() != carrier.payload_type {
-            // telephone-event and comfort noise from the carrier are not bridged yet.
+            // Comfort noise and other payload types are not bridged.
             self.counters.carrier_dropped += 1;
             return;
         }
@@ -386,12 +405,27 @@ impl MediaBridge {
         }
     }
 
+    /// The next key press the carrier sent (`Began`, then `Ended` with its length).
+    pub fn poll_carrier_dtmf(&mut self, now: Instant) -> Option<DtmfEvent> {
+        let rx = self.from_carrier_dtmf.as_mut()?;
+        rx.handle_timeout(now);
+        rx.poll_event()
+    }
+
+    /// The RTP time (48 kHz) the next frame toward the browser carries.
+    pub fn browser_rtp_time(&self) -> u64 {
+        self.browser_rtp_time
+    }
+
     /// When a jitter buffer or the key-press sender next has something due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.from_carrier.poll_timeout(),
             self.from_browser.poll_timeout(),
             self.dtmf.poll_timeout(),
+            self.from_carrier_dtmf
+                .as_ref()
+                .and_then(DtmfReceiver::poll_timeout),
         ]
         .into_iter()
         .flatten()

@@ -189,3 +189,56 @@ fn the_carriers_pcmu_reaches_the_browser_as_opus_at_its_frequency() {
     }
     assert_tone(&pcm[960 * 5..], 48_000, 440.0);
 }
+
+#[test]
+fn the_carriers_rfc4733_key_press_comes_out_as_one_digit_not_as_audio() {
+    let mut bridge = MediaBridge::new(1, 1).unwrap();
+    bridge
+        .set_carrier(carrier(Codec::Pcmu, "192.0.2.1:4000"))
+        .unwrap();
+    let from: SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    let t0 = Instant::now();
+    let mut packet = [0u8; 64];
+    // Digit 5 for 100 ms at 8 kHz: updates every 20 ms, then three end packets.
+    let durations = [160u16, 320, 480, 640, 800, 800, 800];
+    for (k, duration) in durations.iter().enumerate() {
+        let end = k >= 4;
+        let payload = [
+            5,
+            if end { 0x8a } else { 0x0a }, // E bit, volume 10
+            (duration >> 8) as u8,
+            *duration as u8,
+        ];
+        let header = RtpHeader {
+            marker: k == 0,
+            payload_type: 101,
+            sequence_number: 100 + k as u16,
+            timestamp: 8000,
+            ssrc: 9,
+            ..RtpHeader::default()
+        };
+        let len = header.write(&payload, 0, &mut packet).unwrap();
+        bridge.handle_carrier_datagram(t0 + FRAME * k as u32, from, &packet[..len]);
+    }
+    let mut events = Vec::new();
+    while let Some(e) = bridge.poll_carrier_dtmf(t0 + FRAME * 7) {
+        events.push(e);
+    }
+    assert_eq!(events.len(), 2, "{events:?}");
+    let dcx_media::dtmf::DtmfEvent::Ended(tone) = events[1] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(tone.digit(), Some(dcx_media::dtmf::DtmfDigit::D5));
+    assert_eq!(tone.duration_ms, 100);
+    assert_eq!(
+        bridge.counters().carrier_dropped,
+        0,
+        "events are not dropped audio"
+    );
+    let mut frames = 0;
+    bridge.poll_to_browser(t0 + FRAME * 20, |_, _| frames += 1);
+    assert_eq!(
+        frames, 0,
+        "nothing of the events reaches the browser as audio"
+    );
+}

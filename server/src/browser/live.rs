@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use dcx_media::dtmf::DtmfEvent;
 use dcx_media::tone::SineGenerator;
-use dcx_media::webrtc::{AudioCodec, MediaEvent, PeerId};
+use dcx_media::webrtc::{AudioCodec, KeyPress, MediaEvent, PeerId};
 use dcx_signaling::{ErrorCode, ProtocolError, ServerMessage, SessionId};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -408,6 +408,23 @@ impl Live<'_> {
         bridge.poll_to_browser(now, |rtp_time, opus| {
             let _ = webrtc.write_audio(peer, AudioCodec::Opus, rtp_time, opus.to_vec());
         });
+        // The carrier's key presses: to the browser as RFC 4733, and as `dtmf`.
+        while let Some(event) = bridge.poll_carrier_dtmf(now) {
+            let DtmfEvent::Ended(tone) = event else {
+                continue;
+            };
+            let Some(digit) = tone.digit() else { continue };
+            let press = KeyPress {
+                digit,
+                duration: Duration::from_millis(tone.duration_ms.clamp(40, 5_000)),
+                volume: tone.volume.min(63),
+            };
+            let _ = webrtc.send_dtmf(peer, bridge.browser_rtp_time(), press);
+            self.reply.send(ServerMessage::Dtmf {
+                call_id: self.reply.call_id(),
+                digit: digit.as_char(),
+            });
+        }
     }
 
     pub(super) async fn hang_up(&mut self, why: &str) {

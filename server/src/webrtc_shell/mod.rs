@@ -32,7 +32,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dcx_media::sfu::{Role, RoomId, Sfu, SfuError};
-use dcx_media::webrtc::{AudioCodec, CoreCounters, MediaCore, MediaError, MediaEvent, PeerId};
+use dcx_media::webrtc::{
+    AudioCodec, CoreCounters, KeyPress, MediaCore, MediaError, MediaEvent, PeerId,
+};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -100,6 +102,11 @@ enum Command {
     },
     Counters {
         reply: oneshot::Sender<ShellCounters>,
+    },
+    SendDtmf {
+        peer: PeerId,
+        rtp_time: u64,
+        press: KeyPress,
     },
     /// A room of two participants, forwarding between them without transcoding.
     Pair {
@@ -170,6 +177,25 @@ impl WebRtcHandle {
             codec,
             rtp_time,
             payload: payload.into(),
+        };
+        self.commands.try_send(command).map_err(|e| match e {
+            TrySendError::Full(_) => ShellError::Busy,
+            TrySendError::Closed(_) => ShellError::Stopped,
+        })
+    }
+
+    /// Sends a key press to a peer as RFC 4733 (Opus clock, starting at `rtp_time` of
+    /// its audio). Never waits: [`ShellError::Busy`] when the loop is behind.
+    pub fn send_dtmf(
+        &self,
+        peer: PeerId,
+        rtp_time: u64,
+        press: KeyPress,
+    ) -> Result<(), ShellError> {
+        let command = Command::SendDtmf {
+            peer,
+            rtp_time,
+            press,
         };
         self.commands.try_send(command).map_err(|e| match e {
             TrySendError::Full(_) => ShellError::Busy,
@@ -332,6 +358,19 @@ impl WebRtcShell {
             }
             Command::RemovePeer { peer, reply } => {
                 let _ = reply.send(self.core.remove_peer(now, peer));
+            }
+            Command::SendDtmf {
+                peer,
+                rtp_time,
+                press,
+            } => {
+                if let Err(e) = self
+                    .core
+                    .send_dtmf(now, peer, AudioCodec::Opus, rtp_time, press)
+                {
+                    self.counters.writes_refused += 1;
+                    tracing::debug!(%peer, "key press to the browser refused: {e}");
+                }
             }
             Command::Pair { peers, reply } => {
                 let room = self.core.create_room();
