@@ -119,6 +119,19 @@ impl Sfu {
         added
     }
 
+    /// [`MediaCore::renegotiate`]: a peer's new offer (an ICE restart), in or out of a
+    /// room.
+    pub fn renegotiate(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        offer_sdp: &str,
+    ) -> Result<String, MediaError> {
+        let answer = self.core.renegotiate(now, peer, offer_sdp);
+        self.pump(now);
+        answer
+    }
+
     /// [`MediaCore::remove_peer`], after the peer leaves its room.
     pub fn remove_peer(&mut self, now: Instant, peer: PeerId) -> Result<(), MediaError> {
         self.forget_member(now, peer);

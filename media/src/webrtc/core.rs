@@ -157,6 +157,7 @@ impl MediaCore {
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         let id = PeerId(self.next_id);
         let mut peer = Peer::new(id, rtc, now, self.connect_timeout);
+        peer.set_narrowband(narrowband);
         // str0m reports MediaAdded only once SRTP is up, so the answer names the mid.
         peer.find_audio_mid(&answer);
         if !peer.has_common_audio_codec() {
@@ -174,6 +175,40 @@ impl MediaCore {
         self.peers.insert(id, peer);
         self.settle(id);
         Ok((id, answer))
+    }
+
+    /// A new offer from a connected peer's browser, typically an ICE restart after a
+    /// network change (new `a=ice-ufrag`/`a=ice-pwd`, maybe a new address): str0m
+    /// answers it on the same session (DTLS and SRTP carry on), and the answer's new
+    /// local credentials route the browser's checks from then on. Returns the answer.
+    pub fn renegotiate(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        offer_sdp: &str,
+    ) -> Result<String, MediaError> {
+        let offer = SdpOffer::from_sdp_string(offer_sdp)
+            .map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        let narrowband = self
+            .peers
+            .get(&peer)
+            .ok_or(MediaError::UnknownPeer(peer))?
+            .narrowband();
+        let answer = self.with_peer(peer, |p, out| {
+            let answer = p.accept_offer(offer)?;
+            p.handle_input(Input::Timeout(now), out);
+            Ok(answer)
+        })?;
+        let answer = if narrowband {
+            super::narrowband_opus(&answer)
+        } else {
+            answer
+        };
+        if let Some(p) = self.peers.get_mut(&peer) {
+            let ufrag = p.local_ufrag();
+            self.demux.new_ufrag(peer, ufrag);
+        }
+        Ok(answer)
     }
 
     /// Closes a peer (DTLS `close_notify` to the browser) and forgets it; reported as

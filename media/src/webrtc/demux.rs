@@ -52,6 +52,13 @@ impl Demux {
         self.by_ufrag.insert(local_ufrag, peer);
     }
 
+    /// The peer's ICE restarted: its new ufrag replaces the old one; the addresses it
+    /// proved stay until it proves new ones.
+    pub(super) fn new_ufrag(&mut self, peer: PeerId, local_ufrag: String) {
+        self.by_ufrag.retain(|_, p| *p != peer);
+        self.by_ufrag.insert(local_ufrag, peer);
+    }
+
     pub(super) fn remove_peer(&mut self, peer: PeerId) {
         self.by_ufrag.retain(|_, p| *p != peer);
         self.by_addr.retain(|_, p| *p != peer);

@@ -47,6 +47,8 @@ pub(super) struct Peer {
     rx: RecvState,
     tx: SendState,
     connected: bool,
+    /// Its answers ask for narrowband Opus.
+    narrowband: bool,
     /// When the peer is given up if it has not connected by then.
     connect_deadline: Instant,
     /// str0m's next timeout, from the last drain.
@@ -66,11 +68,38 @@ impl Peer {
             rx: RecvState::default(),
             tx: SendState::default(),
             connected: false,
+            narrowband: false,
             connect_deadline: now + connect_timeout,
             rtc_timeout: now,
             dtmf: None,
             gone: None,
         }
+    }
+
+    /// Whether its answers ask for narrowband Opus (a peer bridged to G.711).
+    pub(super) fn narrowband(&self) -> bool {
+        self.narrowband
+    }
+
+    pub(super) fn set_narrowband(&mut self, narrowband: bool) {
+        self.narrowband = narrowband;
+    }
+
+    /// Its current local ICE username fragment.
+    pub(super) fn local_ufrag(&mut self) -> String {
+        self.rtc.direct_api().local_ice_credentials().ufrag
+    }
+
+    /// Answers a new offer on the live session (an ICE restart).
+    pub(super) fn accept_offer(
+        &mut self,
+        offer: str0m::change::SdpOffer,
+    ) -> Result<String, MediaError> {
+        self.rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map(|a| a.to_sdp_string())
+            .map_err(|e| MediaError::OfferRefused(e.to_string()))
     }
 
     pub(super) fn accepts(&self, input: &Input) -> bool {

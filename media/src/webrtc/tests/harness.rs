@@ -242,6 +242,8 @@ pub struct Client {
     pub addr: SocketAddr,
     pub mid: Mid,
     pending: Option<SdpPendingOffer>,
+    /// The address of an ICE restart in progress (see [`Client::ice_restart_to`]).
+    restart_to: Option<SocketAddr>,
     pub events: Vec<(Instant, Event)>,
     timeout: Instant,
     pub error: Option<String>,
@@ -274,6 +276,7 @@ impl Client {
             addr,
             mid,
             pending: Some(pending),
+            restart_to: None,
             events: Vec::new(),
             timeout: now,
             error: None,
@@ -281,10 +284,29 @@ impl Client {
         (client, offer.to_sdp_string())
     }
 
+    /// The browser moved to `addr` (a network change): an ICE restart, new credentials
+    /// and only the new host candidate; returns the new offer.
+    #[allow(dead_code, reason = "used by the webrtc tests, not by the sfu bench")]
+    pub fn ice_restart_to(&mut self, addr: SocketAddr) -> String {
+        let mut change = self.rtc.sdp_api();
+        change.ice_restart(false);
+        let (offer, pending) = change.apply().expect("an ICE restart is a change");
+        self.pending = Some(pending);
+        // str0m applies the restart (dropping the old candidates) with the answer: the
+        // new candidate comes after it, in `accept_answer`.
+        self.restart_to = Some(addr);
+        self.addr = addr;
+        offer.to_sdp_string()
+    }
+
     pub fn accept_answer(&mut self, answer: &str) {
         let answer = SdpAnswer::from_sdp_string(answer).unwrap();
         let pending = self.pending.take().unwrap();
         self.rtc.sdp_api().accept_answer(pending, answer).unwrap();
+        if let Some(addr) = self.restart_to.take() {
+            self.rtc
+                .add_local_candidate(Candidate::host(addr, "udp").unwrap());
+        }
     }
 
     fn alive(&self) -> bool {
@@ -520,6 +542,13 @@ impl<E: Endpoint> World<E> {
             assert!(self.now < deadline, "condition not met within {limit:?}");
             self.step(deadline);
         }
+    }
+
+    /// Client `c` now lives at its new address (after [`Client::ice_restart_to`]).
+    #[allow(dead_code, reason = "used by the webrtc tests, not by the sfu bench")]
+    pub fn moved(&mut self, c: usize) {
+        self.client_at.retain(|_, i| *i != c);
+        self.client_at.insert(self.clients[c].addr, c);
     }
 
     pub fn connected(&self, peer: PeerId) -> bool {

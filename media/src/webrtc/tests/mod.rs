@@ -23,9 +23,14 @@ fn core_tag(client: usize) -> u8 {
 
 /// Both ways, `frames` frames of 20 ms per (client, peer) pair, then time to land.
 fn stream(world: &mut World, pairs: &[(usize, PeerId)], frames: u32) {
+    stream_from(world, pairs, 0, frames);
+}
+
+/// [`stream`] from frame `first` on (RTP time and frame numbers go on from there).
+fn stream_from(world: &mut World, pairs: &[(usize, PeerId)], first: u32, frames: u32) {
     let t0 = world.now;
-    for k in 0..frames {
-        world.run_until(t0 + FRAME_INTERVAL * k);
+    for k in first..first + frames {
+        world.run_until(t0 + FRAME_INTERVAL * (k - first));
         let now = world.now;
         let rtp_time = u64::from(k) * FRAME_TICKS;
         for &(c, peer) in pairs {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use str0m::Event;
 
 use super::harness::{frame, parse_frame, Client, LinkConfig, World, FRAME_INTERVAL};
-use super::{assert_all_in_order, client_received, core_received, stream};
+use super::{assert_all_in_order, client_received, core_received, stream, stream_from};
 use crate::webrtc::{
     AudioCodec, DisconnectReason, MediaCore, MediaError, MediaEvent, WebRtcConfig,
 };
@@ -386,4 +386,45 @@ fn audio_written_before_the_browser_connects_is_not_sent_later_as_a_burst() {
             "sequence numbers step by one"
         );
     }
+}
+
+#[test]
+fn an_ice_restart_from_a_new_address_keeps_the_session_and_its_audio() {
+    let mut world = World::new(LinkConfig::CLEAN, 23);
+    let (c, peer) = world.add_client("198.51.100.1:5000");
+    world.connect(c, peer);
+    stream(&mut world, &[(c, peer)], 20);
+    let before = world.audio_from(peer).len();
+
+    // The browser's network changed: new address, ICE restart, new offer.
+    let new_addr = "203.0.113.7:6000".parse().unwrap();
+    let offer = world.clients[c].ice_restart_to(new_addr);
+    world.moved(c);
+    let answer = world.core.renegotiate(world.now, peer, &offer).unwrap();
+    assert!(answer.contains("a=ice-lite"), "{answer}");
+    let old_ufrag = world.answers[c]
+        .lines()
+        .find(|l| l.starts_with("a=ice-ufrag:"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        !answer.contains(&old_ufrag),
+        "new local credentials: {answer}"
+    );
+    world.clients[c].accept_answer(&answer);
+    world.run_for(Duration::from_secs(2));
+    assert!(world.disconnects().is_empty(), "{:?}", world.disconnects());
+
+    let heard_before = world.clients[c].media().count();
+    stream_from(&mut world, &[(c, peer)], 20, 20);
+    assert_eq!(
+        world.audio_from(peer).len(),
+        before + 20,
+        "the core hears the new address"
+    );
+    assert!(
+        world.clients[c].media().count() >= heard_before + 20,
+        "the browser hears the core at its new address"
+    );
+    assert_eq!(world.core.counters().datagrams_unrouted, 0);
 }
