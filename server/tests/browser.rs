@@ -484,3 +484,38 @@ fn check_key_presses(seen: &[Rtp], codes: &[u8], end_duration: u16) -> Vec<Vec<u
         .map(|e| e.iter().map(|p| p.event().2).collect())
         .collect()
 }
+
+/// The browser's network changes mid-call (a new address; the old one is gone): it
+/// restarts ICE with `update`, dcx answers with `updated` on the same session, and the
+/// audio goes on both ways from the new address. The carrier notices nothing.
+#[test]
+fn an_ice_restart_from_a_new_address_keeps_the_call_and_its_audio() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("browser-ice-restart", Ports::new(32_200), "");
+    let mut call = Answered::new(dcx, "uas_media_at.xml");
+    let mut at_carrier = ToneMeter::pcmu(1000.0);
+    call.carrier_media.hear(&mut at_carrier, TONE_WINDOWS / 2);
+
+    let (offer_tx, offer) = std::sync::mpsc::channel();
+    call.browser
+        .command(BrowserCommand::RestartIce { offer: offer_tx });
+    let offer = offer.recv_timeout(WAIT).expect("the browser's new offer");
+    let frame = json!({"type": "update", "call_id": "c1", "sdp": offer});
+    call.ws.send(&frame.to_string());
+    let updated = call.ws.next("updated");
+    assert_eq!(updated["call_id"], "c1", "{updated}");
+    let answer = updated["sdp"].as_str().unwrap();
+    assert!(answer.contains("a=ice-lite"), "{answer}");
+    call.browser
+        .command(BrowserCommand::ApplyAnswer(answer.to_owned()));
+
+    // Both ways again, now from the new address.
+    let mut at_carrier = ToneMeter::pcmu(1000.0);
+    call.carrier_media.hear(&mut at_carrier, TONE_WINDOWS);
+    let mut at_browser = ToneMeter::opus(440.0);
+    call.browser.hear(&mut at_browser, TONE_WINDOWS);
+    println!("after the restart: carrier {at_carrier}, browser {at_browser}");
+    call.hang_up();
+}

@@ -71,6 +71,14 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         duration_ms: Option<u32>,
     },
+    /// A new SDP offer for a live call's WebRTC peer: the browser's ICE restart after a
+    /// network change (`RTCPeerConnection.restartIce()`). Answered with `updated`.
+    Update {
+        /// The call.
+        call_id: String,
+        /// The browser's new offer.
+        sdp: String,
+    },
     /// Put the far end on hold.
     Hold {
         /// The call.
@@ -110,13 +118,14 @@ pub enum ClientMessage {
 
 impl ClientMessage {
     /// Every `type` a client may send, in declaration order.
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 13] = [
         "hello",
         "call",
         "accept",
         "reject",
         "hangup",
         "dtmf",
+        "update",
         "hold",
         "unhold",
         "mute",
@@ -134,6 +143,7 @@ impl ClientMessage {
             Self::Reject { .. } => "reject",
             Self::Hangup { .. } => "hangup",
             Self::Dtmf { .. } => "dtmf",
+            Self::Update { .. } => "update",
             Self::Hold { .. } => "hold",
             Self::Unhold { .. } => "unhold",
             Self::Mute { .. } => "mute",
@@ -151,6 +161,7 @@ impl ClientMessage {
             | Self::Reject { call_id }
             | Self::Hangup { call_id }
             | Self::Dtmf { call_id, .. }
+            | Self::Update { call_id, .. }
             | Self::Hold { call_id }
             | Self::Unhold { call_id }
             | Self::Mute { call_id, .. }
@@ -245,6 +256,13 @@ pub enum ServerMessage {
         /// dcx's SDP answer, when not already sent in `trying`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp: Option<String>,
+    },
+    /// dcx's answer to an `update` (the peer's session goes on, media included).
+    Updated {
+        /// The call.
+        call_id: String,
+        /// dcx's SDP answer.
+        sdp: String,
     },
     /// The call is over.
     Ended {
@@ -357,6 +375,10 @@ mod tests {
                 call_id: id(),
                 digits: "1".into(),
                 duration_ms: None,
+            },
+            ClientMessage::Update {
+                call_id: id(),
+                sdp: "v=0".into(),
             },
             ClientMessage::Hold { call_id: id() },
             ClientMessage::Unhold { call_id: id() },

@@ -101,7 +101,7 @@ impl ClientMessage {
                 check_to(to)?;
                 check_sdp(sdp)
             }
-            Self::Accept { sdp, .. } => check_sdp(sdp),
+            Self::Accept { sdp, .. } | Self::Update { sdp, .. } => check_sdp(sdp),
             Self::Transfer { to, .. } => check_to(to),
             Self::Dtmf {
                 digits,

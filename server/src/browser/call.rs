@@ -50,6 +50,8 @@ pub enum CallCommand {
     Hold(bool),
     /// Mute (`true`: the far end hears silence) or unmute the browser.
     Mute(bool),
+    /// The browser's new offer for its peer (an ICE restart).
+    Update(String),
     /// The agent handed the caller on (blind transfer): its browser leaves the call
     /// (`ended` "transferred"), the caller hears hold audio until the next agent.
     Detach,
@@ -87,6 +89,11 @@ impl CallHandle {
     /// Holds (`true`) or resumes the call.
     pub fn hold(&self, held: bool) {
         let _ = self.commands.send(CallCommand::Hold(held));
+    }
+
+    /// Hands the browser's new offer (an ICE restart) to the call.
+    pub fn update(&self, offer: String) {
+        let _ = self.commands.send(CallCommand::Update(offer));
     }
 
     /// Takes the agent's browser off an inbound call (see [`CallCommand::Detach`]).

@@ -325,6 +325,10 @@ impl Hub {
                 Ok(())
             }
             ClientMessage::Transfer { call_id, to } => self.transfer(session, &call_id, &to),
+            ClientMessage::Update { call_id, sdp } => {
+                self.live_call(session, &call_id)?.update(sdp);
+                Ok(())
+            }
             ClientMessage::Hold { call_id } => {
                 self.live_call(session, &call_id)?.hold(true);
                 Ok(())

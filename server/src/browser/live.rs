@@ -228,6 +228,11 @@ impl Live<'_> {
             }
             CallCommand::Hold(held) => self.set_hold(held).await,
             CallCommand::Detach => self.detach().await,
+            CallCommand::Update(offer) => {
+                let Some((peer, _)) = &self.peer else { return };
+                let message = renegotiate(self.services, *peer, offer, self.reply.call_id()).await;
+                self.reply.send(message);
+            }
             CallCommand::Mute(muted) => {
                 self.muted = muted;
                 self.update_hold_audio();
@@ -451,6 +456,24 @@ impl Live<'_> {
 
 /// The hold tone a held browser call plays to the far end, Hz.
 pub(super) const BROWSER_HOLD_TONE_HZ: u32 = 440;
+
+/// `updated` with dcx's answer to a peer's new offer, or the `error` why not.
+pub(super) async fn renegotiate(
+    services: &Services,
+    peer: PeerId,
+    offer: String,
+    call_id: String,
+) -> ServerMessage {
+    match services.webrtc.renegotiate(peer, offer).await {
+        Ok(sdp) => ServerMessage::Updated { call_id, sdp },
+        Err(e) => ProtocolError::new(
+            ErrorCode::InvalidMessage,
+            format!("the offer was refused: {e}"),
+        )
+        .with_call_id(call_id)
+        .to_server_message(),
+    }
+}
 
 /// Asks the SIP side to end call `token` (480 for a caller still queued).
 pub(super) async fn hang_up(services: &Services, token: u64, why: &str) {

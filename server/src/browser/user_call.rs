@@ -150,6 +150,7 @@ impl<'a> UserCall<'a> {
                     Some(CallCommand::HangUp(_)) | None => {
                         return self.hang_up(HangupSide::Caller, "hangup");
                     }
+                    Some(CallCommand::Update(offer)) => self.update(0, offer).await,
                     Some(_) => {}
                 },
                 c = from_callee.recv() => match c {
@@ -164,6 +165,7 @@ impl<'a> UserCall<'a> {
                         return self.hang_up(HangupSide::Callee, why);
                     }
                     None => return self.hang_up(HangupSide::Callee, "hangup"),
+                    Some(CallCommand::Update(offer)) => self.update(1, offer).await,
                     Some(_) => {}
                 },
                 e = caller_events.recv() => {
@@ -181,6 +183,14 @@ impl<'a> UserCall<'a> {
                 }
             }
         }
+    }
+
+    /// Side `i`'s browser (0 the caller, 1 the callee) sent a new offer.
+    async fn update(&self, i: usize, offer: String) {
+        let reply = if i == 0 { &self.caller } else { &self.callee };
+        let Some(peer) = self.peers[i] else { return };
+        let message = super::live::renegotiate(self.services, peer, offer, reply.call_id()).await;
+        reply.send(message);
     }
 
     /// The callee accepted with its offer: answered on both sides, then the room.

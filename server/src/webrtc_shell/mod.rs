@@ -103,6 +103,11 @@ enum Command {
     Counters {
         reply: oneshot::Sender<ShellCounters>,
     },
+    Renegotiate {
+        peer: PeerId,
+        offer: String,
+        reply: oneshot::Sender<Result<String, MediaError>>,
+    },
     SendDtmf {
         peer: PeerId,
         rtp_time: u64,
@@ -182,6 +187,14 @@ impl WebRtcHandle {
             TrySendError::Full(_) => ShellError::Busy,
             TrySendError::Closed(_) => ShellError::Stopped,
         })
+    }
+
+    /// A live peer's new offer (an ICE restart): dcx's answer, on the same session.
+    pub async fn renegotiate(&self, peer: PeerId, offer: String) -> Result<String, ShellError> {
+        let (reply, answer) = oneshot::channel();
+        self.request(Command::Renegotiate { peer, offer, reply })
+            .await?;
+        Ok(answer.await.map_err(|_| ShellError::Stopped)??)
     }
 
     /// Sends a key press to a peer as RFC 4733 (Opus clock, starting at `rtp_time` of
@@ -358,6 +371,9 @@ impl WebRtcShell {
             }
             Command::RemovePeer { peer, reply } => {
                 let _ = reply.send(self.core.remove_peer(now, peer));
+            }
+            Command::Renegotiate { peer, offer, reply } => {
+                let _ = reply.send(self.core.renegotiate(now, peer, &offer));
             }
             Command::SendDtmf {
                 peer,

@@ -23,8 +23,16 @@ pub const TELEPHONE_EVENT_PT: u8 = 110;
 const FRAME_TICKS: u64 = 960;
 
 /// What the test asks of the browser's thread.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum BrowserCommand {
+    /// The browser's network changed: it moves to a new socket (a new address; the old
+    /// one is gone) and restarts ICE; its new offer goes to `offer`.
+    RestartIce {
+        /// Where the new offer goes.
+        offer: mpsc::Sender<String>,
+    },
+    /// dcx's answer to the restart's offer (`updated`).
+    ApplyAnswer(String),
     /// One key press as RFC 4733 events on the telephone-event payload type (str0m
     /// sends the updates and the end packets), beside the audio.
     KeyPress {
@@ -179,6 +187,28 @@ impl Browser {
         self.drain();
     }
 
+    /// Moves to a new socket and restarts ICE: the new offer (str0m applies the restart
+    /// with the answer, in [`Self::apply_restart`]).
+    fn restart_ice(&mut self) -> String {
+        self.socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        self.addr = self.socket.local_addr().unwrap();
+        let mut change = self.rtc.sdp_api();
+        change.ice_restart(false);
+        let (offer, pending) = change.apply().expect("an ICE restart is a change");
+        self.pending = Some(pending);
+        offer.to_sdp_string()
+    }
+
+    /// dcx's answer to the restart; the new socket's host candidate comes after it.
+    fn apply_restart(&mut self, answer: &str) {
+        let answer = SdpAnswer::from_sdp_string(answer).unwrap();
+        let pending = self.pending.take().expect("a restart is pending");
+        self.rtc.sdp_api().accept_answer(pending, answer).unwrap();
+        self.rtc
+            .add_local_candidate(Candidate::host(self.addr, "udp").unwrap());
+        self.drain();
+    }
+
     /// The browser's thread: takes dcx's `answer`, then feeds datagrams and timeouts to
     /// str0m and sends a frame of the tone every 20 ms once connected, passing on the
     /// Opus it hears to `heard`, and doing what `commands` say; until their sender is
@@ -200,6 +230,10 @@ impl Browser {
                 Ok(BrowserCommand::KeyPress { event, duration }) => {
                     self.key_press(event, duration);
                 }
+                Ok(BrowserCommand::RestartIce { offer }) => {
+                    let _ = offer.send(self.restart_ice());
+                }
+                Ok(BrowserCommand::ApplyAnswer(answer)) => self.apply_restart(&answer),
                 Err(mpsc::TryRecvError::Empty) => {}
                 Err(mpsc::TryRecvError::Disconnected) => return,
             }
