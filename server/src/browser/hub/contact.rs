@@ -1,0 +1,277 @@
+//! The hub's side of the contact center and of offered calls: an agent's `accept`,
+//! `reject` and `transfer`, inbound callers arriving (for a queue or one user's DID),
+//! and carrying out what the contact center decided. A child module of the hub: it
+//! works on the hub's state directly, in the hub's task.
+
+use std::time::Instant;
+
+use dcx_signaling::{ErrorCode, ProtocolError, ServerMessage, SessionId};
+
+use super::{call, Hub, HubEvent, Offered, DIRECT_RING};
+use crate::contact::Action;
+use crate::sip::udp::Inbound;
+
+impl Hub {
+    /// An agent's `accept` (with its browser's offer) or `reject` of a queue call.
+    pub(super) fn answer_offer(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        call_id: String,
+        offer: Option<String>,
+    ) -> Result<(), ProtocolError> {
+        let unknown = || {
+            ProtocolError::new(
+                ErrorCode::UnknownCall,
+                format!("no call {call_id:?} offered here"),
+            )
+            .with_call_id(call_id.clone())
+        };
+        let live = self.live.get_mut(&session).ok_or_else(unknown)?;
+        let token = match live.offers.remove(&call_id).ok_or_else(unknown)? {
+            Offered::Queue(token) => token,
+            Offered::Direct(token) => {
+                self.direct.remove(&token);
+                let handle = self.inbound.get(&token).cloned().ok_or_else(unknown)?;
+                match offer {
+                    Some(sdp) => {
+                        handle.attach(session, call_id.clone(), sdp, user.to_owned());
+                        live.calls.insert(call_id, handle);
+                    }
+                    None => handle.hang_up("declined by the user"),
+                }
+                return Ok(());
+            }
+            Offered::User(handle) => {
+                match offer {
+                    Some(sdp) => {
+                        handle.attach(session, call_id.clone(), sdp, user.to_owned());
+                        live.calls.insert(call_id, handle);
+                    }
+                    None => handle.hang_up("rejected"),
+                }
+                return Ok(());
+            }
+        };
+        let handle = self.inbound.get(&token).cloned().ok_or_else(unknown)?;
+        let cc = self.contact.as_mut().ok_or_else(unknown)?;
+        let now = Instant::now();
+        let answered = match &offer {
+            Some(_) => cc.accept(now, token, user),
+            None => cc.reject(now, token, user),
+        };
+        answered.map_err(|e| {
+            ProtocolError::new(ErrorCode::BadState, e).with_call_id(call_id.clone())
+        })?;
+        if let Some(sdp) = offer {
+            handle.attach(session, call_id.clone(), sdp, user.to_owned());
+            live.taken.insert(call_id.clone(), token);
+            live.calls.insert(call_id, handle);
+        }
+        Ok(())
+    }
+
+    /// An agent's blind transfer of the caller it took: to `user:NAME` (another agent,
+    /// offered at once) or `queue:NAME`.
+    pub(super) fn transfer(
+        &mut self,
+        session: SessionId,
+        call_id: &str,
+        to: &str,
+    ) -> Result<(), ProtocolError> {
+        let refused = |why: &str| {
+            ProtocolError::new(ErrorCode::BadState, why).with_call_id(call_id.to_owned())
+        };
+        let handle = self.live_call(session, call_id)?.clone();
+        let token = self
+            .live
+            .get(&session)
+            .and_then(|l| l.taken.get(call_id).copied())
+            .ok_or_else(|| refused("only a queue call an agent took can be transferred yet"))?;
+        let target = if let Some(user) = to.strip_prefix(dcx_signaling::Destination::USER_PREFIX) {
+            crate::contact::Transfer::Agent(user.to_owned())
+        } else if let Some(queue) = to.strip_prefix("queue:") {
+            crate::contact::Transfer::Queue(queue.to_owned())
+        } else {
+            return Err(refused(
+                "transfers go to user:NAME or queue:NAME (numbers not yet)",
+            ));
+        };
+        let cc = self
+            .contact
+            .as_mut()
+            .ok_or_else(|| refused("no contact center"))?;
+        cc.transfer(Instant::now(), token, &target)
+            .map_err(refused)?;
+        if let Some(live) = self.live.get_mut(&session) {
+            live.taken.remove(call_id);
+        }
+        handle.detach();
+        Ok(())
+    }
+
+    /// An inbound caller for a queue: its media task starts (hold audio) and the
+    /// contact center looks for an agent.
+    pub(super) fn queued(&mut self, call: Inbound) {
+        if call.1.user.is_some() {
+            return self.direct(call);
+        }
+        let token = call.0;
+        let (queue, from) = (call.1.queue.clone(), call.1.from.clone());
+        let rules = self.contact.as_ref().and_then(|cc| cc.rules(&queue));
+        let handle = call::spawn_inbound(
+            self.services.clone(),
+            call,
+            rules.map_or(0, |r| r.hold_tone_hz),
+            self.events.clone(),
+        );
+        let now = Instant::now();
+        let taken = self
+            .contact
+            .as_mut()
+            .is_some_and(|cc| cc.arrived(now, token, &queue, &from));
+        if !taken {
+            handle.hang_up("no such queue, or no contact center");
+        }
+        self.inbound.insert(token, handle);
+    }
+
+    /// An inbound call to a user's DID: offered to that user's browser (if connected)
+    /// for [`DIRECT_RING`], with hold audio to the caller meanwhile.
+    pub(super) fn direct(&mut self, call: Inbound) {
+        let token = call.0;
+        let (user, from) = (call.1.user.clone().unwrap_or_default(), call.1.from.clone());
+        let handle = call::spawn_inbound(self.services.clone(), call, 440, self.events.clone());
+        let session = self
+            .users
+            .get(&user)
+            .copied()
+            .filter(|s| self.sessions.is_attached(*s));
+        let Some(session) = session else {
+            handle.hang_up("the user of the DID is not connected");
+            self.inbound.insert(token, handle);
+            return;
+        };
+        let call_id = crate::contact::queue_call_id(token);
+        if let Some(live) = self.live.get_mut(&session) {
+            live.offers.insert(call_id.clone(), Offered::Direct(token));
+        }
+        self.direct.insert(token, (session, call_id.clone()));
+        self.inbound.insert(token, handle);
+        self.send(
+            session,
+            ServerMessage::Incoming {
+                call_id,
+                from,
+                queue: None,
+            },
+        );
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(DIRECT_RING).await;
+            let _ = events.send(HubEvent::DirectTimeout { token });
+        });
+    }
+
+    /// Ends the direct offer of `token` if it is still pending: the user is told why,
+    /// and (unless the caller is gone) the caller is hung up.
+    pub(super) fn withdraw_direct(&mut self, token: u64, reason: &str) {
+        let Some((session, call_id)) = self.direct.remove(&token) else {
+            return;
+        };
+        let pending = self
+            .live
+            .get_mut(&session)
+            .and_then(|l| l.offers.remove(&call_id))
+            .is_some();
+        if !pending {
+            return;
+        }
+        let ended = ServerMessage::Ended {
+            call_id,
+            reason: reason.to_owned(),
+            sip_code: None,
+        };
+        self.send(session, ended);
+        if let Some(h) = self.inbound.get(&token) {
+            h.hang_up("nobody answered the user's DID");
+        }
+    }
+
+    /// Carries out what the contact center decided.
+    pub(super) fn act(&mut self) {
+        let Some(cc) = &mut self.contact else {
+            return;
+        };
+        let mut actions = Vec::new();
+        while let Some(a) = cc.poll_action() {
+            actions.push(a);
+        }
+        for action in actions {
+            self.carry_out(action);
+        }
+    }
+
+    pub(super) fn carry_out(&mut self, action: Action) {
+        let call_id = crate::contact::queue_call_id;
+        match action {
+            Action::Offer {
+                token,
+                user,
+                from,
+                queue,
+            } => {
+                let Some(&session) = self.users.get(&user) else {
+                    return; // it rings out, and the next agent is tried
+                };
+                let id = call_id(token);
+                if let Some(live) = self.live.get_mut(&session) {
+                    live.offers.insert(id.clone(), Offered::Queue(token));
+                }
+                let incoming = ServerMessage::Incoming {
+                    call_id: id,
+                    from,
+                    queue: Some(queue),
+                };
+                self.send(session, incoming);
+            }
+            Action::Withdraw {
+                token,
+                user,
+                reason,
+            } => {
+                let Some(&session) = self.users.get(&user) else {
+                    return;
+                };
+                let id = call_id(token);
+                if let Some(live) = self.live.get_mut(&session) {
+                    live.offers.remove(&id);
+                }
+                let ended = ServerMessage::Ended {
+                    call_id: id,
+                    reason: reason.to_owned(),
+                    sip_code: None,
+                };
+                self.send(session, ended);
+            }
+            Action::GiveUp { token, why, .. } => {
+                if let Some(h) = self.inbound.get(&token) {
+                    h.hang_up(&why);
+                }
+            }
+            Action::AgentState {
+                user,
+                state,
+                wrap_up_remaining_s,
+            } => {
+                if let Some(&session) = self.users.get(&user) {
+                    let message = ServerMessage::AgentState {
+                        state,
+                        wrap_up_remaining_s,
+                    };
+                    self.send(session, message);
+                }
+            }
+        }
+    }
+}
