@@ -284,13 +284,12 @@ impl Live<'_> {
         }
     }
 
-    /// The agent's browser leaves an inbound call that goes on (a blind transfer):
-    /// told `ended` "transferred", its peer removed, the caller on hold audio again.
+    /// The agent's browser leaves an inbound call that goes on (a blind transfer; the
+    /// hub told it `ended` "transferred"): its peer removed, the caller on hold audio.
     async fn detach(&mut self) {
         let Some((peer, _)) = self.peer.take() else {
             return;
         };
-        self.reply.ended("transferred", None);
         self.reply.to = None;
         let _ = self.services.webrtc.remove_peer(peer).await;
         self.held = false;

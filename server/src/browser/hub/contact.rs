@@ -105,7 +105,16 @@ impl Hub {
             .map_err(refused)?;
         if let Some(live) = self.live.get_mut(&session) {
             live.taken.remove(call_id);
+            live.calls.remove(call_id);
         }
+        // The agent hears it is off the call before its wrap-up (the contact center's
+        // actions are carried out after this).
+        let ended = ServerMessage::Ended {
+            call_id: call_id.to_owned(),
+            reason: "transferred".into(),
+            sip_code: None,
+        };
+        self.send(session, ended);
         handle.detach();
         Ok(())
     }
