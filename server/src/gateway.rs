@@ -275,8 +275,14 @@ async fn start_browsers(
         };
         let seed = std::collections::hash_map::RandomState::new();
         let seed = std::hash::BuildHasher::hash_one(&seed, port);
-        let cc = crate::contact::ContactCenter::new(&config.agents, &config.queues, clock, seed)
-            .map_err(|e| anyhow::anyhow!("queues: {e}"))?;
+        let mut cc =
+            crate::contact::ContactCenter::new(&config.agents, &config.queues, clock, seed)
+                .map_err(|e| anyhow::anyhow!("queues: {e}"))?;
+        let audio = gateway
+            .loaded
+            .hold_audio()
+            .map_err(|problems| anyhow::anyhow!("{problems}"))?;
+        cc.set_hold_audio(audio);
         tracing::info!(
             agents = config.agents.len(),
             queues = config.queues.len(),
@@ -492,15 +498,30 @@ async fn bind_sip(
     addr: &str,
     tcp_stats: Arc<crate::sip::tcp::StreamStats>,
 ) -> anyhow::Result<(tokio::net::UdpSocket, crate::sip::tcp::Streams)> {
-    let socket = tokio::net::UdpSocket::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for SIP on {addr} (sip.listen): {e}"))?;
-    let bound = socket.local_addr()?;
-    let listener = tokio::net::TcpListener::bind(bound).await.map_err(|e| {
-        anyhow::anyhow!("cannot listen for SIP over TCP on {bound} (sip.listen): {e}")
-    })?;
-    tracing::info!(addr = %bound, "sip listening");
-    Ok((socket, crate::sip::tcp::Streams::new(listener, tcp_stats)))
+    // With port 0 the kernel picks UDP's port, and TCP may find that port taken (by
+    // another program's connection): pick again, a few times, rather than fail.
+    let any_port = addr
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.port() == 0);
+    let mut tries = if any_port { 8 } else { 1 };
+    loop {
+        let socket = tokio::net::UdpSocket::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for SIP on {addr} (sip.listen): {e}"))?;
+        let bound = socket.local_addr()?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(listener) => {
+                tracing::info!(addr = %bound, "sip listening");
+                return Ok((socket, crate::sip::tcp::Streams::new(listener, tcp_stats)));
+            }
+            Err(_) if tries > 1 => tries -= 1,
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "cannot listen for SIP over TCP on {bound} (sip.listen): {e}"
+                ))
+            }
+        }
+    }
 }
 
 /// The OPTIONS probes and the registrations of the configured trunks.

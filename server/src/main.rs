@@ -73,7 +73,8 @@ fn check_config(args: &CheckArgs) -> ExitCode {
         }
     };
     let built = loaded
-        .read_deck()
+        .hold_audio()
+        .and_then(|_| loaded.read_deck())
         .and_then(|(name, text)| loaded.router(&name, &text).map(|r| (name, r)));
     match built {
         Ok((deck, router)) => {

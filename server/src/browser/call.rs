@@ -20,7 +20,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::hub::HubEvent;
-use super::live::{hang_up, Hold, Live, Reply};
+use super::live::{hang_up, Hold, HoldSound, Live, Reply};
 use super::Services;
 use crate::call::browser::BrowserOrigin;
 use crate::sip::udp::{Inbound, SipCommand};
@@ -216,7 +216,7 @@ async fn run_call(
         inbound: false,
         held: false,
         muted: false,
-        hold_tone_hz: super::live::BROWSER_HOLD_TONE_HZ,
+        hold_sound: HoldSound::Tone(super::live::BROWSER_HOLD_TONE_HZ),
     };
     call.run(news, &mut commands).await;
     call.finish().await;
@@ -228,7 +228,7 @@ async fn run_call(
 pub fn spawn_inbound(
     services: Arc<Services>,
     (token, arrival, news): Inbound,
-    hold_tone_hz: u32,
+    hold_sound: HoldSound,
     hub: mpsc::UnboundedSender<HubEvent>,
 ) -> CallHandle {
     let (commands, rx) = mpsc::unbounded_channel();
@@ -237,7 +237,7 @@ pub fn spawn_inbound(
         run_inbound(
             &services,
             (token, arrival, news),
-            hold_tone_hz,
+            hold_sound,
             hub.clone(),
             rx,
         )
@@ -251,7 +251,7 @@ pub fn spawn_inbound(
 async fn run_inbound(
     services: &Arc<Services>,
     (token, arrival, news): Inbound,
-    hold_tone_hz: u32,
+    hold_sound: HoldSound,
     hub: mpsc::UnboundedSender<HubEvent>,
     mut commands: mpsc::UnboundedReceiver<CallCommand>,
 ) {
@@ -270,13 +270,13 @@ async fn run_inbound(
         peer: None,
         socket,
         bridge: None,
-        hold: (hold_tone_hz > 0).then(|| Hold::new(hold_tone_hz)),
+        hold: Some(Hold::new(&hold_sound)),
         hung_up: false,
         inbound: true,
         held: false,
         muted: false,
-        // The queue's tone; 0 (silence) stays silence after a transfer too.
-        hold_tone_hz,
+        // The queue's sound; a tone of 0 Hz (silence) stays silence after a transfer.
+        hold_sound,
     };
     call.set_carrier(arrival.media);
     call.run(news, &mut commands).await;

@@ -5,6 +5,7 @@
 //! none; it runs until the SIP side says the call has ended.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dcx_media::dtmf::DtmfEvent;
@@ -58,24 +59,48 @@ impl Reply {
 /// The hold tone toward a queued caller: 1 s of tone, 2 s of silence, every 20 ms.
 pub(super) struct Hold {
     tone: SineGenerator,
+    /// A WAV of the queue's (8 kHz mono) played in a loop instead of the tone.
+    wav: Option<Arc<[i16]>>,
     tick: tokio::time::Interval,
     frames: u32,
+    /// Where the WAV goes on.
+    at: usize,
+}
+
+/// What callers on hold hear.
+#[derive(Debug, Clone)]
+pub enum HoldSound {
+    /// A tone, 1 s on and 2 s off, Hz (0: silence).
+    Tone(u32),
+    /// 8 kHz mono samples, looped.
+    Wav(Arc<[i16]>),
 }
 
 impl Hold {
-    pub(super) fn new(frequency_hz: u32) -> Self {
+    pub(super) fn new(sound: &HoldSound) -> Self {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let (hz, wav) = match sound {
+            HoldSound::Tone(hz) => (*hz, None),
+            HoldSound::Wav(samples) => (0, Some(Arc::clone(samples))),
+        };
         Self {
-            tone: SineGenerator::new(f64::from(frequency_hz), 8000, 6000),
+            tone: SineGenerator::new(f64::from(hz), 8000, 6000),
+            wav,
             tick,
             frames: 0,
+            at: 0,
         }
     }
 
     fn frame(&mut self) -> [i16; 160] {
         let mut pcm = [0i16; 160];
-        if self.frames % 150 < 50 {
+        if let Some(wav) = self.wav.as_ref().filter(|w| !w.is_empty()) {
+            for s in &mut pcm {
+                *s = wav[self.at];
+                self.at = (self.at + 1) % wav.len();
+            }
+        } else if self.frames % 150 < 50 {
             self.tone.fill(&mut pcm);
         }
         self.frames += 1;
@@ -105,8 +130,8 @@ pub(super) struct Live<'a> {
     pub(super) held: bool,
     /// The browser is muted.
     pub(super) muted: bool,
-    /// The hold tone of the call's queue (an inbound call), Hz.
-    pub(super) hold_tone_hz: u32,
+    /// What the far end hears on hold: the call's queue's (an inbound call).
+    pub(super) hold_sound: HoldSound,
 }
 
 impl Live<'_> {
@@ -294,7 +319,7 @@ impl Live<'_> {
         let _ = self.services.webrtc.remove_peer(peer).await;
         self.held = false;
         self.muted = false;
-        self.hold = Some(Hold::new(self.hold_tone_hz));
+        self.hold = Some(Hold::new(&self.hold_sound));
     }
 
     /// Hold toward the carrier (a re-INVITE, `a=sendonly`) with hold audio on the
@@ -320,9 +345,9 @@ impl Live<'_> {
     /// when muted, the browser otherwise.
     fn update_hold_audio(&mut self) {
         self.hold = if self.held {
-            Some(Hold::new(self.hold_tone_hz))
+            Some(Hold::new(&self.hold_sound))
         } else if self.muted {
-            Some(Hold::new(0))
+            Some(Hold::new(&HoldSound::Tone(0)))
         } else {
             None
         };
@@ -495,5 +520,25 @@ fn browser_reason(sip_code: u16, hangup: HangupSide, reason: &str) -> String {
         (HangupSide::Callee, 480 | 408) => "no_answer".to_owned(),
         (HangupSide::Callee, 603) => "declined".to_owned(),
         _ => reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Hold, HoldSound};
+
+    #[tokio::test]
+    async fn a_hold_wav_plays_in_a_loop_and_a_tone_of_0_hz_is_silence() {
+        let samples: Vec<i16> = (0..250).collect();
+        let mut hold = Hold::new(&HoldSound::Wav(samples.into()));
+        let first = hold.frame();
+        let second = hold.frame();
+        assert_eq!(first[..3], [0, 1, 2]);
+        // 160 + 90 = 250: the second frame wraps to the start.
+        assert_eq!((second[89], second[90], second[91]), (249, 0, 1));
+        let mut silent = Hold::new(&HoldSound::Tone(0));
+        assert!(silent.frame().iter().all(|&s| s == 0));
+        let mut tone = Hold::new(&HoldSound::Tone(440));
+        assert!(tone.frame().iter().any(|&s| s != 0));
     }
 }

@@ -45,6 +45,10 @@ pub struct QueueSection {
     /// The hold tone waiting callers hear, Hz (0: silence).
     #[serde(default = "default_hold_tone_hz")]
     pub hold_tone_hz: Spanned<u32>,
+    /// Hold audio from a WAV file instead of the tone: 16-bit PCM, mono, 8 kHz, played in
+    /// a loop (relative to the config file).
+    #[serde(default)]
+    pub hold_wav: Option<Spanned<String>>,
     /// Where a caller goes when `max_wait_s` passes: another queue (once; after its
     /// own max wait there the caller gets 480). Without it: 480 at once.
     #[serde(default)]
@@ -208,5 +212,44 @@ fn validate_dids(config: &Config, queues: &HashSet<&str>, loc: &mut Locator<'_>)
                 format!("no [[queues]] entry is named {:?}", q.get_ref()),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dcx_media::recording::wav::{WavSpec, WavWriter};
+
+    fn wav(dir: &std::path::Path, name: &str, spec: WavSpec, samples: &[i16]) {
+        let file = std::fs::File::create(dir.join(name)).unwrap();
+        let mut w = WavWriter::new(file, spec).unwrap();
+        w.write_samples(samples).unwrap();
+        w.finish().unwrap();
+    }
+
+    #[test]
+    fn hold_wavs_load_when_8_khz_mono_and_name_their_field_when_not() {
+        let dir = std::env::temp_dir().join(format!("dcx-hold-wav-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        wav(&dir, "good.wav", WavSpec::mono(8000), &[7; 800]);
+        wav(&dir, "wide.wav", WavSpec::mono(48_000), &[7; 4800]);
+        let config = |file: &str| {
+            let text = format!(
+                "[routing]\ndeck = \"deck.csv\"\n\
+                 [[queues]]\nname = \"support\"\nhold_wav = \"{file}\"\n"
+            );
+            std::fs::write(dir.join("dcx.toml"), text).unwrap();
+            super::super::load_file(&dir.join("dcx.toml")).unwrap()
+        };
+        let audio = config("good.wav").hold_audio().unwrap();
+        assert_eq!(audio["support"].len(), 800);
+        for (file, says) in [("wide.wav", "8000 Hz"), ("missing.wav", "")] {
+            let problems = config(file).hold_audio().unwrap_err().to_string();
+            assert!(problems.contains("queues[0].hold_wav"), "{problems}");
+            assert!(
+                problems.contains(file) && problems.contains(says),
+                "{problems}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -409,6 +409,47 @@ impl Loaded {
         }
     }
 
+    /// Each queue's hold audio from its `hold_wav` (8 kHz mono 16-bit PCM, at least
+    /// 20 ms), by queue name; every unreadable or unfit file is a problem naming it.
+    pub fn hold_audio(
+        &self,
+    ) -> Result<std::collections::HashMap<String, std::sync::Arc<[i16]>>, Problems> {
+        let mut audio = std::collections::HashMap::new();
+        let mut problems = Vec::new();
+        for (i, q) in self.config.queues.iter().enumerate() {
+            let Some(file) = &q.hold_wav else { continue };
+            let path = match &self.source {
+                Source::File(cfg) => cfg.parent().unwrap_or(Path::new(".")).join(file.get_ref()),
+                Source::Embedded => PathBuf::from(file.get_ref()),
+            };
+            let problem = |message: String| Problem {
+                file: path.display().to_string(),
+                line: 0,
+                field: format!("queues[{i}].hold_wav"),
+                message,
+            };
+            match dcx_media::recording::wav::read_wav_file(&path) {
+                Ok(wav) if wav.spec == dcx_media::recording::wav::WavSpec::mono(8000) => {
+                    if wav.samples.len() < 160 {
+                        problems.push(problem("shorter than 20 ms".into()));
+                    } else {
+                        audio.insert(q.name.get_ref().clone(), wav.samples.into());
+                    }
+                }
+                Ok(wav) => problems.push(problem(format!(
+                    "{} channel(s) at {} Hz: hold audio must be mono at 8000 Hz",
+                    wav.spec.channels, wav.spec.sample_rate_hz
+                ))),
+                Err(e) => problems.push(problem(e.to_string())),
+            }
+        }
+        if problems.is_empty() {
+            Ok(audio)
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
     /// Reads the deck named by the config (the embedded demo deck for the embedded
     /// config) and returns `(display name, text)`.
     pub fn read_deck(&self) -> Result<(String, String), Problems> {

@@ -150,6 +150,7 @@ pub struct ContactCenter {
     clock: WallClock,
     rng: SplitMix64,
     actions: VecDeque<Action>,
+    hold_audio: HashMap<String, std::sync::Arc<[i16]>>,
 }
 
 impl std::fmt::Debug for ContactCenter {
@@ -226,7 +227,18 @@ impl ContactCenter {
             clock,
             rng: SplitMix64::new(seed),
             actions: VecDeque::new(),
+            hold_audio: HashMap::new(),
         })
+    }
+
+    /// Sets the queues' hold audio (8 kHz mono samples), by queue name.
+    pub fn set_hold_audio(&mut self, audio: HashMap<String, std::sync::Arc<[i16]>>) {
+        self.hold_audio = audio;
+    }
+
+    /// Queue `name`'s hold audio, if it has a `hold_wav`.
+    pub fn hold_audio(&self, name: &str) -> Option<std::sync::Arc<[i16]>> {
+        self.hold_audio.get(name).cloned()
     }
 
     /// The rules of queue `name`.

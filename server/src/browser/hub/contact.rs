@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use dcx_signaling::{ErrorCode, ProtocolError, ServerMessage, SessionId};
 
+use super::super::live::HoldSound;
 use super::{call, Hub, HubEvent, Offered, DIRECT_RING};
 use crate::contact::Action;
 use crate::sip::udp::Inbound;
@@ -119,6 +120,14 @@ impl Hub {
         Ok(())
     }
 
+    /// What a queue's callers hear on hold: its `hold_wav`, else its tone.
+    fn hold_sound(&self, queue: &str, tone_hz: u32) -> HoldSound {
+        match self.contact.as_ref().and_then(|cc| cc.hold_audio(queue)) {
+            Some(samples) => HoldSound::Wav(samples),
+            None => HoldSound::Tone(tone_hz),
+        }
+    }
+
     /// An inbound caller for a queue: its media task starts (hold audio) and the
     /// contact center looks for an agent.
     pub(super) fn queued(&mut self, call: Inbound) {
@@ -131,7 +140,7 @@ impl Hub {
         let handle = call::spawn_inbound(
             self.services.clone(),
             call,
-            rules.map_or(0, |r| r.hold_tone_hz),
+            self.hold_sound(&queue, rules.map_or(0, |r| r.hold_tone_hz)),
             self.events.clone(),
         );
         let now = Instant::now();
@@ -150,7 +159,8 @@ impl Hub {
     pub(super) fn direct(&mut self, call: Inbound) {
         let token = call.0;
         let (user, from) = (call.1.user.clone().unwrap_or_default(), call.1.from.clone());
-        let handle = call::spawn_inbound(self.services.clone(), call, 440, self.events.clone());
+        let sound = HoldSound::Tone(440);
+        let handle = call::spawn_inbound(self.services.clone(), call, sound, self.events.clone());
         let session = self
             .users
             .get(&user)
