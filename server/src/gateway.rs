@@ -267,12 +267,7 @@ async fn start_browsers(
     let contact = if config.queues.is_empty() {
         None
     } else {
-        let clock = crate::call::WallClock {
-            at: std::time::Instant::now(),
-            unix_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        };
+        let clock = crate::call::WallClock::now();
         let seed = std::collections::hash_map::RandomState::new();
         let seed = std::hash::BuildHasher::hash_one(&seed, port);
         let mut cc =
@@ -603,9 +598,6 @@ async fn start_sip(
                 contact_addr.set_ip(ip);
             }
         }
-        let unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let routing = gateway.clone();
         crate::sip::calls::Transit {
             router: Box::new(move || routing.routing.load()),
@@ -613,10 +605,7 @@ async fn start_sip(
             setup: CallSetup {
                 local: Local::new(contact_addr),
                 timers,
-                clock: WallClock {
-                    at: std::time::Instant::now(),
-                    unix_ms,
-                },
+                clock: WallClock::now(),
             },
             quality: config
                 .routing

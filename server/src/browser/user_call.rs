@@ -12,7 +12,7 @@
 //! timeout ends it for both.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use dcx_media::sfu::RoomId;
 use dcx_media::webrtc::{MediaEvent, PeerId};
@@ -75,9 +75,7 @@ struct UserCall<'a> {
 }
 
 fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    crate::call::WallClock::now().unix_ms
 }
 
 impl<'a> UserCall<'a> {

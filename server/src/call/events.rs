@@ -22,6 +22,17 @@ pub struct WallClock {
 }
 
 impl WallClock {
+    /// Both clocks read now (the shell does this once, at start).
+    pub fn now() -> Self {
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Self {
+            at: Instant::now(),
+            unix_ms,
+        }
+    }
+
     /// Unix milliseconds at `t`.
     pub fn unix_ms(&self, t: Instant) -> i64 {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

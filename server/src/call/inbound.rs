@@ -349,20 +349,8 @@ impl InboundCall {
     }
 
     fn bye_origin(&mut self, now: Instant) {
-        if let Some(a) = &mut self.answer {
-            a.handle_ack(); // stop resending the 2xx: the dialog is over
-        }
-        let (local, timers) = (&self.setup.local, self.setup.timers);
-        match self
-            .origin
-            .dialog
-            .bye(now, self.ids.branch(), local, timers)
-        {
-            Ok(bye) => self.bye = Some(bye),
-            Err(e) => {
-                tracing::debug!(call_id = %self.parties.call_id, "cannot build BYE toward the carrier: {e}");
-            }
-        }
+        let (answer, origin) = (&mut self.answer, &mut self.origin);
+        self.bye = super::origin::bye_origin(now, answer, origin, &mut self.ids, &self.setup);
     }
 
     fn end(&mut self, now: Instant, sip_code: u16, hangup: HangupSide, why: &str) {

@@ -126,6 +126,27 @@ impl OriginInvite {
     }
 }
 
+/// Ends the origin's dialog from dcx's side: stops resending our 2xx (`answer`, the
+/// dialog is over) and builds the BYE; `None` (logged) when it cannot be built.
+pub fn bye_origin(
+    now: Instant,
+    answer: &mut Option<dcx_sip::dialog::answer::Answer>,
+    origin: &mut OriginInvite,
+    ids: &mut Ids,
+    setup: &super::CallSetup,
+) -> Option<super::legs::OutgoingBye> {
+    if let Some(a) = answer {
+        a.handle_ack();
+    }
+    origin
+        .dialog
+        .bye(now, ids.branch(), &setup.local, setup.timers)
+        .map_err(|e| {
+            tracing::debug!(call_id = %origin.dialog.call_id, "cannot build BYE toward the origin: {e}");
+        })
+        .ok()
+}
+
 /// The server transactions of requests inside the call (from either side), kept to
 /// answer their retransmissions until timer J.
 #[derive(Debug, Default)]

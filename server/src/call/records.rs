@@ -14,6 +14,13 @@ fn cost(route: Option<&Rated>, answer_ms: Option<i64>, end_ms: i64) -> i64 {
     route.map_or(0, |r| nano(r.tariff.cost_nano(r.rate_nano, seconds)))
 }
 
+impl CallRecord {
+    /// What the call costs at its answered attempt's tariff, nano-units.
+    pub fn cost_nano(&self) -> i64 {
+        cost(self.route.as_ref(), self.times.answer_ms, self.times.end_ms)
+    }
+}
+
 impl CallEvent {
     /// The CDR this event is.
     pub fn to_cdr(&self) -> Cdr {
@@ -70,7 +77,7 @@ fn call(c: &CallRecord) -> Cdr {
         answer_ms: t.answer_ms,
         end_ms: t.end_ms,
         duration_s: billable_s(t.answer_ms, t.end_ms),
-        cost_nano: cost(c.route.as_ref(), t.answer_ms, t.end_ms),
+        cost_nano: c.cost_nano(),
         sip_code: c.sip_code,
         hangup: c.hangup,
         reason: c.reason.clone(),

@@ -665,7 +665,7 @@ impl Calls {
             record(&mut self.quality, &mut self.stats, &ev);
             if let CallEvent::CallEnded(c) = &ev {
                 if let Some(account) = c.parties.trunk_in.strip_prefix("webrtc:") {
-                    let cost = u64::try_from(ev.to_cdr().cost_nano).unwrap_or(0);
+                    let cost = u64::try_from(c.cost_nano()).unwrap_or(0);
                     self.transit.limits.record(account, c.times.end_ms, cost);
                 }
             }

@@ -52,20 +52,9 @@ impl TransitCall {
     }
 
     fn bye_origin(&mut self, now: Instant) {
-        if let Some(a) = &mut self.answer {
-            a.handle_ack(); // stop resending the 2xx: the dialog is over
-        }
-        let (local, timers) = (&self.setup.local, self.setup.timers);
-        match self
-            .origin
-            .dialog
-            .bye(now, self.ids.branch(), local, timers)
-        {
-            Ok(bye) => self.origin_bye = Some(bye),
-            Err(e) => {
-                tracing::debug!(call_id = %self.parties.call_id, "cannot build BYE toward the origin: {e}");
-            }
-        }
+        let (answer, origin) = (&mut self.answer, &mut self.origin);
+        let bye = super::super::origin::bye_origin(now, answer, origin, &mut self.ids, &self.setup);
+        self.origin_bye = bye;
     }
 
     /// The call is over for both parties: report the answered attempt and the call.
