@@ -35,7 +35,7 @@ use serde_json::{json, Value};
 use support::contact::{
     CallerEar, Dcx, Ports, AGENT_HZ, CALLER_HZ, HOLD_OFF, HOLD_ON, NUMBER, TONE_WINDOWS,
 };
-use support::media::ToneMeter;
+use support::media::{ToneMeter, VoiceMeter};
 use support::sipp::have_sipp;
 use support::ws_client::strs;
 
@@ -493,4 +493,115 @@ fn a_user_did_rings_that_users_browser_directly() {
     let record = dcx.call_record();
     assert!(record["queue"].is_null(), "{record}");
     assert_eq!(record["agent"], "agent1", "{record}");
+}
+
+/// The supervisor's voice (Opus at 48 kHz).
+const SUPERVISOR_HZ: f64 = 1300.0;
+
+#[test]
+fn a_supervisor_listens_whispers_and_barges_on_an_agents_call() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start(
+        "agents-supervise",
+        Ports::new(28_600),
+        "hold_tone_hz = 440\n",
+    );
+    let mut agent1 = dcx.agent("agent1");
+    agent1.set_state("available");
+    let mut caller = dcx.caller("uac_queue_wait_bye.xml");
+    let call_id = agent1.expect_incoming(&dcx.caller_uri());
+    agent1.expect_state("busy");
+    let agent_browser = agent1.accept(&call_id, AGENT_HZ);
+    caller.hear_agent(TONE_WINDOWS / 2);
+
+    // An agent may not supervise; a supervisor may not hold a supervision.
+    let (_, offer) = support::webrtc_client::Browser::talking(SUPERVISOR_HZ);
+    let supervise = json!({"type": "supervise", "call_id": "s1", "target": call_id,
+        "mode": "listen", "sdp": offer});
+    agent1.expect_error(&supervise, "forbidden", "s1");
+    let mut boss = dcx.supervisor("boss");
+    let missing = json!({"type": "supervise", "call_id": "s1", "target": "q-00000000000000ff",
+        "mode": "listen", "sdp": offer});
+    boss.expect_error(&missing, "unknown_call", "s1");
+
+    let supervisor = boss.supervise("s1", &call_id, "listen", SUPERVISOR_HZ);
+    let hold = json!({"type": "hold", "call_id": "s1"});
+    boss.expect_error(&hold, "bad_state", "s1");
+    let tones = [AGENT_HZ, CALLER_HZ, SUPERVISOR_HZ];
+    let mut at_supervisor = VoiceMeter::opus(&tones);
+    let mut at_agent = VoiceMeter::opus(&tones);
+    let mut at_caller = VoiceMeter::pcmu(&tones);
+    let settle = Duration::from_millis(300);
+    // 2 s per check, of 100 ms windows: a voice is "there" in at least 15 of 20 and
+    // "absent" in at most 2.
+    let (windows, there, absent) = (20, 15, 2);
+    let check = |who: &str, mode: &str, heard: &[usize], want: [bool; 3]| {
+        println!("{mode}: {who} heard agent/caller/supervisor in {heard:?} of {windows}");
+        for ((&n, want), name) in heard
+            .iter()
+            .zip(want)
+            .zip(["agent", "caller", "supervisor"])
+        {
+            if want {
+                assert!(
+                    n >= there,
+                    "{mode}: {who} should hear the {name}: {heard:?}"
+                );
+            } else {
+                assert!(
+                    n <= absent,
+                    "{mode}: {who} should not hear the {name}: {heard:?}"
+                );
+            }
+        }
+    };
+
+    let heard = at_supervisor.listen(&supervisor, settle, windows);
+    check("the supervisor", "listen", &heard, [true, true, false]);
+    let heard = at_caller.listen(&caller.media, Duration::ZERO, windows);
+    check("the caller", "listen", &heard, [true, false, false]);
+    let heard = at_agent.listen(&agent_browser, Duration::ZERO, windows);
+    check("the agent", "listen", &heard, [false, true, false]);
+
+    boss.send(&json!({"type": "supervisor_mode", "call_id": "s1", "mode": "whisper"}));
+    let heard = at_agent.listen(&agent_browser, settle, windows);
+    check("the agent", "whisper", &heard, [false, true, true]);
+    let heard = at_caller.listen(&caller.media, Duration::ZERO, windows);
+    check("the caller", "whisper", &heard, [true, false, false]);
+
+    boss.send(&json!({"type": "supervisor_mode", "call_id": "s1", "mode": "barge"}));
+    let heard = at_caller.listen(&caller.media, settle, windows);
+    check("the caller", "barge", &heard, [true, false, true]);
+    let heard = at_agent.listen(&agent_browser, Duration::ZERO, windows);
+    check("the agent", "barge", &heard, [false, true, true]);
+    let heard = at_supervisor.listen(&supervisor, Duration::ZERO, windows);
+    check("the supervisor", "barge", &heard, [true, true, false]);
+
+    // The supervisor hangs up its supervision: the call goes on without it.
+    boss.hang_up("s1");
+    let heard = at_caller.listen(&caller.media, settle, windows);
+    check(
+        "the caller",
+        "after the supervisor left",
+        &heard,
+        [true, false, false],
+    );
+    assert!(caller.sipp.is_running(), "the caller's call ended");
+
+    // A second supervision ends with the call.
+    let supervisor = boss.supervise("s2", &call_id, "listen", SUPERVISOR_HZ);
+    let heard = at_supervisor.listen(&supervisor, settle, windows);
+    check(
+        "the supervisor",
+        "listen again",
+        &heard,
+        [true, true, false],
+    );
+    agent1.hang_up(&call_id);
+    boss.expect_ended("s2", "the supervised call ended");
+    caller.sipp.assert_success();
+    boss.assert_quiet();
+    drop((agent_browser, supervisor));
 }

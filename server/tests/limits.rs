@@ -1,7 +1,7 @@
 //! Account fraud limits (`[[accounts]]`) on browser calls to the PSTN, through the
 //! running gateway: a destination outside `allowed_prefixes` and a call beyond
 //! `max_concurrent_calls` are refused with 403 and a reason before any SIP leg, while
-//! the account's allowed call reaches its carrier (sipp). Ports from `32_200` on.
+//! the account's allowed call reaches its carrier (sipp). Ports from `28_500` on (its own block: every test binary has its own range).
 
 mod support;
 
@@ -19,7 +19,7 @@ fn an_account_may_call_only_its_prefixes_and_only_so_many_at_once() {
     if !have_sipp() {
         return;
     }
-    let base = 32_200;
+    let base = 28_500;
     let webrtc = base + 61;
     let config = format!(
         "[server]\nhttp_listen = \"127.0.0.1:0\"\n\

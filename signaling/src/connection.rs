@@ -121,18 +121,23 @@ impl Connection {
 }
 
 fn check_role(role: Role, message: &ClientMessage) -> Result<(), ProtocolError> {
-    let needs_queue_role = matches!(message, ClientMessage::AgentState { .. });
-    if needs_queue_role && !role.takes_queue_calls() {
-        let err = ProtocolError::new(
-            ErrorCode::Forbidden,
-            format!("{} needs the agent or supervisor role", message.type_name()),
-        );
-        return Err(match message.call_id() {
-            Some(id) => err.with_call_id(id),
-            None => err,
-        });
-    }
-    Ok(())
+    let refused = match message {
+        ClientMessage::AgentState { .. } if !role.takes_queue_calls() => {
+            "needs the agent or supervisor role"
+        }
+        ClientMessage::Supervise { .. } if !matches!(role, Role::Supervisor | Role::Admin) => {
+            "needs the supervisor or admin role"
+        }
+        _ => return Ok(()),
+    };
+    let err = ProtocolError::new(
+        ErrorCode::Forbidden,
+        format!("{} {refused}", message.type_name()),
+    );
+    Err(match message.call_id() {
+        Some(id) => err.with_call_id(id),
+        None => err,
+    })
 }
 
 #[cfg(test)]
@@ -217,6 +222,25 @@ mod tests {
         }
         for role in [Role::Agent, Role::Supervisor] {
             assert!(open(role).check(&agent_state).is_ok(), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn supervise_needs_supervisor_or_admin() {
+        let supervise = ClientMessage::Supervise {
+            call_id: "s1".into(),
+            target: "q-1".into(),
+            target_session: None,
+            mode: crate::message::SupervisorMode::Listen,
+            sdp: "v=0".into(),
+        };
+        for role in [Role::Softphone, Role::Agent] {
+            let err = open(role).check(&supervise).unwrap_err();
+            assert_eq!(err.code, ErrorCode::Forbidden, "{role:?}");
+            assert_eq!(err.call_id.as_deref(), Some("s1"));
+        }
+        for role in [Role::Supervisor, Role::Admin] {
+            assert!(open(role).check(&supervise).is_ok(), "{role:?}");
         }
     }
 

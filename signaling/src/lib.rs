@@ -90,7 +90,8 @@ pub mod token;
 pub use connection::{Connection, ConnectionState};
 pub use error::{ErrorCode, ProtocolError};
 pub use message::{
-    AgentState, AgentStatus, ClientMessage, Destination, ServerMessage, PROTOCOL_VERSION,
+    AgentState, AgentStatus, ClientMessage, Destination, ServerMessage, SupervisorMode,
+    PROTOCOL_VERSION,
 };
 pub use parse::{is_call_id, MAX_FRAME_BYTES};
 pub use random::Random;

@@ -103,6 +103,29 @@ pub enum ClientMessage {
         /// The new destination, same rules as `call.to`.
         to: String,
     },
+    /// Supervise a live call (supervisor and admin roles): dcx answers `sdp` with a
+    /// WebRTC peer of this browser's own that hears both parties, and is heard as
+    /// `mode` says. `hangup` with this `call_id` ends the supervision, not the call.
+    Supervise {
+        /// Chosen by the client for the supervision, unique among its live calls.
+        call_id: String,
+        /// The live call to supervise, as `GET /api/v1/calls` lists it.
+        target: String,
+        /// The session of the target call, when ids of two sessions clash.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_session: Option<String>,
+        /// Who hears the supervisor.
+        mode: SupervisorMode,
+        /// The supervisor browser's SDP offer.
+        sdp: String,
+    },
+    /// Change who hears the supervisor on a supervision (`supervise`).
+    SupervisorMode {
+        /// The supervision.
+        call_id: String,
+        /// The new mode.
+        mode: SupervisorMode,
+    },
     /// An agent sets its own presence (agent and supervisor roles only).
     AgentState {
         /// The state the agent asks for.
@@ -118,7 +141,7 @@ pub enum ClientMessage {
 
 impl ClientMessage {
     /// Every `type` a client may send, in declaration order.
-    pub const TYPES: [&'static str; 13] = [
+    pub const TYPES: [&'static str; 15] = [
         "hello",
         "call",
         "accept",
@@ -130,6 +153,8 @@ impl ClientMessage {
         "unhold",
         "mute",
         "transfer",
+        "supervise",
+        "supervisor_mode",
         "agent_state",
         "ping",
     ];
@@ -148,6 +173,8 @@ impl ClientMessage {
             Self::Unhold { .. } => "unhold",
             Self::Mute { .. } => "mute",
             Self::Transfer { .. } => "transfer",
+            Self::Supervise { .. } => "supervise",
+            Self::SupervisorMode { .. } => "supervisor_mode",
             Self::AgentState { .. } => "agent_state",
             Self::Ping { .. } => "ping",
         }
@@ -165,10 +192,24 @@ impl ClientMessage {
             | Self::Hold { call_id }
             | Self::Unhold { call_id }
             | Self::Mute { call_id, .. }
-            | Self::Transfer { call_id, .. } => Some(call_id),
+            | Self::Transfer { call_id, .. }
+            | Self::Supervise { call_id, .. }
+            | Self::SupervisorMode { call_id, .. } => Some(call_id),
             Self::Hello { .. } | Self::AgentState { .. } | Self::Ping { .. } => None,
         }
     }
+}
+
+/// Who hears a supervisor (everyone on the call is heard by the supervisor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupervisorMode {
+    /// Nobody: the supervisor only listens.
+    Listen,
+    /// The agent (the browser on the call), not the far end: coaching.
+    Whisper,
+    /// Both parties: the supervisor joins the conversation.
+    Barge,
 }
 
 /// The presence an agent may choose for itself. `wrap_up` and `busy` exist too, but only
@@ -389,6 +430,17 @@ mod tests {
             ClientMessage::Transfer {
                 call_id: id(),
                 to: "200".into(),
+            },
+            ClientMessage::Supervise {
+                call_id: id(),
+                target: "q-1".into(),
+                target_session: None,
+                mode: SupervisorMode::Listen,
+                sdp: "v=0".into(),
+            },
+            ClientMessage::SupervisorMode {
+                call_id: id(),
+                mode: SupervisorMode::Barge,
             },
             ClientMessage::AgentState {
                 state: AgentState::Away,

@@ -102,6 +102,25 @@ impl ClientMessage {
                 check_sdp(sdp)
             }
             Self::Accept { sdp, .. } | Self::Update { sdp, .. } => check_sdp(sdp),
+            Self::Supervise {
+                target,
+                target_session,
+                sdp,
+                ..
+            } => {
+                if !is_call_id(target) {
+                    return Err(format!(
+                        "target must be 1 to {MAX_CALL_ID_CHARS} characters of A-Z a-z 0-9 _ -"
+                    ));
+                }
+                if target_session
+                    .as_ref()
+                    .is_some_and(|s| s.is_empty() || s.len() > 64)
+                {
+                    return Err("target_session must be 1 to 64 bytes".to_owned());
+                }
+                check_sdp(sdp)
+            }
             Self::Transfer { to, .. } => check_to(to),
             Self::Dtmf {
                 digits,
@@ -306,6 +325,28 @@ mod tests {
         }
         let transfer = r#"{"type":"transfer","call_id":"c1","to":""}"#;
         assert_eq!(code(transfer), ErrorCode::InvalidMessage);
+    }
+
+    #[test]
+    fn supervise_rules() {
+        let supervise = |target: &str, extra: &str| {
+            format!(
+                r#"{{"type":"supervise","call_id":"s1","target":"{target}","mode":"whisper","sdp":"v=0"{extra}}}"#
+            )
+        };
+        assert!(ClientMessage::parse(&supervise("q-00ff", "")).is_ok());
+        assert!(ClientMessage::parse(&supervise("c1", r#","target_session":"s-1""#)).is_ok());
+        for (target, extra) in [
+            ("", ""),
+            ("a b", ""),
+            ("c1", r#","target_session":"""#),
+            ("c1", r#","mode2":"barge""#),
+        ] {
+            let err = ClientMessage::parse(&supervise(target, extra)).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidMessage, "{target:?} {extra}");
+        }
+        let bad_mode = r#"{"type":"supervisor_mode","call_id":"s1","mode":"shout"}"#;
+        assert_eq!(code(bad_mode), ErrorCode::InvalidMessage);
     }
 
     #[test]

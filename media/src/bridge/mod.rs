@@ -11,9 +11,11 @@
 
 mod codecs;
 mod plc;
+mod supervise;
 
 pub use codecs::{G711Decode, G711Encode, OpusDecode, OpusEncode, OpusSettings};
 pub use plc::G711Plc;
+pub use supervise::{BridgeMode, SupervisorMix};
 
 use crate::jitter::Playout;
 
@@ -96,8 +98,20 @@ impl<D: Decode, E: Encode> Transcoder<D, E> {
     pub fn process_tapped(
         &mut self,
         playout: Playout<'_>,
-        mut emit: impl FnMut(&[u8]),
+        emit: impl FnMut(&[u8]),
         mut tap: impl FnMut(u64, &[i16]),
+    ) {
+        self.process_edited(playout, emit, |position, pcm| tap(position, pcm));
+    }
+
+    /// [`Self::process_tapped`] with the decoded frame handed over mutably: `edit` sees
+    /// each 8 kHz frame between the decoder and the encoder and may change it (a
+    /// supervisor's voice mixed in, [`SupervisorMix`]); what it leaves is encoded.
+    pub fn process_edited(
+        &mut self,
+        playout: Playout<'_>,
+        mut emit: impl FnMut(&[u8]),
+        mut edit: impl FnMut(u64, &mut [i16]),
     ) {
         match playout {
             Playout::Packet(p) => {
@@ -108,14 +122,14 @@ impl<D: Decode, E: Encode> Transcoder<D, E> {
                     self.concealed_frames += 1;
                     self.decoder.conceal(&mut self.pcm)
                 };
-                self.tap(n, &mut tap);
+                self.edit(n, &mut edit);
                 self.encode(n, &mut emit);
             }
             Playout::Lost(count) => {
                 for _ in 0..count {
                     self.concealed_frames += 1;
                     let n = self.decoder.conceal(&mut self.pcm);
-                    self.tap(n, &mut tap);
+                    self.edit(n, &mut edit);
                     self.encode(n, &mut emit);
                 }
             }
@@ -123,8 +137,8 @@ impl<D: Decode, E: Encode> Transcoder<D, E> {
         }
     }
 
-    fn tap(&mut self, samples: usize, tap: &mut impl FnMut(u64, &[i16])) {
-        tap(self.position, &self.pcm[..samples]);
+    fn edit(&mut self, samples: usize, edit: &mut impl FnMut(u64, &mut [i16])) {
+        edit(self.position, &mut self.pcm[..samples]);
         self.position += samples as u64;
     }
 

@@ -18,9 +18,12 @@
 //! advances by the samples sent; toward the browser an RTP time that advances 960
 //! ticks per 20 ms frame (the core puts its low 32 bits on the wire).
 
+mod supervisor;
+
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use dcx_media::bridge::BridgeMode;
 use dcx_media::bridge::{G711Decode, G711Encode, OpusDecode, OpusEncode, OpusSettings, Transcoder};
 use dcx_media::dtmf::{
     DtmfDigit, DtmfEvent, DtmfReceiver, DtmfReceiverConfig, DtmfSender, DtmfSenderConfig,
@@ -80,6 +83,9 @@ pub struct MediaBridge {
     from_carrier_dtmf: Option<DtmfReceiver>,
     packet: Box<[u8; MAX_PACKET]>,
     counters: BridgeCounters,
+    /// A supervisor on the call (boxed: its codecs are kilobytes, and most calls
+    /// have none).
+    supervisor: Option<Box<supervisor::SupervisorLeg>>,
 }
 
 impl std::fmt::Debug for MediaBridge {
@@ -147,14 +153,6 @@ impl MediaBridge {
     /// A bridge whose carrier leg is not known yet; `ssrc` and `seq` start the stream
     /// toward the carrier (random, from the caller).
     pub fn new(ssrc: u32, seq: u16) -> Result<Self, BridgeSetupError> {
-        let jitter = |clock_rate_hz, slot_bytes| {
-            JitterBuffer::new(JitterConfig {
-                clock_rate_hz,
-                slot_bytes,
-                ..JitterConfig::default()
-            })
-            .map_err(|e| BridgeSetupError(e.to_string()))
-        };
         Ok(Self {
             carrier: None,
             carrier_addr: None,
@@ -171,7 +169,50 @@ impl MediaBridge {
             from_carrier_dtmf: None,
             packet: Box::new([0; MAX_PACKET]),
             counters: BridgeCounters::default(),
+            supervisor: None,
         })
+    }
+
+    /// A supervisor joins the call in `mode`, or changes to it if one is on already
+    /// (see [`dcx_media::bridge::SupervisorMix`] for who hears whom).
+    pub fn supervise(&mut self, mode: BridgeMode) -> Result<(), BridgeSetupError> {
+        match &mut self.supervisor {
+            Some(s) => s.mix.set_mode(mode),
+            None => self.supervisor = Some(Box::new(supervisor::SupervisorLeg::new(mode)?)),
+        }
+        Ok(())
+    }
+
+    /// The supervisor leaves; the two parties hear only each other again.
+    pub fn unsupervise(&mut self) {
+        self.supervisor = None;
+    }
+
+    /// The supervisor's mode, if one is on the call.
+    #[cfg(test)]
+    pub fn supervisor_mode(&self) -> Option<BridgeMode> {
+        self.supervisor.as_ref().map(|s| s.mix.mode())
+    }
+
+    /// One Opus frame from the supervisor's browser (dropped when no supervisor is on).
+    pub fn handle_supervisor_audio(
+        &mut self,
+        now: Instant,
+        ext_seq: u64,
+        rtp_time: u64,
+        opus: &[u8],
+    ) {
+        if let Some(s) = &mut self.supervisor {
+            s.handle_audio(now, ext_seq, rtp_time, opus);
+        }
+    }
+
+    /// The Opus frames due toward the supervisor (both parties mixed), each handed to
+    /// `write` with its RTP time (48 kHz); also takes in what the supervisor said.
+    pub fn poll_to_supervisor(&mut self, now: Instant, write: impl FnMut(u64, &[u8])) {
+        if let Some(s) = &mut self.supervisor {
+            s.poll(now, write);
+        }
     }
 
     /// The carrier leg was negotiated (an 18x with SDP, or the answer): its codec
@@ -262,19 +303,14 @@ impl MediaBridge {
 
     /// One Opus frame from the browser, as the WebRTC core reported it.
     pub fn handle_browser_audio(&mut self, now: Instant, ext_seq: u64, rtp_time: u64, opus: &[u8]) {
-        let header = RtpHeader {
-            payload_type: OPUS_PT,
-            sequence_number: ext_seq as u16,
-            timestamp: rtp_time as u32,
-            ssrc: 1,
-            ..RtpHeader::default()
-        };
-        let Ok(len) = header.write(opus, 0, &mut self.packet[..]) else {
-            return;
-        };
-        if let Ok(packet) = RtpPacket::parse(&self.packet[..len]) {
-            self.from_browser.push(now, &packet);
-        }
+        push_frame(
+            &mut self.from_browser,
+            &mut self.packet,
+            now,
+            ext_seq,
+            rtp_time,
+            opus,
+        );
     }
 
     /// The RTP packets due toward the carrier at `now`, each handed to `send` with the
@@ -292,6 +328,7 @@ impl MediaBridge {
             marker,
             dtmf,
             counters,
+            supervisor,
             ..
         } = self;
         let (Some(carrier), Some(to), Some(transcoders)) =
@@ -323,7 +360,7 @@ impl MediaBridge {
                 return;
             }
             let held = dtmf.is_sending();
-            transcoders.toward_carrier.process(playout, |g711| {
+            let emit = |g711: &[u8]| {
                 // While a key press is on the air its events replace the audio; the
                 // audio clock goes on, so the stream resumes at the right time.
                 if !held {
@@ -331,7 +368,14 @@ impl MediaBridge {
                     counters.to_carrier += 1;
                 }
                 *timestamp = timestamp.wrapping_add(g711.len() as u32);
-            });
+            };
+            transcoders
+                .toward_carrier
+                .process_edited(playout, emit, |_, pcm| {
+                    if let Some(s) = supervisor.as_mut() {
+                        s.mix.toward_customer(pcm);
+                    }
+                });
         }
     }
 
@@ -361,7 +405,15 @@ impl MediaBridge {
             return;
         };
         let mut g711 = [0u8; 160];
-        let n = t.law.encode_slice(pcm, &mut g711);
+        let mut frame = [0i16; 160];
+        let len = pcm.len().min(frame.len());
+        frame[..len].copy_from_slice(&pcm[..len]);
+        if let Some(s) = &mut self.supervisor {
+            // What the customer hears instead of the agent: the supervisor hears it too,
+            // and a barging supervisor is heard over it.
+            s.mix.toward_customer(&mut frame[..len]);
+        }
+        let n = t.law.encode_slice(&frame[..len], &mut g711);
         let mut out = Outgoing {
             send,
             to,
@@ -387,6 +439,7 @@ impl MediaBridge {
             transcoders,
             browser_rtp_time,
             counters,
+            supervisor,
             ..
         } = self;
         let Some(transcoders) = transcoders.as_mut() else {
@@ -397,11 +450,18 @@ impl MediaBridge {
             if matches!(playout, Playout::Empty) {
                 return;
             }
-            transcoders.toward_browser.process(playout, |opus| {
+            let emit = |opus: &[u8]| {
                 write(*browser_rtp_time, opus);
                 *browser_rtp_time += OPUS_FRAME_TICKS;
                 counters.to_browser += 1;
-            });
+            };
+            transcoders
+                .toward_browser
+                .process_edited(playout, emit, |_, pcm| {
+                    if let Some(s) = supervisor.as_mut() {
+                        s.mix.toward_agent(pcm);
+                    }
+                });
         }
     }
 
@@ -426,10 +486,46 @@ impl MediaBridge {
             self.from_carrier_dtmf
                 .as_ref()
                 .and_then(DtmfReceiver::poll_timeout),
+            self.supervisor.as_ref().and_then(|s| s.poll_timeout()),
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+}
+
+/// A jitter buffer for one stream of the bridge.
+fn jitter(clock_rate_hz: u32, slot_bytes: usize) -> Result<JitterBuffer, BridgeSetupError> {
+    JitterBuffer::new(JitterConfig {
+        clock_rate_hz,
+        slot_bytes,
+        ..JitterConfig::default()
+    })
+    .map_err(|e| BridgeSetupError(e.to_string()))
+}
+
+/// Puts one Opus frame, as the WebRTC core reported it, into `jitter` (the core has
+/// taken the RTP header off; the buffer wants a packet, so `scratch` gets one).
+fn push_frame(
+    jitter: &mut JitterBuffer,
+    scratch: &mut [u8; MAX_PACKET],
+    now: Instant,
+    ext_seq: u64,
+    rtp_time: u64,
+    opus: &[u8],
+) {
+    let header = RtpHeader {
+        payload_type: OPUS_PT,
+        sequence_number: ext_seq as u16,
+        timestamp: rtp_time as u32,
+        ssrc: 1,
+        ..RtpHeader::default()
+    };
+    let Ok(len) = header.write(opus, 0, &mut scratch[..]) else {
+        return;
+    };
+    if let Ok(packet) = RtpPacket::parse(&scratch[..len]) {
+        jitter.push(now, &packet);
     }
 }
 

@@ -11,6 +11,7 @@ use dcx_media::Law;
 use dcx_sip::sdp::{Codec, Direction, Negotiated};
 
 use super::MediaBridge;
+use dcx_media::bridge::BridgeMode;
 
 const FRAME: Duration = Duration::from_millis(20);
 
@@ -241,4 +242,133 @@ fn the_carriers_rfc4733_key_press_comes_out_as_one_digit_not_as_audio() {
         frames, 0,
         "nothing of the events reaches the browser as audio"
     );
+}
+
+/// What each party heard over a run of the supervised bridge, as 8 kHz PCM (the
+/// browsers' Opus decoded at 8 kHz).
+#[derive(Default)]
+struct Heard {
+    carrier: Vec<i16>,
+    agent: Vec<i16>,
+    supervisor: Vec<i16>,
+}
+
+/// `frames` frames of 20 ms from `first`: the agent speaks 1 kHz, the customer
+/// (carrier) 440 Hz, the supervisor 1.7 kHz.
+fn three_speak(bridge: &mut MediaBridge, t0: Instant, first: u32, frames: u32) -> Heard {
+    let opus_encoder =
+        || opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    let (mut agent_enc, mut sup_enc) = (opus_encoder(), opus_encoder());
+    let decoder = || opus::Decoder::new(8000, opus::Channels::Mono).unwrap();
+    let (mut agent_dec, mut sup_dec) = (decoder(), decoder());
+    let mut agent_tone = SineGenerator::new(1000.0, 48_000, 6000);
+    let mut sup_tone = SineGenerator::new(1700.0, 48_000, 6000);
+    let mut customer_tone = SineGenerator::new(440.0, 8000, 6000);
+    let mut heard = Heard::default();
+    let from: SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    let mut packet = [0u8; 200];
+    for k in first..first + frames {
+        let now = t0 + FRAME * k;
+        let mut pcm = [0i16; 960];
+        agent_tone.fill(&mut pcm);
+        let opus = agent_enc.encode_vec(&pcm, 400).unwrap();
+        bridge.handle_browser_audio(now, u64::from(k), u64::from(k) * 960, &opus);
+        sup_tone.fill(&mut pcm);
+        let opus = sup_enc.encode_vec(&pcm, 400).unwrap();
+        bridge.handle_supervisor_audio(now, u64::from(k), u64::from(k) * 960, &opus);
+        let mut pcm8 = [0i16; 160];
+        customer_tone.fill(&mut pcm8);
+        let mut g711 = [0u8; 160];
+        Law::Ulaw.encode_slice(&pcm8, &mut g711);
+        let header = RtpHeader {
+            payload_type: 0,
+            sequence_number: k as u16,
+            timestamp: k * 160,
+            ssrc: 7,
+            ..RtpHeader::default()
+        };
+        let len = header.write(&g711, 0, &mut packet).unwrap();
+        bridge.handle_carrier_datagram(now, from, &packet[..len]);
+        bridge.poll_to_carrier(now, |_, bytes| {
+            let p = RtpPacket::parse(bytes).unwrap();
+            let mut pcm = vec![0i16; p.payload().len()];
+            Law::Ulaw.decode_slice(p.payload(), &mut pcm);
+            heard.carrier.extend_from_slice(&pcm);
+        });
+        let mut out = [0i16; 960];
+        bridge.poll_to_browser(now, |_, opus| {
+            let n = agent_dec.decode(opus, &mut out, false).unwrap();
+            heard.agent.extend_from_slice(&out[..n]);
+        });
+        bridge.poll_to_supervisor(now, |_, opus| {
+            let n = sup_dec.decode(opus, &mut out, false).unwrap();
+            heard.supervisor.extend_from_slice(&out[..n]);
+        });
+    }
+    heard
+}
+
+/// Which of 1 kHz (agent), 440 Hz (customer), 1.7 kHz (supervisor) `pcm` carries.
+fn voices(pcm: &[i16]) -> [bool; 3] {
+    // Skip the start: the jitter buffers and the codecs settle.
+    let pcm = &pcm[pcm.len().min(8000)..];
+    assert!(pcm.len() >= 8000, "{} samples", pcm.len());
+    [1000.0, 440.0, 1700.0].map(|hz| goertzel_amplitude(pcm, 8000, hz) > 1500.0)
+}
+
+#[test]
+fn a_supervisor_hears_both_sides_and_is_heard_as_its_mode_says() {
+    let mut bridge = MediaBridge::new(0xDC00_0003, 1).unwrap();
+    bridge
+        .set_carrier(carrier(Codec::Pcmu, "192.0.2.1:4000"))
+        .unwrap();
+    assert_eq!(bridge.supervisor_mode(), None);
+    bridge.supervise(BridgeMode::Listen).unwrap();
+    let t0 = Instant::now();
+    let heard = three_speak(&mut bridge, t0, 0, 150);
+    assert_eq!(
+        voices(&heard.supervisor),
+        [true, true, false],
+        "listen: supervisor"
+    );
+    assert_eq!(voices(&heard.agent), [false, true, false], "listen: agent");
+    assert_eq!(
+        voices(&heard.carrier),
+        [true, false, false],
+        "listen: carrier"
+    );
+
+    bridge.supervise(BridgeMode::Whisper).unwrap();
+    assert_eq!(bridge.supervisor_mode(), Some(BridgeMode::Whisper));
+    let heard = three_speak(&mut bridge, t0, 150, 150);
+    assert_eq!(voices(&heard.agent), [false, true, true], "whisper: agent");
+    assert_eq!(
+        voices(&heard.carrier),
+        [true, false, false],
+        "whisper: carrier"
+    );
+
+    bridge.supervise(BridgeMode::Barge).unwrap();
+    let heard = three_speak(&mut bridge, t0, 300, 150);
+    assert_eq!(voices(&heard.agent), [false, true, true], "barge: agent");
+    assert_eq!(
+        voices(&heard.carrier),
+        [true, false, true],
+        "barge: carrier"
+    );
+    assert_eq!(
+        voices(&heard.supervisor),
+        [true, true, false],
+        "barge: supervisor"
+    );
+
+    bridge.unsupervise();
+    assert_eq!(bridge.supervisor_mode(), None);
+    let heard = three_speak(&mut bridge, t0, 450, 150);
+    assert_eq!(
+        voices(&heard.carrier),
+        [true, false, false],
+        "after: carrier"
+    );
+    assert!(heard.supervisor.is_empty());
 }

@@ -14,6 +14,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use dcx_media::bridge::BridgeMode;
 use dcx_media::dtmf::DtmfDigit;
 use dcx_signaling::{ServerMessage, SessionId};
 use tokio::net::UdpSocket;
@@ -67,23 +68,94 @@ pub enum CallCommand {
         /// The agent, for the CDR.
         agent: String,
     },
+    /// A supervisor joins the call with its own browser (its session, its id for the
+    /// supervision, its offer) in `mode`.
+    Supervise {
+        /// The supervisor's session.
+        session: SessionId,
+        /// The supervision's id on that session.
+        call_id: String,
+        /// The supervisor browser's SDP offer.
+        offer: String,
+        /// Who hears the supervisor.
+        mode: BridgeMode,
+    },
+    /// The supervisor changes who hears it.
+    SupervisorMode(BridgeMode),
+    /// The supervisor's browser sent a new offer (an ICE restart).
+    SupervisorUpdate(String),
+    /// The supervisor leaves (`hangup` on the supervision); the call goes on.
+    Unsupervise,
 }
 
 /// How the hub reaches a call's task.
 #[derive(Debug, Clone)]
 pub struct CallHandle {
     commands: mpsc::UnboundedSender<CallCommand>,
+    /// A call bridged to a SIP leg (a browser's PSTN call or an inbound one), which a
+    /// supervisor can join; browser-to-browser calls are not.
+    bridged: bool,
+    /// This handle is a supervisor's on someone else's call: hanging it up ends the
+    /// supervision, not the call.
+    supervision: bool,
 }
 
 impl CallHandle {
     /// A handle on a call task's command channel.
     pub(super) fn new(commands: mpsc::UnboundedSender<CallCommand>) -> Self {
-        Self { commands }
+        Self {
+            commands,
+            bridged: false,
+            supervision: false,
+        }
     }
 
-    /// Asks the call to end; a call already over ignores it.
+    /// Whether a supervisor can join this call (see [`CallHandle::supervise`]).
+    pub fn is_bridged(&self) -> bool {
+        self.bridged && !self.supervision
+    }
+
+    /// Whether this handle is a supervisor's.
+    pub fn is_supervision(&self) -> bool {
+        self.supervision
+    }
+
+    /// Asks the call to end; a call already over ignores it. On a supervisor's
+    /// handle, only the supervision ends.
     pub fn hang_up(&self, why: &str) {
-        let _ = self.commands.send(CallCommand::HangUp(why.to_owned()));
+        let command = if self.supervision {
+            CallCommand::Unsupervise
+        } else {
+            CallCommand::HangUp(why.to_owned())
+        };
+        let _ = self.commands.send(command);
+    }
+
+    /// A supervisor joins this (bridged) call; the handle returned is the
+    /// supervisor's, for its session's calls.
+    pub fn supervise(
+        &self,
+        session: SessionId,
+        call_id: String,
+        offer: String,
+        mode: BridgeMode,
+    ) -> CallHandle {
+        let _ = self.commands.send(CallCommand::Supervise {
+            session,
+            call_id,
+            offer,
+            mode,
+        });
+        Self {
+            commands: self.commands.clone(),
+            bridged: true,
+            supervision: true,
+        }
+    }
+
+    /// A supervisor's new mode (on a supervisor's handle).
+    pub fn set_supervisor_mode(&self, mode: BridgeMode) {
+        let _ = self.commands.send(CallCommand::SupervisorMode(mode));
     }
 
     /// Holds (`true`) or resumes the call.
@@ -91,9 +163,15 @@ impl CallHandle {
         let _ = self.commands.send(CallCommand::Hold(held));
     }
 
-    /// Hands the browser's new offer (an ICE restart) to the call.
+    /// Hands the browser's new offer (an ICE restart) to the call (to the
+    /// supervisor's peer, on a supervisor's handle).
     pub fn update(&self, offer: String) {
-        let _ = self.commands.send(CallCommand::Update(offer));
+        let command = if self.supervision {
+            CallCommand::SupervisorUpdate(offer)
+        } else {
+            CallCommand::Update(offer)
+        };
+        let _ = self.commands.send(command);
     }
 
     /// Takes the agent's browser off an inbound call (see [`CallCommand::Detach`]).
@@ -137,7 +215,11 @@ pub fn spawn(
         run(services, spec, hub, rx),
         span,
     ));
-    CallHandle { commands }
+    CallHandle {
+        commands,
+        bridged: true,
+        supervision: false,
+    }
 }
 
 async fn run(
@@ -217,6 +299,7 @@ async fn run_call(
         held: false,
         muted: false,
         hold_sound: HoldSound::Tone(super::live::BROWSER_HOLD_TONE_HZ),
+        supervisor: None,
     };
     call.run(news, &mut commands).await;
     call.finish().await;
@@ -245,7 +328,11 @@ pub fn spawn_inbound(
         let _ = hub.send(HubEvent::InboundOver { token });
     };
     tokio::spawn(tracing::Instrument::instrument(task, span));
-    CallHandle { commands }
+    CallHandle {
+        commands,
+        bridged: true,
+        supervision: false,
+    }
 }
 
 async fn run_inbound(
@@ -277,6 +364,7 @@ async fn run_inbound(
         muted: false,
         // The queue's sound; a tone of 0 Hz (silence) stays silence after a transfer.
         hold_sound,
+        supervisor: None,
     };
     call.set_carrier(arrival.media);
     call.run(news, &mut commands).await;

@@ -92,6 +92,16 @@ pub enum HubEvent {
     Query(HubQuery),
 }
 
+/// The bridge's mode for a supervisor's.
+fn bridge_mode(mode: dcx_signaling::SupervisorMode) -> dcx_media::bridge::BridgeMode {
+    use dcx_media::bridge::BridgeMode;
+    match mode {
+        dcx_signaling::SupervisorMode::Listen => BridgeMode::Listen,
+        dcx_signaling::SupervisorMode::Whisper => BridgeMode::Whisper,
+        dcx_signaling::SupervisorMode::Barge => BridgeMode::Barge,
+    }
+}
+
 /// How connection tasks reach the hub; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HubHandle {
@@ -326,21 +336,50 @@ impl Hub {
                 self.live_call(session, &call_id)?.hang_up("hangup");
                 Ok(())
             }
-            ClientMessage::Transfer { call_id, to } => self.transfer(session, &call_id, &to),
+            ClientMessage::Transfer { call_id, to } => {
+                self.party_call(session, &call_id)?;
+                self.transfer(session, &call_id, &to)
+            }
+            ClientMessage::Supervise {
+                call_id,
+                target,
+                target_session,
+                mode,
+                sdp,
+            } => self.supervise(
+                session,
+                &claims,
+                call_id,
+                (&target, target_session.as_deref()),
+                mode,
+                sdp,
+            ),
+            ClientMessage::SupervisorMode { call_id, mode } => {
+                let handle = self.live_call(session, &call_id)?;
+                if !handle.is_supervision() {
+                    return Err(ProtocolError::new(
+                        ErrorCode::BadState,
+                        format!("{call_id:?} is not a supervision"),
+                    )
+                    .with_call_id(call_id));
+                }
+                handle.set_supervisor_mode(bridge_mode(mode));
+                Ok(())
+            }
             ClientMessage::Update { call_id, sdp } => {
                 self.live_call(session, &call_id)?.update(sdp);
                 Ok(())
             }
             ClientMessage::Hold { call_id } => {
-                self.live_call(session, &call_id)?.hold(true);
+                self.party_call(session, &call_id)?.hold(true);
                 Ok(())
             }
             ClientMessage::Unhold { call_id } => {
-                self.live_call(session, &call_id)?.hold(false);
+                self.party_call(session, &call_id)?.hold(false);
                 Ok(())
             }
             ClientMessage::Mute { call_id, muted } => {
-                self.live_call(session, &call_id)?.mute(muted);
+                self.party_call(session, &call_id)?.mute(muted);
                 Ok(())
             }
             ClientMessage::Dtmf {
@@ -354,7 +393,7 @@ impl Hub {
                     .filter_map(|c| dcx_media::dtmf::DtmfDigit::from_char(c).ok())
                     .collect();
                 let ms = duration_ms.unwrap_or(DEFAULT_DIGIT_MS);
-                self.live_call(session, &call_id)?.send_digits(digits, ms);
+                self.party_call(session, &call_id)?.send_digits(digits, ms);
                 Ok(())
             }
             other => {
@@ -383,6 +422,76 @@ impl Hub {
                 ProtocolError::new(ErrorCode::UnknownCall, format!("no call {call_id:?} here"))
                     .with_call_id(call_id)
             })
+    }
+
+    /// [`Self::live_call`], refusing a supervision: a supervisor only hangs up, changes
+    /// its mode and renegotiates.
+    fn party_call(&self, session: SessionId, call_id: &str) -> Result<&CallHandle, ProtocolError> {
+        let handle = self.live_call(session, call_id)?;
+        if handle.is_supervision() {
+            return Err(ProtocolError::new(
+                ErrorCode::BadState,
+                "a supervision takes hangup, supervisor_mode and update only",
+            )
+            .with_call_id(call_id));
+        }
+        Ok(handle)
+    }
+
+    /// A supervisor's `supervise`: the target call's task answers the supervisor's
+    /// offer. Only calls bridged to a SIP leg, of the supervisor's own account.
+    fn supervise(
+        &mut self,
+        session: SessionId,
+        claims: &Claims,
+        call_id: String,
+        (target, target_session): (&str, Option<&str>),
+        mode: dcx_signaling::SupervisorMode,
+        offer: String,
+    ) -> Result<(), ProtocolError> {
+        let error = |code, why: String| ProtocolError::new(code, why).with_call_id(call_id.clone());
+        if self
+            .live
+            .get(&session)
+            .is_some_and(|l| l.calls.contains_key(&call_id))
+        {
+            return Err(error(
+                ErrorCode::CallExists,
+                format!("call {call_id:?} is already up on this session"),
+            ));
+        }
+        let found = self.find_call(Instant::now(), target, target_session);
+        let (view, handle) = match found {
+            Ok((view, Some(handle))) => (view, handle.clone()),
+            Ok((_, None)) | Err(super::hub_api::HangUpError::NotFound(_)) => {
+                return Err(error(
+                    ErrorCode::UnknownCall,
+                    format!("no live call {target:?}"),
+                ));
+            }
+            Err(e) => return Err(error(ErrorCode::BadState, e.to_string())),
+        };
+        if view.account.as_ref().is_some_and(|a| *a != claims.account) {
+            return Err(error(
+                ErrorCode::Forbidden,
+                format!("call {target:?} is another account's"),
+            ));
+        }
+        if !handle.is_bridged() {
+            return Err(error(
+                ErrorCode::BadState,
+                "only calls bridged to a SIP leg can be supervised, not browser-to-browser \
+                 calls or supervisions"
+                    .to_owned(),
+            ));
+        }
+        let supervision = handle.supervise(session, call_id.clone(), offer, bridge_mode(mode));
+        self.live
+            .entry(session)
+            .or_default()
+            .calls
+            .insert(call_id, supervision);
+        Ok(())
     }
 
     /// A browser's `call`: its task starts.

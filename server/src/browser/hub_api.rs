@@ -16,6 +16,7 @@ use dcx_signaling::SessionId;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use super::call::CallHandle;
 use super::hub::{Hub, HubEvent, HubHandle};
 use crate::contact::{queue_call_id, AgentView, QueueCall, QueueCallState, QueueView};
 
@@ -59,6 +60,8 @@ pub enum CallKind {
     Browser,
     /// A carrier's call to a DID, queued for (or taken by) an agent.
     Inbound,
+    /// A supervisor's browser on another live call (`supervise`).
+    Supervision,
 }
 
 /// Which task to reach for a call.
@@ -204,14 +207,19 @@ impl Hub {
         let mut agent_of: HashMap<u64, SessionId> = HashMap::new();
         let mut browser = Vec::new();
         for (&session, live) in &self.live {
-            for call_id in live.calls.keys() {
+            for (call_id, handle) in &live.calls {
                 if let Some(&token) = inbound_ids.get(call_id) {
                     agent_of.insert(token, session);
                     continue;
                 }
+                let kind = if handle.is_supervision() {
+                    CallKind::Supervision
+                } else {
+                    CallKind::Browser
+                };
                 browser.push(CallView {
                     call_id: call_id.clone(),
-                    kind: CallKind::Browser,
+                    kind,
                     account: account(session),
                     user: Some(live.user.clone()),
                     session: Some(session.to_string()),
@@ -269,6 +277,21 @@ impl Hub {
         call_id: &str,
         session: Option<&str>,
     ) -> Result<CallView, HangUpError> {
+        let (call, handle) = self.find_call(now, call_id, session)?;
+        if let Some(h) = handle {
+            h.hang_up(HUNG_UP_BY_ADMIN);
+        }
+        Ok(call)
+    }
+
+    /// Live call `call_id` (of `session`, if given) as the API lists it, and the
+    /// handle of its task (`None`: its task has just ended).
+    pub(super) fn find_call(
+        &self,
+        now: Instant,
+        call_id: &str,
+        session: Option<&str>,
+    ) -> Result<(CallView, Option<&CallHandle>), HangUpError> {
         let mut found: Vec<CallView> = self
             .call_views(now)
             .into_iter()
@@ -288,10 +311,7 @@ impl Hub {
             Owner::Browser(session) => self.live.get(&session).and_then(|l| l.calls.get(call_id)),
             Owner::Inbound(token) => self.inbound.get(&token),
         };
-        if let Some(h) = handle {
-            h.hang_up(HUNG_UP_BY_ADMIN);
-        }
-        Ok(call)
+        Ok((call, handle))
     }
 }
 

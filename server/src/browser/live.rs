@@ -4,6 +4,8 @@
 //! [`MediaBridge`], the WebRTC peer once there is one, and the hold tone while there is
 //! none; it runs until the SIP side says the call has ended.
 
+mod supervisor;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -132,6 +134,8 @@ pub(super) struct Live<'a> {
     pub(super) muted: bool,
     /// What the far end hears on hold: the call's queue's (an inbound call).
     pub(super) hold_sound: HoldSound,
+    /// A supervisor's browser on the call.
+    pub(super) supervisor: Option<supervisor::Supervisor>,
 }
 
 impl Live<'_> {
@@ -161,6 +165,7 @@ impl Live<'_> {
                     None => std::future::pending().await,
                 }
             };
+            let supervisor = Self::supervisor_event(&mut self.supervisor);
             let hold = async {
                 match &mut self.hold {
                     Some(h) => {
@@ -197,6 +202,7 @@ impl Live<'_> {
                     Err(e) => tracing::debug!("carrier RTP receive: {e}"),
                 },
                 e = event => self.on_media(e).await,
+                e = supervisor => self.on_supervisor_media(e).await,
                 command = commands.recv() => match command {
                     Some(c) => self.on_command(c).await,
                     // The hub dropped the call (its session is gone).
@@ -268,6 +274,15 @@ impl Live<'_> {
                 offer,
                 agent,
             } => self.attach(session, call_id, offer, agent).await,
+            CallCommand::Supervise {
+                session,
+                call_id,
+                offer,
+                mode,
+            } => self.supervise(session, call_id, offer, mode).await,
+            CallCommand::SupervisorMode(mode) => self.set_supervisor_mode(mode),
+            CallCommand::SupervisorUpdate(offer) => self.update_supervisor(offer).await,
+            CallCommand::Unsupervise => self.unsupervise("hangup").await,
         }
     }
 
@@ -426,14 +441,21 @@ impl Live<'_> {
                 let _ = socket.try_send_to(packet, to);
             });
         }
-        let Some((peer, _)) = &self.peer else {
+        let peer = self.peer.as_ref().map(|p| p.0);
+        if self.supervisor.is_some() && (peer.is_none() || self.held) {
+            // The supervisor hears the customer even while the agent does not.
+            bridge.poll_to_browser(now, |_, _| {});
+            self.pump_supervisor(now);
+            return;
+        }
+        let Some(peer) = peer else {
             return;
         };
         if self.held {
             bridge.discard_from_carrier(now);
             return;
         }
-        let (webrtc, peer) = (&self.services.webrtc, *peer);
+        let webrtc = &self.services.webrtc;
         bridge.poll_to_browser(now, |rtp_time, opus| {
             let _ = webrtc.write_audio(peer, AudioCodec::Opus, rtp_time, opus.to_vec());
         });
@@ -454,6 +476,7 @@ impl Live<'_> {
                 digit: digit.as_char(),
             });
         }
+        self.pump_supervisor(now);
     }
 
     pub(super) async fn hang_up(&mut self, why: &str) {
@@ -462,8 +485,10 @@ impl Live<'_> {
         }
     }
 
-    /// Forgets the peer (the call is over) and counts what the bridge dropped.
-    pub(super) async fn finish(self) {
+    /// Forgets the peers (the call is over; a supervisor hears `ended`) and counts what
+    /// the bridge dropped.
+    pub(super) async fn finish(mut self) {
+        self.unsupervise("the supervised call ended").await;
         if let Some(b) = &self.bridge {
             let c = b.counters();
             tracing::debug!(?c, "media bridged");

@@ -100,12 +100,21 @@ impl Dcx {
 
     /// `user`'s browser: connected, `hello` with its agent token, `welcome` checked.
     pub fn agent(&self, user: &'static str) -> Agent {
+        self.browser(user, Role::Agent, "agent")
+    }
+
+    /// A supervisor's browser, as [`Dcx::agent`] with the supervisor role.
+    pub fn supervisor(&self, user: &'static str) -> Agent {
+        self.browser(user, Role::Supervisor, "supervisor")
+    }
+
+    fn browser(&self, user: &'static str, role: Role, role_name: &str) -> Agent {
         let mut ws = Ws::connect(self.gw.http_addr(), self.ports.webrtc);
-        ws.send(&hello_frame(&agent_token(user), None));
+        ws.send(&hello_frame(&token(user, role), None));
         let welcome = ws.next("welcome");
         assert_eq!(
             strs(&welcome, ["type", "user", "account", "role"]),
-            ["welcome", user, "demo", "agent"],
+            ["welcome", user, "demo", role_name],
             "{welcome}"
         );
         Agent {
@@ -163,10 +172,15 @@ impl Dcx {
 
 /// A token of account `demo` for agent `user`, signed with [`TOKEN_KEY`].
 pub fn agent_token(user: &str) -> String {
+    token(user, Role::Agent)
+}
+
+/// A token of account `demo` for `user` in `role`, signed with [`TOKEN_KEY`].
+pub fn token(user: &str, role: Role) -> String {
     let claims = Claims {
         account: "demo".into(),
         user: user.into(),
-        role: Role::Agent,
+        role,
         exp: 4_102_444_800,
     };
     TokenKey::new(TOKEN_KEY.as_bytes()).unwrap().sign(&claims)
@@ -278,6 +292,29 @@ impl Agent {
     pub fn accept(&mut self, call_id: &str, hz: f64) -> Media<BrowserCommand> {
         let (browser, offer) = Browser::talking(hz);
         self.send(&json!({"type": "accept", "call_id": call_id, "sdp": offer}));
+        let answered = self.next("answered");
+        let got = strs(&answered, ["type", "call_id"]);
+        assert_eq!(got, ["answered", call_id], "{answered}");
+        let answer = answered["sdp"]
+            .as_str()
+            .expect("answered carries dcx's answer");
+        self.ws.start_media(browser, answer)
+    }
+
+    /// Supervises live call `target` in `mode` as supervision `call_id`, with a fresh
+    /// browser talking `hz`: `answered` with dcx's answer, on which its media starts.
+    pub fn supervise(
+        &mut self,
+        call_id: &str,
+        target: &str,
+        mode: &str,
+        hz: f64,
+    ) -> Media<BrowserCommand> {
+        let (browser, offer) = Browser::talking(hz);
+        self.send(
+            &json!({"type": "supervise", "call_id": call_id, "target": target,
+            "mode": mode, "sdp": offer}),
+        );
         let answered = self.next("answered");
         let got = strs(&answered, ["type", "call_id"]);
         assert_eq!(got, ["answered", call_id], "{answered}");

@@ -306,3 +306,93 @@ pub fn set_wait(socket: &UdpSocket, wait: Duration) {
 pub fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
+
+/// Judges mixed audio 100 ms at a time: which of several tones each window carries
+/// (a tone is there when its Goertzel amplitude is over a quarter of what the test
+/// peers send, 8000). For a party who hears more than one voice at once, where
+/// [`ToneMeter`]'s one dominant tone does not apply.
+pub struct VoiceMeter {
+    rate_hz: u32,
+    tones: Vec<f64>,
+    decode: Decode,
+    pending: Vec<i16>,
+    /// Windows judged.
+    pub windows: usize,
+    /// Per tone, the windows that carry it.
+    pub present: Vec<usize>,
+}
+
+impl VoiceMeter {
+    /// For the carrier's socket: PCMU datagrams (see [`ToneMeter::pcmu`]).
+    pub fn pcmu(tones: &[f64]) -> Self {
+        let ToneMeter { decode, .. } = ToneMeter::pcmu(0.0);
+        Self::new(8000, tones, decode)
+    }
+
+    /// For a browser: Opus payloads (see [`ToneMeter::opus`]).
+    pub fn opus(tones: &[f64]) -> Self {
+        let ToneMeter { decode, .. } = ToneMeter::opus(0.0);
+        Self::new(48_000, tones, decode)
+    }
+
+    fn new(rate_hz: u32, tones: &[f64], decode: Decode) -> Self {
+        Self {
+            rate_hz,
+            tones: tones.to_vec(),
+            decode,
+            pending: Vec::new(),
+            windows: 0,
+            present: vec![0; tones.len()],
+        }
+    }
+
+    /// Judges what `heard` brings (whole windows; the rest waits for the next).
+    pub fn feed(&mut self, heard: &Heard) {
+        let pcm = (self.decode)(&heard.data);
+        self.pending.extend_from_slice(&pcm);
+        let len = self.rate_hz as usize / 10;
+        while self.pending.len() >= len {
+            let window: Vec<i16> = self.pending.drain(..len).collect();
+            self.windows += 1;
+            for (hz, count) in self.tones.iter().zip(self.present.iter_mut()) {
+                if goertzel_amplitude(&window, self.rate_hz, *hz) > 2000.0 {
+                    *count += 1;
+                }
+            }
+        }
+    }
+
+    /// Feeds `media`'s audio that arrives from `settle` on until `windows` more
+    /// windows were judged (what came before is decoded and dropped: a backlog, or
+    /// audio from before a change that is still on its way); panics after [`WAIT`].
+    /// Returns, per tone, how many of those windows carried it.
+    pub fn listen<C: Send + 'static>(
+        &mut self,
+        media: &Media<C>,
+        settle: Duration,
+        windows: usize,
+    ) -> Vec<usize> {
+        let since = Instant::now() + settle;
+        self.pending.clear();
+        let before = (self.windows, self.present.clone());
+        let deadline = since + WAIT;
+        while self.windows < before.0 + windows {
+            let Some(heard) = media.next(deadline) else {
+                panic!(
+                    "{} heard {} windows, waiting for {windows} more",
+                    media.who, self.windows
+                );
+            };
+            if heard.at < since {
+                (self.decode)(&heard.data);
+                continue;
+            }
+            self.feed(&heard);
+        }
+        self.present
+            .iter()
+            .zip(&before.1)
+            .map(|(now, then)| now - then)
+            .collect()
+    }
+}
