@@ -35,8 +35,9 @@ use serde_json::{json, Value};
 use support::contact::{
     CallerEar, Dcx, Ports, AGENT_HZ, CALLER_HZ, HOLD_OFF, HOLD_ON, NUMBER, TONE_WINDOWS,
 };
+use support::media::carrier_media_talking;
 use support::media::{ToneMeter, VoiceMeter};
-use support::sipp::have_sipp;
+use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
 use support::ws_client::strs;
 
 /// The voice of the browser that takes the caller after a transfer (Opus at 48 kHz).
@@ -319,9 +320,9 @@ fn an_agent_transfers_the_caller_to_another_agent_who_takes_it() {
     browser1.hear(&mut at_agent1, TONE_WINDOWS);
     caller.hear_agent(TONE_WINDOWS);
 
-    // Refused, and the call stays up: a number (transfers go to agents and queues), and
-    // agent2 while it is away.
-    for to in ["15551234567", "user:agent2"] {
+    // Refused, and the call stays up: a queue that does not exist, and agent2 while it
+    // is away.
+    for to in ["queue:nope", "user:agent2"] {
         let transfer = json!({"type": "transfer", "call_id": call_id, "to": to});
         let e = agent1.expect_error(&transfer, "bad_state", &call_id);
         println!("transfer to {to}: {e}");
@@ -604,4 +605,96 @@ fn a_supervisor_listens_whispers_and_barges_on_an_agents_call() {
     caller.sipp.assert_success();
     boss.assert_quiet();
     drop((agent_browser, supervisor));
+}
+
+/// The voice of the carrier a caller is put through to (PCMU).
+const ONWARD_HZ: f64 = 700.0;
+
+#[test]
+fn an_agent_transfers_the_caller_to_a_number_and_dcx_bridges_the_new_leg() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports::new(28_700);
+    let dcx = Dcx::start(
+        "agents-transfer-number",
+        ports,
+        "wrap_up_s = 1\nhold_tone_hz = 440\n",
+    );
+    // carrier-b: answers the onward leg, its media the test's socket talking 700 Hz, and
+    // hangs up 1.5 s after its ACK.
+    let base = ports.base;
+    let carrier_media = carrier_media_talking(base + 30, ONWARD_HZ);
+    let rtp = (base + 30).to_string();
+    let args = [
+        "-sf",
+        &scenario("uas_media_at_bye.xml"),
+        "-key",
+        "rtp_port",
+        &rtp,
+    ];
+    let at = SippPorts {
+        sip: base,
+        media: base + 20,
+        control: base + 51,
+    };
+    let carrier = Sipp::callee(&dcx.gw.dir, "carrier-b", &args, at);
+    let mut agent1 = dcx.agent("agent1");
+    agent1.set_state("available");
+    let mut caller = dcx.caller("uac_queue_wait_bye.xml");
+    let call_id = agent1.expect_incoming(&dcx.caller_uri());
+    agent1.expect_state("busy");
+    let browser = agent1.accept(&call_id, AGENT_HZ);
+    caller.hear_agent(TONE_WINDOWS / 2);
+
+    let transferred = Instant::now();
+    agent1.transfer(&call_id, "15550123");
+    agent1.expect_ended(&call_id, "transferred");
+    agent1.expect_wrap_up(1);
+    drop(browser);
+    // The caller's voice reaches the new carrier, and the carrier's the caller.
+    let mut at_carrier = ToneMeter::pcmu(CALLER_HZ);
+    carrier_media.hear(&mut at_carrier, TONE_WINDOWS / 2);
+    println!(
+        "caller -> dcx -> carrier-b {:?} after the transfer: {at_carrier}",
+        transferred.elapsed()
+    );
+    caller.ear = CallerEar::after_transfer(AGENT_HZ, ONWARD_HZ);
+    caller.listen("carrier-b's voice", |e| e.agent.right >= TONE_WINDOWS / 2);
+    println!("carrier-b -> dcx -> caller: {}", caller.ear.agent);
+    assert_eq!(caller.ear.stale_after_hold, 0, "{}", caller.ear);
+
+    // carrier-b hangs up: dcx hangs up the caller, both get their BYE answered.
+    carrier.assert_success();
+    caller.sipp.assert_success();
+    agent1.expect_state("available");
+    agent1.assert_quiet();
+
+    // The caller's call, and the onward leg as agent1's call to the number (its
+    // attempt and its call record).
+    let records = dcx.gw.cdrs(3);
+    println!("CDRs: {records:?}");
+    let inbound = records
+        .iter()
+        .find(|r| r["queue"] == "support")
+        .expect("the queue call");
+    assert_eq!(
+        strs(inbound, ["agent", "hangup"]),
+        ["agent1", "callee"],
+        "{inbound}"
+    );
+    let reason = inbound["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("onward call to 15550123 ended"),
+        "{inbound}"
+    );
+    let onward = records
+        .iter()
+        .find(|r| r["attempt"] == 0 && r["queue"] != "support")
+        .expect("the onward call");
+    assert_eq!(
+        strs(onward, ["leg", "trunk_in", "caller", "callee", "trunk_out"]),
+        ["browser", "webrtc:demo", "agent1", "15550123", "carrier-b"],
+        "{onward}"
+    );
 }

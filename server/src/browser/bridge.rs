@@ -24,7 +24,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use dcx_media::bridge::BridgeMode;
-use dcx_media::bridge::{G711Decode, G711Encode, OpusDecode, OpusEncode, OpusSettings, Transcoder};
+use dcx_media::bridge::{
+    Decode, G711Decode, G711Encode, OpusDecode, OpusEncode, OpusSettings, Transcoder, MAX_SAMPLES,
+};
 use dcx_media::dtmf::{
     DtmfDigit, DtmfEvent, DtmfReceiver, DtmfReceiverConfig, DtmfSender, DtmfSenderConfig,
 };
@@ -86,6 +88,9 @@ pub struct MediaBridge {
     /// A supervisor on the call (boxed: its codecs are kilobytes, and most calls
     /// have none).
     supervisor: Option<Box<supervisor::SupervisorLeg>>,
+    /// The carrier's audio decoded to PCM, for a call spliced to another carrier leg
+    /// ([`MediaBridge::poll_carrier_pcm`]); built on first use, for the carrier's law.
+    carrier_pcm: Option<(Law, G711Decode, Box<[i16; MAX_SAMPLES]>)>,
 }
 
 impl std::fmt::Debug for MediaBridge {
@@ -170,7 +175,41 @@ impl MediaBridge {
             packet: Box::new([0; MAX_PACKET]),
             counters: BridgeCounters::default(),
             supervisor: None,
+            carrier_pcm: None,
         })
+    }
+
+    /// The carrier's audio due at `now`, decoded to 8 kHz PCM (losses concealed) and
+    /// handed to `f` frame by frame, instead of going to the browser: the call is
+    /// spliced to another carrier leg, whose bridge plays it
+    /// ([`MediaBridge::play_to_carrier`]).
+    pub fn poll_carrier_pcm(&mut self, now: Instant, mut f: impl FnMut(&[i16])) {
+        let Some(law) = self.transcoders.as_ref().map(|t| t.law) else {
+            return;
+        };
+        if self.carrier_pcm.as_ref().is_none_or(|(l, _, _)| *l != law) {
+            self.carrier_pcm = Some((law, G711Decode::new(law), Box::new([0; MAX_SAMPLES])));
+        }
+        let Some((_, decoder, pcm)) = self.carrier_pcm.as_mut() else {
+            return;
+        };
+        loop {
+            match self.from_carrier.pop(now) {
+                Playout::Empty => return,
+                Playout::Packet(p) => {
+                    let n = decoder
+                        .decode(p.payload, pcm)
+                        .unwrap_or_else(|_| decoder.conceal(pcm));
+                    f(&pcm[..n]);
+                }
+                Playout::Lost(count) => {
+                    for _ in 0..count {
+                        let n = decoder.conceal(pcm);
+                        f(&pcm[..n]);
+                    }
+                }
+            }
+        }
     }
 
     /// A supervisor joins the call in `mode`, or changes to it if one is on already
@@ -390,6 +429,12 @@ impl MediaBridge {
         while !matches!(self.from_browser.pop(now), Playout::Empty) {}
     }
 
+    /// Forgets what the browser sent that has not played out yet: the browser has left
+    /// the call (put through to another carrier leg), and nothing of it may follow.
+    pub fn forget_browser(&mut self) {
+        self.from_browser.reset();
+    }
+
     /// The next packet to the carrier starts a talkspurt (the marker bit): after hold
     /// audio, when the agent's voice takes over.
     pub fn mark_talkspurt(&mut self) {
@@ -397,13 +442,19 @@ impl MediaBridge {
     }
 
     /// Sends `pcm` (8 kHz, 20 ms) to the carrier as one audio packet in the call's
-    /// stream: hold audio while no browser is attached.
+    /// stream: hold audio while no browser is attached, or the other carrier leg's
+    /// audio on a spliced call. While a key press is on the air the audio is left out
+    /// (the stream's clock goes on).
     pub fn play_to_carrier(&mut self, pcm: &[i16], send: impl FnMut(SocketAddr, &[u8])) {
         let (Some(carrier), Some(to), Some(t)) =
             (self.carrier, self.carrier_addr, self.transcoders.as_ref())
         else {
             return;
         };
+        if self.dtmf.is_sending() {
+            self.timestamp = self.timestamp.wrapping_add(pcm.len().min(160) as u32);
+            return;
+        }
         let mut g711 = [0u8; 160];
         let mut frame = [0i16; 160];
         let len = pcm.len().min(frame.len());

@@ -86,6 +86,17 @@ pub enum CallCommand {
     SupervisorUpdate(String),
     /// The supervisor leaves (`hangup` on the supervision); the call goes on.
     Unsupervise,
+    /// Put the far end through to `number`, dialled as `origin` (a blind transfer, a
+    /// queue's fallback): the browser, if any, leaves.
+    Onward {
+        /// As dialled.
+        number: String,
+        /// Whose call the new leg is (account limits, routing, CDR).
+        origin: BrowserOrigin,
+        /// A caller not answered yet: answer it when the new leg answers, with this
+        /// name as the CDR's agent.
+        answer_caller: Option<String>,
+    },
 }
 
 /// How the hub reaches a call's task.
@@ -191,6 +202,20 @@ impl CallHandle {
             call_id,
             offer,
             agent,
+        });
+    }
+
+    /// Puts the far end through to `number` (see [`CallCommand::Onward`]).
+    pub fn put_through(
+        &self,
+        number: String,
+        origin: BrowserOrigin,
+        answer_caller: Option<String>,
+    ) {
+        let _ = self.commands.send(CallCommand::Onward {
+            number,
+            origin,
+            answer_caller,
         });
     }
 
@@ -300,6 +325,7 @@ async fn run_call(
         muted: false,
         hold_sound: HoldSound::Tone(super::live::BROWSER_HOLD_TONE_HZ),
         supervisor: None,
+        onward: None,
     };
     call.run(news, &mut commands).await;
     call.finish().await;
@@ -365,6 +391,7 @@ async fn run_inbound(
         // The queue's sound; a tone of 0 Hz (silence) stays silence after a transfer.
         hold_sound,
         supervisor: None,
+        onward: None,
     };
     call.set_carrier(arrival.media);
     call.run(news, &mut commands).await;

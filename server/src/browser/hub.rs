@@ -338,7 +338,7 @@ impl Hub {
             }
             ClientMessage::Transfer { call_id, to } => {
                 self.party_call(session, &call_id)?;
-                self.transfer(session, &call_id, &to)
+                self.transfer(session, &claims, &call_id, &to)
             }
             ClientMessage::Supervise {
                 call_id,

@@ -4,6 +4,7 @@
 //! [`MediaBridge`], the WebRTC peer once there is one, and the hold tone while there is
 //! none; it runs until the SIP side says the call has ended.
 
+mod onward;
 mod supervisor;
 
 use std::net::SocketAddr;
@@ -136,6 +137,8 @@ pub(super) struct Live<'a> {
     pub(super) hold_sound: HoldSound,
     /// A supervisor's browser on the call.
     pub(super) supervisor: Option<supervisor::Supervisor>,
+    /// The far end put through to a number: the new carrier leg.
+    pub(super) onward: Option<onward::Onward>,
 }
 
 impl Live<'_> {
@@ -145,8 +148,15 @@ impl Live<'_> {
         commands: &mut mpsc::UnboundedReceiver<CallCommand>,
     ) {
         let mut buf = vec![0u8; 2048];
+        let mut onward_buf = vec![0u8; 2048];
         loop {
-            let deadline = self.bridge.as_ref().and_then(|b| b.poll_timeout());
+            let deadline = [
+                self.bridge.as_ref().and_then(|b| b.poll_timeout()),
+                self.onward.as_ref().and_then(onward::Onward::poll_timeout),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -166,6 +176,22 @@ impl Live<'_> {
                 }
             };
             let supervisor = Self::supervisor_event(&mut self.supervisor);
+            let (onward_socket, onward_rx) = match &mut self.onward {
+                Some(o) if !o.ended => (o.socket.as_ref(), Some(&mut o.news)),
+                _ => (None, None),
+            };
+            let onward_recv = async {
+                match onward_socket {
+                    Some(s) => s.recv_from(&mut onward_buf).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let onward_news = async {
+                match onward_rx {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let hold = async {
                 match &mut self.hold {
                     Some(h) => {
@@ -203,6 +229,15 @@ impl Live<'_> {
                 },
                 e = event => self.on_media(e).await,
                 e = supervisor => self.on_supervisor_media(e).await,
+                received = onward_recv => match received {
+                    Ok((n, from)) => {
+                        if let Some(o) = &mut self.onward {
+                            o.bridge.handle_carrier_datagram(Instant::now(), from, &onward_buf[..n]);
+                        }
+                    }
+                    Err(e) => tracing::debug!("onward RTP receive: {e}"),
+                },
+                n = onward_news => self.on_onward_news(n).await,
                 command = commands.recv() => match command {
                     Some(c) => self.on_command(c).await,
                     // The hub dropped the call (its session is gone).
@@ -283,6 +318,11 @@ impl Live<'_> {
             CallCommand::SupervisorMode(mode) => self.set_supervisor_mode(mode),
             CallCommand::SupervisorUpdate(offer) => self.update_supervisor(offer).await,
             CallCommand::Unsupervise => self.unsupervise("hangup").await,
+            CallCommand::Onward {
+                number,
+                origin,
+                answer_caller,
+            } => self.onward(number, origin, answer_caller).await,
         }
     }
 
@@ -429,6 +469,9 @@ impl Live<'_> {
     /// socket cannot take now, or a frame the media loop has no room for, is dropped
     /// (a late frame is a lost frame).
     fn pump(&mut self) {
+        if self.onward.is_some() {
+            return self.pump_onward(Instant::now());
+        }
         let (Some(bridge), Some(socket)) = (&mut self.bridge, &self.socket) else {
             return;
         };
@@ -489,6 +532,7 @@ impl Live<'_> {
     /// the bridge dropped.
     pub(super) async fn finish(mut self) {
         self.unsupervise("the supervised call ended").await;
+        self.finish_onward().await;
         if let Some(b) = &self.bridge {
             let c = b.counters();
             tracing::debug!(?c, "media bridged");

@@ -81,6 +81,8 @@ pub enum Transfer {
     Agent(String),
     /// Back into this queue.
     Queue(String),
+    /// Out of the contact center, to this number (the call's task dials it).
+    Number(String),
 }
 
 /// A queue's timing rules, from `[[queues]]`.
@@ -352,8 +354,9 @@ impl ContactCenter {
     }
 
     /// The agent on call `token` hands the caller on (blind transfer): to another
-    /// agent, who is offered it at once (and must be available), or back into a queue
-    /// (keeping its wait so far). The first agent goes to wrap-up.
+    /// agent, who is offered it at once (and must be available), back into a queue
+    /// (keeping its wait so far), or out to a number (the caller leaves the contact
+    /// center). The first agent goes to wrap-up.
     pub fn transfer(
         &mut self,
         now: Instant,
@@ -378,7 +381,13 @@ impl ContactCenter {
                 }
                 None
             }
+            Transfer::Number(_) => None,
         };
+        if let Transfer::Number(_) = to {
+            // The caller leaves the contact center; its agent handled it.
+            self.ended(now, token);
+            return Ok(());
+        }
         let wrap_up = self.queues[self.calls[&token].queue].rules.wrap_up;
         let live = &mut self.live[from_agent];
         live.call = None;

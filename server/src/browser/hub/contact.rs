@@ -5,7 +5,9 @@
 
 use std::time::Instant;
 
-use dcx_signaling::{ErrorCode, ProtocolError, ServerMessage, SessionId};
+use dcx_signaling::{Claims, ErrorCode, ProtocolError, ServerMessage, SessionId};
+
+use crate::call::browser::BrowserOrigin;
 
 use super::super::live::HoldSound;
 use super::{call, Hub, HubEvent, Offered, DIRECT_RING};
@@ -72,11 +74,14 @@ impl Hub {
         Ok(())
     }
 
-    /// An agent's blind transfer of the caller it took: to `user:NAME` (another agent,
-    /// offered at once) or `queue:NAME`.
+    /// A blind transfer: of the caller an agent took, to `user:NAME` (another agent,
+    /// offered at once), `queue:NAME` or a number; of a browser's own PSTN call, to a
+    /// number. To a number, the call's task dials it as this browser's call and puts
+    /// the far end through ([`CallHandle::put_through`]).
     pub(super) fn transfer(
         &mut self,
         session: SessionId,
+        claims: &Claims,
         call_id: &str,
         to: &str,
     ) -> Result<(), ProtocolError> {
@@ -87,28 +92,44 @@ impl Hub {
         let token = self
             .live
             .get(&session)
-            .and_then(|l| l.taken.get(call_id).copied())
-            .ok_or_else(|| refused("only a queue call an agent took can be transferred yet"))?;
+            .and_then(|l| l.taken.get(call_id).copied());
         let target = if let Some(user) = to.strip_prefix(dcx_signaling::Destination::USER_PREFIX) {
             crate::contact::Transfer::Agent(user.to_owned())
         } else if let Some(queue) = to.strip_prefix("queue:") {
             crate::contact::Transfer::Queue(queue.to_owned())
         } else {
-            return Err(refused(
-                "transfers go to user:NAME or queue:NAME (numbers not yet)",
-            ));
+            crate::contact::Transfer::Number(to.to_owned())
         };
-        let cc = self
-            .contact
-            .as_mut()
-            .ok_or_else(|| refused("no contact center"))?;
-        cc.transfer(Instant::now(), token, &target)
-            .map_err(refused)?;
+        let number = match &target {
+            crate::contact::Transfer::Number(n) => Some(n.clone()),
+            _ => None,
+        };
+        match token {
+            Some(token) => {
+                let cc = self
+                    .contact
+                    .as_mut()
+                    .ok_or_else(|| refused("no contact center"))?;
+                cc.transfer(Instant::now(), token, &target)
+                    .map_err(refused)?;
+            }
+            None if number.is_none() => {
+                return Err(refused(
+                    "a browser's own call can be transferred to a number only",
+                ));
+            }
+            None if !handle.is_bridged() => {
+                return Err(refused(
+                    "a browser-to-browser call cannot be transferred (no SIP leg)",
+                ));
+            }
+            None => {}
+        }
         if let Some(live) = self.live.get_mut(&session) {
             live.taken.remove(call_id);
             live.calls.remove(call_id);
         }
-        // The agent hears it is off the call before its wrap-up (the contact center's
+        // The browser hears it is off the call before its wrap-up (the contact center's
         // actions are carried out after this).
         let ended = ServerMessage::Ended {
             call_id: call_id.to_owned(),
@@ -116,7 +137,17 @@ impl Hub {
             sip_code: None,
         };
         self.send(session, ended);
-        handle.detach();
+        match number {
+            Some(number) => {
+                let origin = BrowserOrigin {
+                    account: claims.account.clone(),
+                    user: claims.user.clone(),
+                    dialled: number.clone(),
+                };
+                handle.put_through(number, origin, None);
+            }
+            None => handle.detach(),
+        }
         Ok(())
     }
 

@@ -1,0 +1,214 @@
+//! A blind transfer to a number, or a queue's fallback to one: the far end of this call
+//! (the carrier leg this task bridges) is put through to a new carrier leg that dcx
+//! dials and bridges itself. The browser (if any) leaves; the far end hears hold audio
+//! while the new leg is set up, then the new leg's early media or its answer. Audio
+//! goes through each leg's own [`MediaBridge`] (jitter buffer, G.711 decode with
+//! concealment, G.711 encode for the other leg's law), so both carriers keep one
+//! continuous stream each, whatever the other side does; key presses are relayed as
+//! RFC 4733 both ways.
+//!
+//! The new leg is routed like a browser's call from the transferring browser's account
+//! (its fraud limits and routing apply, and it gets its own CDR); if it fails, or when
+//! either side hangs up, the other side is hung up.
+//!
+//! Not done: REFER toward carriers that would take the transfer themselves (dcx always
+//! bridges), and ringback toward the far end when the new leg rings without early
+//! media (the far end hears the hold audio until the answer).
+
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{hang_up, Hold, Live};
+use crate::browser::bridge::MediaBridge;
+use crate::call::browser::{BrowserNews, BrowserOrigin};
+use crate::sip::udp::SipCommand;
+
+/// The new carrier leg of a call put through to a number.
+pub(in crate::browser) struct Onward {
+    token: u64,
+    number: String,
+    pub(super) socket: Option<UdpSocket>,
+    pub(super) bridge: Box<MediaBridge>,
+    pub(super) news: mpsc::UnboundedReceiver<BrowserNews>,
+    /// Media flows between the legs (the new one rang with SDP or answered).
+    spliced: bool,
+    /// The far end has not been answered yet (a queued caller): answer it, with this
+    /// name for its CDR, when the new leg answers.
+    answer_caller: Option<String>,
+    /// The new leg's SIP side has ended.
+    pub(super) ended: bool,
+}
+
+impl Onward {
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.bridge.poll_timeout()
+    }
+}
+
+impl Live<'_> {
+    /// Puts the far end through to `number`, dialled as `origin`. The browser leaves
+    /// the call first (the hub told it `ended` "transferred").
+    pub(super) async fn onward(
+        &mut self,
+        number: String,
+        origin: BrowserOrigin,
+        answer_caller: Option<String>,
+    ) {
+        if self.onward.is_some() || self.bridge.is_none() {
+            tracing::info!("a call with no carrier media yet, or put through already");
+            return self.hang_up("the transfer could not be made").await;
+        }
+        if let Some((peer, _)) = self.peer.take() {
+            let _ = self.services.webrtc.remove_peer(peer).await;
+        }
+        self.reply.to = None;
+        if let Some(b) = self.bridge.as_mut() {
+            b.forget_browser();
+        }
+        self.held = false;
+        self.muted = false;
+        self.hold = Some(Hold::new(&self.hold_sound));
+        let seed = self.token.rotate_left(17) ^ 0x5eed;
+        let bridge = match MediaBridge::new((seed >> 32) as u32, (seed & 0x7fff) as u16) {
+            Ok(b) => Box::new(b),
+            Err(e) => {
+                tracing::error!("{e}");
+                return self.hang_up("the transfer could not be made").await;
+            }
+        };
+        let (news_tx, news) = mpsc::unbounded_channel();
+        let (dial_tx, dial_rx) = oneshot::channel();
+        let dial = SipCommand::Dial {
+            origin,
+            news: news_tx,
+            reply: dial_tx,
+        };
+        let dialled = match self.services.sip.send(dial).await {
+            Ok(()) => dial_rx.await.ok().flatten(),
+            Err(_) => None,
+        };
+        let Some((token, rtp)) = dialled else {
+            return self.hang_up("this gateway routes no calls").await;
+        };
+        let socket = match rtp {
+            Some(addr) => match UdpSocket::bind(addr).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(?addr, "cannot bind the onward leg's RTP port: {e}");
+                    hang_up(self.services, token, "cannot bind the RTP port").await;
+                    None
+                }
+            },
+            // The leg ended at once (no route, blocked): its Ended news says why.
+            None => None,
+        };
+        tracing::info!(%number, "putting the call through");
+        self.onward = Some(Onward {
+            token,
+            number,
+            socket,
+            bridge,
+            news,
+            spliced: false,
+            answer_caller,
+            ended: false,
+        });
+    }
+
+    /// What the new leg's SIP side says.
+    pub(super) async fn on_onward_news(&mut self, news: Option<BrowserNews>) {
+        let Some(onward) = self.onward.as_mut() else {
+            return;
+        };
+        match news {
+            Some(BrowserNews::Ringing(Some(m)) | BrowserNews::Answered(m)) => {
+                let answered = matches!(news, Some(BrowserNews::Answered(_)));
+                if let Err(e) = onward.bridge.set_carrier(m) {
+                    tracing::error!("{e}");
+                }
+                onward.spliced = true;
+                self.hold = None;
+                if let Some(b) = self.bridge.as_mut() {
+                    b.mark_talkspurt();
+                }
+                if let (true, Some(name)) = (answered, onward.answer_caller.take()) {
+                    let answer = SipCommand::Answer {
+                        token: self.token,
+                        agent: name,
+                    };
+                    let _ = self.services.sip.send(answer).await;
+                }
+            }
+            Some(BrowserNews::Ringing(None) | BrowserNews::Offered(_)) => {}
+            Some(BrowserNews::Ended { reason, .. }) => {
+                onward.ended = true;
+                let why = format!("the onward call to {} ended: {reason}", onward.number);
+                tracing::info!("{why}");
+                self.hang_up(&why).await;
+            }
+            None => {
+                onward.ended = true;
+                self.hang_up("the gateway is shutting down").await;
+            }
+        }
+    }
+
+    /// Moves the audio and key presses due between the two carrier legs.
+    pub(super) fn pump_onward(&mut self, now: Instant) {
+        let (Some(onward), Some(bridge), Some(socket)) = (
+            self.onward.as_mut(),
+            self.bridge.as_mut(),
+            self.socket.as_ref(),
+        ) else {
+            return;
+        };
+        let Some(onward_socket) = onward.socket.as_ref() else {
+            return;
+        };
+        if !onward.spliced {
+            return;
+        }
+        let other = &mut onward.bridge;
+        bridge.poll_carrier_pcm(now, |pcm| {
+            other.play_to_carrier(pcm, |to, packet| {
+                let _ = onward_socket.try_send_to(packet, to);
+            });
+        });
+        other.poll_carrier_pcm(now, |pcm| {
+            bridge.play_to_carrier(pcm, |to, packet| {
+                let _ = socket.try_send_to(packet, to);
+            });
+        });
+        while let Some(event) = bridge.poll_carrier_dtmf(now) {
+            relay_digit(other, now, &event);
+        }
+        while let Some(event) = other.poll_carrier_dtmf(now) {
+            relay_digit(bridge, now, &event);
+        }
+        // Key presses on the air (nothing comes from a browser on either bridge).
+        bridge.poll_to_carrier(now, |to, packet| {
+            let _ = socket.try_send_to(packet, to);
+        });
+        other.poll_to_carrier(now, |to, packet| {
+            let _ = onward_socket.try_send_to(packet, to);
+        });
+    }
+
+    /// The call is over: the new leg is hung up if it still runs.
+    pub(super) async fn finish_onward(&mut self) {
+        if let Some(onward) = self.onward.take().filter(|o| !o.ended) {
+            hang_up(self.services, onward.token, "the other party hung up").await;
+        }
+    }
+}
+
+fn relay_digit(to: &mut MediaBridge, now: Instant, event: &dcx_media::dtmf::DtmfEvent) {
+    if let dcx_media::dtmf::DtmfEvent::Ended(tone) = event {
+        if let Some(digit) = tone.digit() {
+            let ms = u32::try_from(tone.duration_ms).unwrap_or(u32::MAX);
+            to.send_digit(now, digit, ms);
+        }
+    }
+}
