@@ -698,3 +698,64 @@ fn an_agent_transfers_the_caller_to_a_number_and_dcx_bridges_the_new_leg() {
         "{onward}"
     );
 }
+
+/// carrier-b for a call put through to a number: answers, its media the test's socket
+/// (`+30`) talking [`ONWARD_HZ`], and hangs up 1.5 s after its ACK.
+fn onward_carrier(dcx: &Dcx) -> (Sipp, support::media::Media) {
+    let base = dcx.ports.base;
+    let media = carrier_media_talking(base + 30, ONWARD_HZ);
+    let rtp = (base + 30).to_string();
+    let args = [
+        "-sf",
+        &scenario("uas_media_at_bye.xml"),
+        "-key",
+        "rtp_port",
+        &rtp,
+    ];
+    let at = SippPorts {
+        sip: base,
+        media: base + 20,
+        control: base + 51,
+    };
+    (Sipp::callee(&dcx.gw.dir, "carrier-b", &args, at), media)
+}
+
+#[test]
+fn a_caller_nobody_takes_is_put_through_to_the_queues_fallback_number() {
+    if !have_sipp() {
+        return;
+    }
+    let queue = "max_wait_s = 1\nhold_tone_hz = 440\nfallback_number = \"15550123\"\n";
+    let dcx = Dcx::start("agents-fallback-number", Ports::new(28_800), queue);
+    let (carrier, carrier_media) = onward_carrier(&dcx);
+    // No agent is available: the caller hears the hold tone for its second of max wait.
+    let mut caller = dcx.caller("uac_queue_wait_bye.xml");
+    caller.ear = CallerEar::hearing(ONWARD_HZ);
+    caller.listen("the hold tone", |e| e.hold.right >= 10);
+    // Then carrier-b answers, and the caller gets its 200: voices both ways.
+    let mut at_carrier = ToneMeter::pcmu(CALLER_HZ);
+    carrier_media.hear(&mut at_carrier, TONE_WINDOWS / 2);
+    println!("caller -> dcx -> carrier-b: {at_carrier}");
+    caller.hear_agent(TONE_WINDOWS / 2);
+    println!("caller's audio: {}", caller.ear);
+    carrier.assert_success();
+    caller.sipp.assert_success();
+
+    let records = dcx.gw.cdrs(3);
+    let inbound = records
+        .iter()
+        .find(|r| r["queue"] == "support")
+        .expect("the queue call");
+    println!("CDR: {inbound}");
+    assert_eq!(strs(inbound, ["agent"]), ["fallback:15550123"], "{inbound}");
+    assert_eq!(inbound["sip_code"], 200, "{inbound}");
+    let onward = records
+        .iter()
+        .find(|r| r["attempt"] == 0 && r["queue"] != "support")
+        .expect("the onward call");
+    assert_eq!(
+        strs(onward, ["trunk_in", "caller", "callee", "trunk_out"]),
+        ["webrtc:queue:support", "fallback", "15550123", "carrier-b"],
+        "{onward}"
+    );
+}

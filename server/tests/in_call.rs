@@ -15,8 +15,12 @@
 //! hold took effect (the first window of the hold tone at the carrier), for as long as
 //! the carrier hears the hold tone.
 //!
-//! Ports: one fixed block per test, `32_300` and `32_400` (see `agents.rs` for who holds
-//! which block; the kernel's ephemeral ports start at `32_768`).
+//! The browser also hands its call to a number (`transfer` to `16665550000`): dcx dials
+//! it on carrier-c (a second sipp, its media another socket of the test) and bridges
+//! carrier-b to carrier-c, each hearing the other's tone.
+//!
+//! Ports: one fixed block per test, `32_300`, `32_400` and `26_500` (see `agents.rs`
+//! for who holds which block; the kernel's ephemeral ports start at `32_768`).
 
 mod support;
 
@@ -388,4 +392,58 @@ fn a_key_press_from_the_carrier_reaches_the_browser() {
     );
     talk(&call, "after the key press");
     call.hang_up();
+}
+
+/// What carrier-c says on the onward leg of a transfer (PCMU).
+const ONWARD_HZ: f64 = 900.0;
+
+#[test]
+fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("in-call-transfer-number", Ports::new(26_500), "");
+    // carrier-c: the onward leg; its media another socket of the test, and it hangs up
+    // 1.5 s after its ACK.
+    let onward_rtp = dcx.ports.base + 45;
+    let onward_media = support::media::carrier_media_talking(onward_rtp, ONWARD_HZ);
+    let args: Vec<String> = [
+        "-sf",
+        &support::sipp::scenario("uas_media_at_bye.xml"),
+        "-key",
+        "rtp_port",
+        &onward_rtp.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let onward = dcx.carrier("carrier-c", &args, 1);
+    let args = dcx.media_at("uas_media_at.xml");
+    let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
+    talk(&call, "before the transfer");
+
+    call.ws
+        .send(r#"{"type":"transfer","call_id":"c1","to":"16665550000"}"#);
+    call.ws.expect_ended("c1", "transferred");
+    let mut at_onward = ToneMeter::pcmu(CARRIER_HZ);
+    onward_media.hear(&mut at_onward, TONE_WINDOWS / 2);
+    let mut at_carrier = Since::at_carrier(Instant::now(), ONWARD_HZ, BROWSER_HZ);
+    at_carrier.hear(&call.carrier_media, TONE_WINDOWS / 2, "carrier-c's voice");
+    println!("carrier-b -> dcx -> carrier-c: {at_onward}; at carrier-b: {at_carrier}");
+    at_carrier.assert_clean();
+
+    // carrier-c hangs up; dcx hangs up carrier-b, and both scenarios end well.
+    onward.assert_success();
+    let Answered { carrier, dcx, .. } = call;
+    carrier.assert_success();
+    let records = dcx.gw.cdrs(4);
+    let callees: Vec<&str> = records
+        .iter()
+        .filter(|r| r["attempt"] == 0)
+        .map(|r| r["callee"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(callees.len(), 2, "{records:?}");
+    assert!(
+        callees.contains(&"16665550000") && callees.contains(&"15551234567"),
+        "{records:?}"
+    );
 }

@@ -149,6 +149,7 @@ impl Live<'_> {
     ) {
         let mut buf = vec![0u8; 2048];
         let mut onward_buf = vec![0u8; 2048];
+        let mut commands_open = true;
         loop {
             let deadline = [
                 self.bridge.as_ref().and_then(|b| b.poll_timeout()),
@@ -201,23 +202,8 @@ impl Live<'_> {
                 }
             };
             tokio::select! {
-                n = news.recv() => match n {
-                    Some(BrowserNews::Ended { sip_code, hangup, reason }) => {
-                        // The browser's side is the SIP leg's other party on an inbound call.
-                        let hangup = match (self.inbound, hangup) {
-                            (true, HangupSide::Caller) => HangupSide::Callee,
-                            (true, HangupSide::Callee) => HangupSide::Caller,
-                            (_, side) => side,
-                        };
-                        self.reply.ended(&browser_reason(sip_code, hangup, &reason), Some(sip_code));
-                        return;
-                    }
-                    Some(n) => self.on_news(&n),
-                    // The SIP side stopped (shutdown) without ending the call.
-                    None => {
-                        self.reply.ended("the gateway is shutting down", Some(503));
-                        return;
-                    }
+                n = news.recv() => if self.on_sip_news(n) {
+                    return;
                 },
                 received = recv => match received {
                     Ok((n, from)) => {
@@ -238,8 +224,11 @@ impl Live<'_> {
                     Err(e) => tracing::debug!("onward RTP receive: {e}"),
                 },
                 n = onward_news => self.on_onward_news(n).await,
-                command = commands.recv() => match command {
+                command = commands.recv(), if commands_open => match command {
                     Some(c) => self.on_command(c).await,
+                    // The hub let go of a call put through to a number (no browser is
+                    // on it): it runs until one of its carriers hangs up.
+                    None if self.onward.is_some() => commands_open = false,
                     // The hub dropped the call (its session is gone).
                     None => self.hang_up("the session ended").await,
                 },
@@ -247,6 +236,36 @@ impl Live<'_> {
                 () = sleep => {}
             }
             self.pump();
+        }
+    }
+
+    /// What the call's SIP side says; true when the call is over.
+    fn on_sip_news(&mut self, news: Option<BrowserNews>) -> bool {
+        match news {
+            Some(BrowserNews::Ended {
+                sip_code,
+                hangup,
+                reason,
+            }) => {
+                // The browser's side is the SIP leg's other party on an inbound call.
+                let hangup = match (self.inbound, hangup) {
+                    (true, HangupSide::Caller) => HangupSide::Callee,
+                    (true, HangupSide::Callee) => HangupSide::Caller,
+                    (_, side) => side,
+                };
+                self.reply
+                    .ended(&browser_reason(sip_code, hangup, &reason), Some(sip_code));
+                true
+            }
+            Some(n) => {
+                self.on_news(&n);
+                false
+            }
+            // The SIP side stopped (shutdown) without ending the call.
+            None => {
+                self.reply.ended("the gateway is shutting down", Some(503));
+                true
+            }
         }
     }
 

@@ -53,6 +53,11 @@ pub struct QueueSection {
     /// own max wait there the caller gets 480). Without it: 480 at once.
     #[serde(default)]
     pub fallback_queue: Option<Spanned<String>>,
+    /// Where a caller goes when `max_wait_s` passes (and no `fallback_queue` takes it):
+    /// dcx dials this number and puts the caller through, routed like a call of
+    /// account `queue:NAME`. Without it: 480.
+    #[serde(default)]
+    pub fallback_number: Option<Spanned<String>>,
 }
 
 fn default_strategy() -> Spanned<String> {
@@ -170,6 +175,18 @@ fn validate_queues<'c>(config: &'c Config, loc: &mut Locator<'_>) -> HashSet<&'c
         }
     }
     for (i, q) in config.queues.iter().enumerate() {
+        if let Some(n) = &q.fallback_number {
+            let number = n.get_ref();
+            let digits = number.strip_prefix('+').unwrap_or(number);
+            if digits.is_empty() || digits.len() > 32 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                loc.push(
+                    n.span(),
+                    format!("queues[{i}].fallback_number"),
+                    format!("{number:?} is not a number (1 to 32 digits, an optional leading +)"),
+                );
+            }
+        }
         if let Some(f) = &q.fallback_queue {
             if f.get_ref() == q.name.get_ref() || !queues.contains(f.get_ref().as_str()) {
                 loc.push(

@@ -562,6 +562,22 @@ mod tests {
     }
 
     #[test]
+    fn a_fallback_number_must_be_digits() {
+        let queue = |n: &str| {
+            format!("[routing]\ndeck = \"d.csv\"\n[[queues]]\nname = \"q\"\nfallback_number = \"{n}\"\n")
+        };
+        assert_eq!(problems(&queue("+15550123")), Vec::<String>::new());
+        for bad in ["", "+", "1555-0123", "sip:x@y"] {
+            let p = problems(&queue(bad));
+            assert_eq!(p.len(), 1, "{bad:?}: {p:?}");
+            assert!(
+                p[0].starts_with("dcx.toml:5: queues[0].fallback_number: "),
+                "{p:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_semantic_problem_is_listed() {
         let text = "[server]\nhttp_listen = \"nowhere\"\n\n[routing]\ndeck = \"d.csv\"\nmax_attempts = 0\n\
                     blocked = [{ prefix = \"+1900\", reason = \"premium\" }]\n\n\

@@ -54,6 +54,16 @@ pub enum Action {
         /// Why, for the browser: `not_answered`, `caller_hung_up`, `rejected`.
         reason: &'static str,
     },
+    /// Nobody took the caller in time and its queue has a `fallback_number`: put it
+    /// through to that number (the caller has left the contact center).
+    Forward {
+        /// The call.
+        token: u64,
+        /// The queue it waited in.
+        queue: String,
+        /// Where to.
+        number: String,
+    },
     /// Nobody took the caller in time: end the call with `code`.
     GiveUp {
         /// The call.
@@ -104,6 +114,8 @@ struct Queue {
     name: String,
     /// Where its callers go when their max wait passes.
     fallback: Option<usize>,
+    /// Or the number they are put through to.
+    fallback_number: Option<String>,
     compiled: CompiledQueue,
     rules: QueueRules,
 }
@@ -203,6 +215,7 @@ impl ContactCenter {
             compiled.push(Queue {
                 name: q.name.get_ref().clone(),
                 fallback: None,
+                fallback_number: q.fallback_number.as_ref().map(|n| n.get_ref().clone()),
                 compiled: pool.compile_queue(&spec).map_err(|e| e.to_string())?,
                 rules,
             });
@@ -447,6 +460,18 @@ impl ContactCenter {
         for token in too_long {
             if self.fall_back(now, token) {
                 continue;
+            }
+            if let Some(q) = self.calls.get(&token).map(|c| &self.queues[c.queue]) {
+                if let Some(number) = q.fallback_number.clone() {
+                    let queue = q.name.clone();
+                    self.actions.push_back(Action::Forward {
+                        token,
+                        queue,
+                        number,
+                    });
+                    self.ended(now, token);
+                    continue;
+                }
             }
             self.actions.push_back(Action::GiveUp {
                 token,

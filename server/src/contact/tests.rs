@@ -278,3 +278,35 @@ fn a_caller_past_max_wait_moves_once_to_the_fallback_queue() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_caller_past_max_wait_is_forwarded_to_the_fallback_number_and_leaves_the_queue() {
+    let mut run = Run::new(&["agent1"], "fallback_number = \"+15550123\"\n");
+    run.cc.arrived(run.now, 1, "support", "a");
+    run.advance(Duration::from_secs(119));
+    assert!(
+        !run.actions()
+            .iter()
+            .any(|a| matches!(a, Action::Forward { .. })),
+        "not before max_wait_s"
+    );
+    run.advance(Duration::from_secs(1));
+    let actions = run.actions();
+    assert!(
+        actions.iter().any(|a| a
+            == &Action::Forward {
+                token: 1,
+                queue: "support".into(),
+                number: "+15550123".into(),
+            }),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::GiveUp { .. })),
+        "{actions:?}"
+    );
+    // It is out of the queue: an agent who comes along is not offered it.
+    run.available("agent1");
+    assert!(run.offers().is_empty());
+    assert!(run.cc.queue_calls(run.now).is_empty());
+}

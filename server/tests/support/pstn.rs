@@ -15,9 +15,10 @@ use super::Gateway;
 /// The number the browser dials.
 pub const NUMBER: &str = "15551234567";
 /// carrier-b is the cheaper for 1555. 1900 has a route too, so that only the deny list
-/// keeps a call to it off the carriers.
-pub const DECK: &str =
-    "prefix,carrier,rate\n1555,carrier-b,0.01\n1555,carrier-c,0.02\n1900,carrier-b,0.50\n";
+/// keeps a call to it off the carriers. 1666 goes to carrier-c alone (a transfer's
+/// onward leg).
+pub const DECK: &str = "prefix,carrier,rate\n1555,carrier-b,0.01\n1555,carrier-c,0.02\n\
+    1900,carrier-b,0.50\n1666,carrier-c,0.01\n";
 /// The gateway's `[signaling] token_key` (the demo key).
 pub const TOKEN_KEY: &str = "dcx-demo-signing-key-change-me!!";
 /// Windows with the right tone each way before a call counts as talking (1 s).

@@ -304,6 +304,21 @@ impl Hub {
                 };
                 self.send(session, ended);
             }
+            Action::Forward {
+                token,
+                queue,
+                number,
+            } => {
+                if let Some(h) = self.inbound.get(&token) {
+                    let origin = BrowserOrigin {
+                        account: format!("queue:{queue}"),
+                        user: "fallback".to_owned(),
+                        dialled: number.clone(),
+                    };
+                    let answered_by = format!("fallback:{number}");
+                    h.put_through(number, origin, Some(answered_by));
+                }
+            }
             Action::GiveUp { token, why, .. } => {
                 if let Some(h) = self.inbound.get(&token) {
                     h.hang_up(&why);
