@@ -447,3 +447,60 @@ fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
         "{records:?}"
     );
 }
+
+#[test]
+fn an_attended_transfer_joins_the_call_and_the_consult_call_and_the_browser_leaves() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("in-call-attended", Ports::new(26_600), "");
+    let onward_rtp = dcx.ports.base + 45;
+    let onward_media = support::media::carrier_media_talking(onward_rtp, ONWARD_HZ);
+    let args: Vec<String> = [
+        "-sf",
+        &support::sipp::scenario("uas_media_at_bye.xml"),
+        "-key",
+        "rtp_port",
+        &onward_rtp.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let consulted = dcx.carrier("carrier-c", &args, 1);
+    let args = dcx.media_at("uas_media_at.xml");
+    let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
+    talk(&call, "the first call");
+
+    // Refused, and both calls stay: a consult call that does not exist, and the call
+    // itself.
+    for (to, code) in [("call:c9", "unknown_call"), ("call:c1", "bad_state")] {
+        let frame = format!(r#"{{"type":"transfer","call_id":"c1","to":"{to}"}}"#);
+        let e = call.ws.expect_error(&frame, code);
+        assert_eq!(e["call_id"], "c1", "{e}");
+    }
+    // The consult call, to carrier-c (which hangs up 1.5 s after its ACK).
+    let consult = call.ws.call("c2", "16665550000");
+    call.ws.until_answered("c2");
+    let mut at_browser = ToneMeter::opus(ONWARD_HZ);
+    consult.hear(&mut at_browser, TONE_WINDOWS / 5);
+    println!("the consult call: at the browser {at_browser}");
+
+    call.ws
+        .send(r#"{"type":"transfer","call_id":"c1","to":"call:c2"}"#);
+    call.ws.expect_ended("c1", "transferred");
+    call.ws.expect_ended("c2", "transferred");
+    let mut at_consulted = ToneMeter::pcmu(CARRIER_HZ);
+    onward_media.hear(&mut at_consulted, TONE_WINDOWS / 2);
+    let mut at_carrier = Since::at_carrier(Instant::now(), ONWARD_HZ, BROWSER_HZ);
+    at_carrier.hear(&call.carrier_media, TONE_WINDOWS / 2, "carrier-c's voice");
+    println!("carrier-b -> dcx -> carrier-c: {at_consulted}; at carrier-b: {at_carrier}");
+    at_carrier.assert_clean();
+
+    // carrier-c hangs up; dcx hangs up carrier-b.
+    consulted.assert_success();
+    drop(consult);
+    let Answered { carrier, dcx, .. } = call;
+    carrier.assert_success();
+    // Both calls' attempt and call records.
+    let records = dcx.gw.cdrs(4);
+    assert!(records.iter().all(|r| r["sip_code"] == 200), "{records:?}");
+}

@@ -284,6 +284,11 @@ impl MediaBridge {
         Ok(())
     }
 
+    /// Whether the carrier leg is negotiated (media can flow).
+    pub fn has_carrier(&self) -> bool {
+        self.carrier.is_some()
+    }
+
     /// Where RTP toward the carrier goes now.
     #[cfg(test)]
     pub fn carrier_addr(&self) -> Option<SocketAddr> {

@@ -97,6 +97,11 @@ pub enum CallCommand {
         /// name as the CDR's agent.
         answer_caller: Option<String>,
     },
+    /// Attended transfer: bridge this call's far end to the consult call's, whose
+    /// task this reaches; the browser leaves both.
+    Join(mpsc::UnboundedSender<CallCommand>),
+    /// Attended transfer, to the consult call: hand its carrier leg over and end.
+    HandOver(oneshot::Sender<super::live::Handover>),
 }
 
 /// How the hub reaches a call's task.
@@ -217,6 +222,14 @@ impl CallHandle {
             origin,
             answer_caller,
         });
+    }
+
+    /// Attended transfer: this call's far end is bridged to `consult`'s; the browser
+    /// leaves both.
+    pub fn join(&self, consult: &CallHandle) {
+        let _ = self
+            .commands
+            .send(CallCommand::Join(consult.commands.clone()));
     }
 
     /// Asks the call to send key presses toward the far end.

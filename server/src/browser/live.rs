@@ -7,6 +7,8 @@
 mod onward;
 mod supervisor;
 
+pub(super) use onward::Handover;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -225,6 +227,9 @@ impl Live<'_> {
                 },
                 n = onward_news => self.on_onward_news(n).await,
                 command = commands.recv(), if commands_open => match command {
+                    Some(CallCommand::HandOver(to)) => {
+                        return self.hand_over(to, news).await;
+                    }
                     Some(c) => self.on_command(c).await,
                     // The hub let go of a call put through to a number (no browser is
                     // on it): it runs until one of its carriers hangs up.
@@ -342,6 +347,9 @@ impl Live<'_> {
                 origin,
                 answer_caller,
             } => self.onward(number, origin, answer_caller).await,
+            CallCommand::Join(consult) => self.join(consult).await,
+            // Taken in `run`, which owns the news the leg's new task needs.
+            CallCommand::HandOver(_) => {}
         }
     }
 

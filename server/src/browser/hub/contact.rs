@@ -88,6 +88,9 @@ impl Hub {
         let refused = |why: &str| {
             ProtocolError::new(ErrorCode::BadState, why).with_call_id(call_id.to_owned())
         };
+        if let Some(consult) = to.strip_prefix("call:") {
+            return self.complete_transfer(session, call_id, consult);
+        }
         let handle = self.live_call(session, call_id)?.clone();
         let token = self
             .live
@@ -148,6 +151,65 @@ impl Hub {
             }
             None => handle.detach(),
         }
+        Ok(())
+    }
+
+    /// Attended transfer: `transfer` of `call_id` to `call:CONSULT`, another call of the
+    /// same browser: the two far ends are bridged and the browser leaves both (`ended`
+    /// "transferred" for each). Both must have a SIP leg; a queue call among them leaves
+    /// the contact center (its agent goes to wrap-up).
+    fn complete_transfer(
+        &mut self,
+        session: SessionId,
+        call_id: &str,
+        consult: &str,
+    ) -> Result<(), ProtocolError> {
+        let refused =
+            |code, why: String| ProtocolError::new(code, why).with_call_id(call_id.to_owned());
+        if consult == call_id {
+            return Err(refused(
+                ErrorCode::BadState,
+                "a call cannot be transferred to itself".into(),
+            ));
+        }
+        let stays = self.party_call(session, call_id)?.clone();
+        let other = self
+            .party_call(session, consult)
+            .map_err(|e| refused(e.code, e.reason))?
+            .clone();
+        if !stays.is_bridged() || !other.is_bridged() {
+            return Err(refused(
+                ErrorCode::BadState,
+                "an attended transfer joins two calls with SIP legs (not a browser-to-browser \
+                 call)"
+                    .into(),
+            ));
+        }
+        let now = Instant::now();
+        for id in [call_id, consult] {
+            let token = self
+                .live
+                .get(&session)
+                .and_then(|l| l.taken.get(id).copied());
+            if let (Some(token), Some(cc)) = (token, self.contact.as_mut()) {
+                let out = crate::contact::Transfer::Number(format!("call:{consult}"));
+                cc.transfer(now, token, &out)
+                    .map_err(|e| refused(ErrorCode::BadState, e.to_owned()))?;
+            }
+        }
+        for id in [call_id, consult] {
+            if let Some(live) = self.live.get_mut(&session) {
+                live.taken.remove(id);
+                live.calls.remove(id);
+            }
+            let ended = ServerMessage::Ended {
+                call_id: id.to_owned(),
+                reason: "transferred".into(),
+                sip_code: None,
+            };
+            self.send(session, ended);
+        }
+        stays.join(&other);
         Ok(())
     }
 

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{hang_up, Hold, Live};
 use crate::browser::bridge::MediaBridge;
+use crate::browser::call::CallCommand;
 use crate::call::browser::{BrowserNews, BrowserOrigin};
 use crate::sip::udp::SipCommand;
 
@@ -60,15 +61,7 @@ impl Live<'_> {
             tracing::info!("a call with no carrier media yet, or put through already");
             return self.hang_up("the transfer could not be made").await;
         }
-        if let Some((peer, _)) = self.peer.take() {
-            let _ = self.services.webrtc.remove_peer(peer).await;
-        }
-        self.reply.to = None;
-        if let Some(b) = self.bridge.as_mut() {
-            b.forget_browser();
-        }
-        self.held = false;
-        self.muted = false;
+        self.leave_browser().await;
         self.hold = Some(Hold::new(&self.hold_sound));
         let seed = self.token.rotate_left(17) ^ 0x5eed;
         let bridge = match MediaBridge::new((seed >> 32) as u32, (seed & 0x7fff) as u16) {
@@ -210,5 +203,105 @@ fn relay_digit(to: &mut MediaBridge, now: Instant, event: &dcx_media::dtmf::Dtmf
             let ms = u32::try_from(tone.duration_ms).unwrap_or(u32::MAX);
             to.send_digit(now, digit, ms);
         }
+    }
+}
+
+/// A call's carrier leg, handed from its task to another call's for an attended
+/// transfer: the consult call's far end becomes the other call's [`Onward`].
+#[derive(Debug)]
+pub struct Handover {
+    token: u64,
+    label: String,
+    socket: Option<UdpSocket>,
+    bridge: Box<MediaBridge>,
+    news: mpsc::UnboundedReceiver<BrowserNews>,
+}
+
+impl Live<'_> {
+    /// Attended transfer, on the call that stays: takes the consult call's carrier leg
+    /// from its task (`other`) and bridges this call's far end to it. The browser (the
+    /// transferring agent) leaves this call; a held far end is resumed.
+    pub(super) async fn join(&mut self, other: mpsc::UnboundedSender<CallCommand>) {
+        let (tx, rx) = oneshot::channel();
+        if other.send(CallCommand::HandOver(tx)).is_err() {
+            return self.hang_up("the consult call had ended").await;
+        }
+        let Ok(leg) = rx.await else {
+            return self.hang_up("the consult call had ended").await;
+        };
+        if self.onward.is_some() || self.bridge.is_none() {
+            hang_up(self.services, leg.token, "the transfer could not be made").await;
+            return self.hang_up("the transfer could not be made").await;
+        }
+        self.leave_browser().await;
+        self.hold = None;
+        if let Some(b) = self.bridge.as_mut() {
+            b.mark_talkspurt();
+        }
+        tracing::info!(to = %leg.label, "attended transfer completed");
+        self.onward = Some(Onward {
+            token: leg.token,
+            number: leg.label,
+            socket: leg.socket,
+            spliced: leg.bridge.has_carrier(),
+            bridge: leg.bridge,
+            news: leg.news,
+            answer_caller: None,
+            ended: false,
+        });
+    }
+
+    /// Attended transfer, on the consult call: its browser leaves, and its carrier leg
+    /// (SIP call, RTP socket, bridge, news) goes to the call that stays, through `to`.
+    /// This task ends without hanging anything up.
+    pub(super) async fn hand_over(
+        &mut self,
+        to: oneshot::Sender<Handover>,
+        news: mpsc::UnboundedReceiver<BrowserNews>,
+    ) {
+        self.leave_browser().await;
+        let bridge = match self.bridge.take() {
+            Some(b) => b,
+            None => match MediaBridge::new((self.token >> 32) as u32, (self.token & 0x7fff) as u16)
+            {
+                Ok(b) => Box::new(b),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return self.hang_up("the transfer could not be made").await;
+                }
+            },
+        };
+        let leg = Handover {
+            token: self.token,
+            label: format!("the consult call {}", self.token),
+            socket: self.socket.take(),
+            bridge,
+            news,
+        };
+        // Ours no longer: the task that stays hangs it up when its call ends.
+        self.hung_up = true;
+        if let Err(leg) = to.send(leg) {
+            hang_up(self.services, leg.token, "the transfer could not be made").await;
+        }
+    }
+
+    /// The browser leaves a call that goes on without it: its peer removed, nothing
+    /// more of it played, a far end it held resumed.
+    async fn leave_browser(&mut self) {
+        if let Some((peer, _)) = self.peer.take() {
+            let _ = self.services.webrtc.remove_peer(peer).await;
+        }
+        self.reply.to = None;
+        if let Some(b) = self.bridge.as_mut() {
+            b.forget_browser();
+        }
+        if std::mem::take(&mut self.held) && !self.inbound {
+            let resume = SipCommand::Hold {
+                token: self.token,
+                held: false,
+            };
+            let _ = self.services.sip.send(resume).await;
+        }
+        self.muted = false;
     }
 }
