@@ -504,3 +504,28 @@ fn an_attended_transfer_joins_the_call_and_the_consult_call_and_the_browser_leav
     let records = dcx.gw.cdrs(4);
     assert!(records.iter().all(|r| r["sip_code"] == 200), "{records:?}");
 }
+
+#[test]
+fn the_carrier_holds_and_resumes_and_the_call_goes_on() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("in-call-carrier-hold", Ports::new(26_700), "");
+    // carrier-b re-INVITEs with a=sendonly 1.5 s after its ACK and with a=sendrecv 1.5 s
+    // later; sipp fails the call unless dcx's 200s carry a=recvonly, then a=sendrecv.
+    let args = dcx.media_at("uas_carrier_hold.xml");
+    let call = Answered::talking(dcx, &args, CARRIER_HZ);
+    talk(&call, "before the carrier's hold");
+    // Past both re-INVITEs (3 s after the ACK), the voices go both ways again: by then
+    // the carrier has resumed, or the 200 to its resume has not come and sipp failed.
+    let mut at_browser = ToneMeter::opus(CARRIER_HZ);
+    let resumed = Instant::now() + Duration::from_millis(3_200);
+    while Instant::now() < resumed {
+        let Some(heard) = call.browser.next(resumed + WAIT) else {
+            panic!("the browser heard nothing from the carrier");
+        };
+        at_browser.feed(&heard);
+    }
+    talk(&call, "after the carrier resumed");
+    call.hang_up();
+}

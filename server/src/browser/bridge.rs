@@ -33,7 +33,7 @@ use dcx_media::dtmf::{
 use dcx_media::jitter::{JitterBuffer, JitterConfig, Playout};
 use dcx_media::rtp::{RtpHeader, RtpPacket};
 use dcx_media::Law;
-use dcx_sip::sdp::{Codec, Negotiated};
+use dcx_sip::sdp::{Codec, Direction, Negotiated};
 
 /// The Opus payload type toward the jitter buffer (any number: one codec per buffer).
 const OPUS_PT: u8 = 111;
@@ -375,9 +375,13 @@ impl MediaBridge {
             supervisor,
             ..
         } = self;
-        let (Some(carrier), Some(to), Some(transcoders)) =
-            (carrier.as_ref(), *carrier_addr, transcoders.as_mut())
-        else {
+        let sending = carrier.as_ref().is_some_and(sends);
+        let (Some(carrier), Some(to), Some(transcoders), true) = (
+            carrier.as_ref(),
+            *carrier_addr,
+            transcoders.as_mut(),
+            sending,
+        ) else {
             // Nowhere to send yet: what the browser says now is not kept for later.
             while !matches!(from_browser.pop(now), Playout::Empty) {}
             return;
@@ -456,6 +460,9 @@ impl MediaBridge {
         else {
             return;
         };
+        if !sends(&carrier) {
+            return;
+        }
         if self.dtmf.is_sending() {
             self.timestamp = self.timestamp.wrapping_add(pcm.len().min(160) as u32);
             return;
@@ -548,6 +555,14 @@ impl MediaBridge {
         .flatten()
         .min()
     }
+}
+
+/// Whether the carrier leg as negotiated takes our media: not when the carrier holds
+/// the call (`a=sendonly` or `inactive` from it, or `c=0.0.0.0`), whatever address its
+/// packets come from.
+fn sends(carrier: &Negotiated) -> bool {
+    matches!(carrier.direction, Direction::SendRecv | Direction::SendOnly)
+        && carrier.remote.is_some()
 }
 
 /// A jitter buffer for one stream of the bridge.

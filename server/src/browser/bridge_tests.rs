@@ -372,3 +372,25 @@ fn a_supervisor_hears_both_sides_and_is_heard_as_its_mode_says() {
     );
     assert!(heard.supervisor.is_empty());
 }
+
+#[test]
+fn nothing_goes_to_a_carrier_that_holds_the_call() {
+    let mut bridge = MediaBridge::new(0xDC00_0004, 1).unwrap();
+    let mut held = carrier(Codec::Pcmu, "192.0.2.1:4000");
+    held.direction = Direction::RecvOnly;
+    bridge.set_carrier(held).unwrap();
+    let t0 = Instant::now();
+    assert!(browser_speaks(&mut bridge, t0, 0, 20, 1000.0).is_empty());
+    let silence = [0i16; 160];
+    bridge.play_to_carrier(&silence, |_, _| panic!("hold audio to a holding carrier"));
+    // c=0.0.0.0 (no address in its SDP): nothing either.
+    let mut zero = carrier(Codec::Pcmu, "192.0.2.1:4000");
+    zero.remote = None;
+    bridge.set_carrier(zero).unwrap();
+    assert!(browser_speaks(&mut bridge, t0, 20, 20, 1000.0).is_empty());
+    // Resumed: the stream goes on.
+    bridge
+        .set_carrier(carrier(Codec::Pcmu, "192.0.2.1:4000"))
+        .unwrap();
+    assert!(browser_speaks(&mut bridge, t0, 40, 20, 1000.0).len() >= 15);
+}

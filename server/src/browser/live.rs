@@ -458,6 +458,8 @@ impl Live<'_> {
                 self.reply
                     .send(ServerMessage::Answered { call_id, sdp: None });
             }
+            // The carrier's new offer, answered by the SIP side: nothing for the browser.
+            BrowserNews::Renegotiated(m) => self.set_carrier(*m),
             BrowserNews::Offered(_) | BrowserNews::Ended { .. } => {}
         }
     }

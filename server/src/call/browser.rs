@@ -24,6 +24,7 @@ use super::dialer::{AfterFailure, Dialer, Records};
 use super::events::{AttemptEnd, CallEvent, HangupSide, Parties, Times};
 use super::legs::body_of;
 use super::origin::InCallRequests;
+use super::reoffer::{ReofferSetup, Reoffers};
 use super::{CallSetup, Routed};
 use dcx_routing::AttemptOutcome;
 use dcx_sip::sdp::{AudioCapabilities, Codec, Negotiated};
@@ -73,6 +74,9 @@ pub enum BrowserNews {
     Ringing(Option<Negotiated>),
     /// The carrier answered; the carrier leg's codec and address.
     Answered(Negotiated),
+    /// The carrier made a new offer in the call (hold, resume, a media move) and dcx
+    /// answered it: the carrier leg's new codec, address and direction.
+    Renegotiated(Negotiated),
     /// The call is over (the CDR events went out before this).
     Ended {
         /// The final SIP status (200 for an answered call).
@@ -108,6 +112,8 @@ pub struct BrowserCall {
     reinvite_before: Option<hold::ReInvite>,
     /// A hold or resume asked for while a re-INVITE was pending.
     hold_wanted: Option<bool>,
+    /// The carrier's new offers (made once the call is answered).
+    reoffers: Option<Reoffers>,
     phase: Phase,
     started: Instant,
     first_ring: Option<Instant>,
@@ -167,6 +173,7 @@ impl BrowserCall {
             reinvite: None,
             reinvite_before: None,
             hold_wanted: None,
+            reoffers: None,
             phase: Phase::Dialing,
             started: now,
             first_ring: None,
@@ -237,12 +244,36 @@ impl BrowserCall {
         let live = self.live_attempt_of(msg);
         let tag = self.ids.carrier_tag();
         let timers = self.setup.timers;
+        let our_reinvite_pending = self.reinvite.as_ref().is_some_and(|r| !r.done());
         let answer = match (method, live) {
-            (Method::Ack, _) => None,
+            (Method::Ack, _) => {
+                if let Some(r) = &mut self.reoffers {
+                    r.handle_ack(msg);
+                }
+                None
+            }
             (Method::Bye | Method::Options, Some(_)) => Some((200, &b"OK"[..])),
-            // Hold or a new offer from the carrier: the browser leg has no way to take
-            // it yet, so the session stays as it is (RFC 3261 14.2).
-            (Method::Invite | Method::Update, Some(_)) => Some((488, &b"Not Acceptable Here"[..])),
+            // Both sides offering at once (RFC 3261 14.2): the carrier tries again.
+            (Method::Invite | Method::Update, Some(_)) if our_reinvite_pending => {
+                Some((491, &b"Request Pending"[..]))
+            }
+            // Hold, resume, a media move or a refresh from the carrier.
+            (Method::Invite | Method::Update, Some(i)) => {
+                let transport = self.dialer.attempts[i].dialog.transport;
+                let setup = ReofferSetup {
+                    local_tag: tag.clone(),
+                    contact: self.setup.local.contact.clone(),
+                    timers,
+                    reliability: transport.reliability(),
+                };
+                let reoffers = self.reoffers.get_or_insert_with(|| Reoffers::new(setup));
+                let (requests, caps, sdp) =
+                    (&mut self.requests, &mut self.caps, &mut self.offer_body);
+                if let Some(m) = reoffers.handle(now, (from, msg), requests, caps, sdp) {
+                    self.news.push_back(BrowserNews::Renegotiated(m));
+                }
+                None
+            }
             (Method::Bye | Method::Invite | Method::Update | Method::Cancel, None) => {
                 Some((481, &b"Call/Transaction Does Not Exist"[..]))
             }
@@ -394,6 +425,9 @@ impl BrowserCall {
     /// Runs what is due: transaction timers and the post-dial-delay timer.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.requests.handle_timeout(now);
+        if let Some(r) = &mut self.reoffers {
+            r.handle_timeout(now);
+        }
         self.reinvite_timeout(now);
         let (said, pdd) = self.dialer.handle_timeout(now);
         for (i, n) in said {
@@ -447,6 +481,9 @@ impl BrowserCall {
 
     fn flush(&mut self) {
         self.requests.transmit(&mut self.out);
+        if let Some(r) = &mut self.reoffers {
+            r.transmit(&mut self.out);
+        }
         self.dialer.transmit(&mut self.out);
         if let Some(r) = &mut self.reinvite {
             r.transmit(&mut self.out);
@@ -472,6 +509,7 @@ impl BrowserCall {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.requests.poll_timeout(),
+            self.reoffers.as_ref().and_then(Reoffers::poll_timeout),
             self.dialer.poll_timeout(),
             self.reinvite
                 .as_ref()

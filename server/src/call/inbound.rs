@@ -17,6 +17,7 @@ use super::browser::{Arrival, BrowserNews};
 use super::events::{CallEvent, CallRecord, HangupSide, Parties, Times};
 use super::legs::{body_of, transmit_bye, Ids, OutgoingBye, Transport};
 use super::origin::{InCallRequests, OriginInvite};
+use super::reoffer::{ReofferSetup, Reoffers};
 use super::CallSetup;
 use dcx_sip::dialog::answer::{Answer, AnswerEvent};
 use dcx_sip::sdp::{negotiate, AudioCapabilities, Codec, Negotiated};
@@ -36,8 +37,9 @@ enum Phase {
     Ended,
 }
 
-/// dcx's answer to the carrier's offer: the negotiation, our SDP, our RTP address.
-type Answered = (Negotiated, Vec<u8>, (IpAddr, u16));
+/// dcx's answer to the carrier's offer: the negotiation, our SDP, our RTP address, and
+/// the capabilities it was made with (for the carrier's later offers).
+type Answered = (Negotiated, Vec<u8>, (IpAddr, u16), AudioCapabilities);
 
 /// Where an inbound call goes: the DID's queue, or one user's browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +59,12 @@ pub struct InboundCall {
     origin: OriginInvite,
     server: InviteServer,
     answer: Option<Answer>,
-    /// Our SDP answer (sent in the 183 and the 200).
+    /// Our SDP answer (sent in the 183 and the 200; then our answer to the carrier's
+    /// last new offer).
     sdp: Option<Vec<u8>>,
+    /// What we answer with, and the carrier's new offers once answered.
+    caps: Option<AudioCapabilities>,
+    reoffers: Reoffers,
     requests: InCallRequests,
     bye: Option<OutgoingBye>,
     queue: String,
@@ -99,6 +105,13 @@ impl InboundCall {
             server: InviteServer::new(Transport::of(msg).reliability(), setup.timers),
             answer: None,
             sdp: None,
+            caps: None,
+            reoffers: Reoffers::new(ReofferSetup {
+                local_tag: origin.dialog.local_tag.clone(),
+                contact: setup.local.contact.clone(),
+                timers: setup.timers,
+                reliability: origin.dialog.transport.reliability(),
+            }),
             requests: InCallRequests::default(),
             bye: None,
             queue: target.queue.clone(),
@@ -114,10 +127,11 @@ impl InboundCall {
         };
         call.respond(now, 100, b"Trying", None);
         match Self::negotiate(msg, token, rtp) {
-            Ok((negotiated, sdp, rtp)) => {
+            Ok((negotiated, sdp, rtp, caps)) => {
                 let body = Some(("application/sdp", sdp.as_slice()));
                 call.respond(now, 183, b"Session Progress", body);
                 call.sdp = Some(sdp);
+                call.caps = Some(caps);
                 call.news.push_back(BrowserNews::Offered(Arrival {
                     from: call.parties.caller.clone(),
                     dialled: call.parties.callee.clone(),
@@ -159,7 +173,7 @@ impl InboundCall {
         };
         let (negotiated, answer) =
             negotiate(&offer, &caps).map_err(|e| (e.sip_status(), e.to_string()))?;
-        Ok((negotiated, answer.write().into_bytes(), (ip, port)))
+        Ok((negotiated, answer.write().into_bytes(), (ip, port), caps))
     }
 
     /// The carrier's Call-ID.
@@ -234,6 +248,7 @@ impl InboundCall {
                     a.handle_request();
                 }
             }
+            Method::Ack if self.reoffers.handle_ack(msg) => {}
             Method::Ack => {
                 let to_tu = !of_invite || self.server.handle_ack(now);
                 if to_tu && in_dialog {
@@ -267,10 +282,22 @@ impl InboundCall {
                 self.requests
                     .answer(now, from, msg, (200, b"OK"), &tag, timers);
             }
-            // Hold or a new offer from the carrier: not taken on this leg yet; the
-            // session stays as it is (RFC 3261 14.2).
+            // Hold, resume, a media move or a refresh from the carrier, once answered.
+            Method::Invite | Method::Update if in_dialog && self.phase == Phase::Answered => {
+                let (Some(caps), Some(sdp)) = (&mut self.caps, &mut self.sdp) else {
+                    let code = (488, &b"Not Acceptable Here"[..]);
+                    self.requests.answer(now, from, msg, code, &tag, timers);
+                    self.flush();
+                    return;
+                };
+                let requests = &mut self.requests;
+                if let Some(m) = self.reoffers.handle(now, (from, msg), requests, caps, sdp) {
+                    self.news.push_back(BrowserNews::Renegotiated(m));
+                }
+            }
+            // Before the 200 the dialog is early: a new offer waits for the answer.
             Method::Invite | Method::Update if in_dialog => {
-                let code = (488, &b"Not Acceptable Here"[..]);
+                let code = (491, &b"Request Pending"[..]);
                 self.requests.answer(now, from, msg, code, &tag, timers);
             }
             Method::Bye | Method::Invite | Method::Update | Method::Cancel => {
@@ -323,6 +350,7 @@ impl InboundCall {
             self.end(now, 200, HangupSide::System, "no ACK from the carrier");
         }
         self.requests.handle_timeout(now);
+        self.reoffers.handle_timeout(now);
         if let Some((_, _, tx)) = &mut self.bye {
             tx.handle_timeout(now);
             while tx.poll_event().is_some() {}
@@ -384,6 +412,7 @@ impl InboundCall {
 
     fn flush(&mut self) {
         self.requests.transmit(&mut self.out);
+        self.reoffers.transmit(&mut self.out);
         let peer = self.origin.peer;
         while let Some(b) = self.server.poll_transmit() {
             self.out.push_back((peer, b.to_vec()));
@@ -417,6 +446,7 @@ impl InboundCall {
             self.server.poll_timeout(),
             self.answer.as_ref().and_then(Answer::poll_timeout),
             self.requests.poll_timeout(),
+            self.reoffers.poll_timeout(),
             self.bye.as_ref().and_then(|b| b.2.poll_timeout()),
         ]
         .into_iter()

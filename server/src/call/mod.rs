@@ -34,6 +34,7 @@ pub mod limits;
 pub mod media;
 pub mod origin;
 pub mod records;
+pub mod reoffer;
 pub mod transit;
 
 #[cfg(test)]

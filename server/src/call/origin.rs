@@ -233,6 +233,30 @@ impl InCallRequests {
         });
     }
 
+    /// Answers `msg` (from `peer`) with the response `bytes` (of status `code`), built
+    /// by the caller, in a new server transaction.
+    pub fn respond_built(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        msg: &Message<'_>,
+        code: u16,
+        bytes: Vec<u8>,
+        timers: Timers,
+    ) {
+        let (Some(method), Ok(via)) = (msg.method(), msg.top_via()) else {
+            return;
+        };
+        let mut tx = NonInviteServer::new(Transport::of(msg).reliability(), timers);
+        tx.send_response(now, code, bytes);
+        self.live.push(InCallRequest {
+            branch: via.branch().unwrap_or_default().to_owned(),
+            method: method.as_str().to_owned(),
+            peer,
+            tx,
+        });
+    }
+
     /// Runs timer J and forgets finished transactions.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.live.retain_mut(|r| {

@@ -134,6 +134,11 @@ impl Live<'_> {
                     let _ = self.services.sip.send(answer).await;
                 }
             }
+            Some(BrowserNews::Renegotiated(m)) => {
+                if let Err(e) = onward.bridge.set_carrier(m) {
+                    tracing::error!("{e}");
+                }
+            }
             Some(BrowserNews::Ringing(None) | BrowserNews::Offered(_)) => {}
             Some(BrowserNews::Ended { reason, .. }) => {
                 onward.ended = true;

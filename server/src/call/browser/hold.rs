@@ -27,6 +27,11 @@ pub(super) struct ReInvite {
 }
 
 impl ReInvite {
+    /// Its final response has come.
+    pub(super) fn done(&self) -> bool {
+        self.done
+    }
+
     pub(super) fn is_ours(&self, branch: &str) -> bool {
         self.branch == branch
     }
