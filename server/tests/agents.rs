@@ -759,3 +759,75 @@ fn a_caller_nobody_takes_is_put_through_to_the_queues_fallback_number() {
         "{onward}"
     );
 }
+
+#[test]
+fn an_agent_consults_a_colleague_and_hands_the_caller_over() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start(
+        "agents-attended",
+        Ports::new(28_900),
+        "wrap_up_s = 1\nhold_tone_hz = 440\n",
+    );
+    let mut agent1 = dcx.agent("agent1");
+    agent1.set_state("available");
+    let mut agent2 = dcx.agent("agent2");
+    agent2.set_state("away");
+    let mut caller = dcx.caller("uac_queue_wait_bye.xml");
+    let call_id = agent1.expect_incoming(&dcx.caller_uri());
+    agent1.expect_state("busy");
+    let browser1 = agent1.accept(&call_id, AGENT_HZ);
+    caller.hear_agent(TONE_WINDOWS / 2);
+
+    // The caller on hold, agent1 consults agent2 on a call of their own browsers.
+    agent1.send(&json!({"type": "hold", "call_id": call_id}));
+    let consult = agent1.call("c2", "user:agent2");
+    let incoming = agent2.next("incoming");
+    assert_eq!(
+        strs(&incoming, ["type", "from"]),
+        ["incoming", "user:agent1"],
+        "{incoming}"
+    );
+    let consult_id = incoming["call_id"].as_str().unwrap().to_owned();
+    let browser2 = agent2.accept(&consult_id, SECOND_HZ);
+    agent1.expect_answered("c2");
+    drop(consult);
+    let transferred = Instant::now();
+    agent1.transfer(&call_id, "call:c2");
+    let mut ended = [agent1.next("ended"), agent1.next("ended")];
+    ended.sort_by_key(|f| f["call_id"].as_str().map(str::to_owned));
+    println!("agent1: {ended:?}");
+    for (frame, id) in ended.iter().zip(["c2", call_id.as_str()]) {
+        let want = json!({"type": "ended", "call_id": id, "reason": "transferred"});
+        assert_eq!(frame, &want);
+    }
+    agent1.expect_wrap_up(1);
+
+    // The caller and agent2 talk: hold tone gone, no agent1.
+    caller.ear = CallerEar::after_transfer(AGENT_HZ, SECOND_HZ);
+    caller.listen("agent2's voice", |e| e.agent.right >= TONE_WINDOWS / 2);
+    println!(
+        "agent2 -> dcx -> caller {:?} after the transfer: {}",
+        transferred.elapsed(),
+        caller.ear.agent
+    );
+    assert_eq!(caller.ear.stale_after_hold, 0, "{}", caller.ear);
+    let mut at_agent2 = ToneMeter::opus(CALLER_HZ);
+    browser2.hear(&mut at_agent2, TONE_WINDOWS / 2);
+    println!("caller -> dcx -> agent2: {at_agent2}");
+    agent2.expect_state("busy");
+
+    // agent2 has the caller under its id of the consult call, and hangs up.
+    agent2.hang_up(&consult_id);
+    caller.sipp.assert_success();
+    agent2.expect_wrap_up(1);
+    agent1.expect_state("available");
+    drop((browser1, browser2));
+    let records = dcx.gw.cdrs(2);
+    let inbound = records
+        .iter()
+        .find(|r| r["queue"] == "support")
+        .expect("the queue call");
+    assert_eq!(strs(inbound, ["agent"]), ["agent2"], "{inbound}");
+}

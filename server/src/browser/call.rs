@@ -102,6 +102,12 @@ pub enum CallCommand {
     Join(mpsc::UnboundedSender<CallCommand>),
     /// Attended transfer, to the consult call: hand its carrier leg over and end.
     HandOver(oneshot::Sender<super::live::Handover>),
+    /// Attended transfer to a browser: bridge this call's far end to the callee of
+    /// the browser-to-browser consult call whose caller's task this reaches.
+    JoinBrowser(mpsc::UnboundedSender<CallCommand>),
+    /// Attended transfer, to a browser-to-browser consult call (its caller's side):
+    /// hand the callee's browser over and end.
+    HandOverCallee(oneshot::Sender<super::user_call::HandedCallee>),
 }
 
 /// How the hub reaches a call's task.
@@ -114,6 +120,8 @@ pub struct CallHandle {
     /// This handle is a supervisor's on someone else's call: hanging it up ends the
     /// supervision, not the call.
     supervision: bool,
+    /// The caller's side of a browser-to-browser call.
+    user_caller: bool,
 }
 
 impl CallHandle {
@@ -123,7 +131,19 @@ impl CallHandle {
             commands,
             bridged: false,
             supervision: false,
+            user_caller: false,
         }
+    }
+
+    /// The same handle, as the caller's side of a browser-to-browser call.
+    pub(super) fn user_caller(mut self) -> Self {
+        self.user_caller = true;
+        self
+    }
+
+    /// Whether this is the caller's side of a browser-to-browser call.
+    pub fn is_user_caller(&self) -> bool {
+        self.user_caller
     }
 
     /// Whether a supervisor can join this call (see [`CallHandle::supervise`]).
@@ -166,6 +186,7 @@ impl CallHandle {
             commands: self.commands.clone(),
             bridged: true,
             supervision: true,
+            user_caller: false,
         }
     }
 
@@ -232,6 +253,15 @@ impl CallHandle {
             .send(CallCommand::Join(consult.commands.clone()));
     }
 
+    /// Attended transfer to a browser: this call's far end goes to the callee of
+    /// `consult` (the caller's side of a browser-to-browser call); the call's task
+    /// tells the hub when it has ([`super::hub::HubEvent::Adopted`]).
+    pub fn join_browser(&self, consult: &CallHandle) {
+        let _ = self
+            .commands
+            .send(CallCommand::JoinBrowser(consult.commands.clone()));
+    }
+
     /// Asks the call to send key presses toward the far end.
     pub fn send_digits(&self, digits: Vec<DtmfDigit>, duration_ms: u32) {
         let _ = self.commands.send(CallCommand::Digits(digits, duration_ms));
@@ -257,6 +287,7 @@ pub fn spawn(
         commands,
         bridged: true,
         supervision: false,
+        user_caller: false,
     }
 }
 
@@ -371,6 +402,7 @@ pub fn spawn_inbound(
         commands,
         bridged: true,
         supervision: false,
+        user_caller: false,
     }
 }
 

@@ -90,6 +90,18 @@ pub enum HubEvent {
     },
     /// A question of the REST API about calls, agents and queues, or a hang-up.
     Query(HubQuery),
+    /// Inbound call `token` left the browser `from` (session, call id) for `to`, the
+    /// colleague's browser `user` (an attended transfer to a browser).
+    Adopted {
+        /// The call.
+        token: u64,
+        /// The transferring agent's session and id of the call.
+        from: (SessionId, String),
+        /// The colleague's session and its id for the consult call, now this call's.
+        to: (SessionId, String),
+        /// The colleague.
+        user: String,
+    },
 }
 
 /// The bridge's mode for a supervisor's.
@@ -271,6 +283,12 @@ impl Hub {
                 }
             }
             HubEvent::Query(q) => self.query(q),
+            HubEvent::Adopted {
+                token,
+                from,
+                to,
+                user,
+            } => self.adopted(token, &from, to, &user),
         }
     }
 

@@ -4,6 +4,7 @@
 //! [`MediaBridge`], the WebRTC peer once there is one, and the hold tone while there is
 //! none; it runs until the SIP side says the call has ended.
 
+mod adopt;
 mod onward;
 mod supervisor;
 
@@ -348,8 +349,10 @@ impl Live<'_> {
                 answer_caller,
             } => self.onward(number, origin, answer_caller).await,
             CallCommand::Join(consult) => self.join(consult).await,
-            // Taken in `run`, which owns the news the leg's new task needs.
-            CallCommand::HandOver(_) => {}
+            CallCommand::JoinBrowser(consult) => self.join_browser(consult).await,
+            // A handover is taken in `run`, which owns the news the leg's new task
+            // needs; only a browser-to-browser call's task hands its callee over.
+            CallCommand::HandOver(_) | CallCommand::HandOverCallee(_) => {}
         }
     }
 

@@ -43,6 +43,21 @@ pub struct UserCallSpec {
     pub users: (String, String),
 }
 
+/// The callee's browser of an answered browser-to-browser call, handed to another
+/// call's task (an attended transfer: the caller consulted the callee and joins it to
+/// its call): the peer and its events, where its messages go, who it is.
+#[derive(Debug)]
+pub struct HandedCallee {
+    /// The callee's WebRTC peer (it stays up: no renegotiation).
+    pub peer: PeerId,
+    /// Its events.
+    pub events: mpsc::Receiver<MediaEvent>,
+    /// The callee's session and its id for the call.
+    pub to: (SessionId, String),
+    /// The callee's user.
+    pub user: String,
+}
+
 /// Starts the call; returns the caller's handle and the callee's.
 pub fn spawn(
     services: Arc<Services>,
@@ -58,7 +73,10 @@ pub fn spawn(
         call.finish().await;
     };
     tokio::spawn(tracing::Instrument::instrument(task, span));
-    (CallHandle::new(caller_tx), CallHandle::new(callee_tx))
+    (
+        CallHandle::new(caller_tx).user_caller(),
+        CallHandle::new(callee_tx),
+    )
 }
 
 struct UserCall<'a> {
@@ -148,6 +166,12 @@ impl<'a> UserCall<'a> {
                     Some(CallCommand::HangUp(_)) | None => {
                         return self.hang_up(HangupSide::Caller, "hangup");
                     }
+                    Some(CallCommand::HandOverCallee(to)) => {
+                        if let Some(events) = callee_events.take() {
+                            return self.hand_over_callee(to, events).await;
+                        }
+                        // Not answered yet: `to` is dropped, the joining call says so.
+                    }
                     Some(CallCommand::Update(offer)) => self.update(0, offer).await,
                     Some(_) => {}
                 },
@@ -181,6 +205,35 @@ impl<'a> UserCall<'a> {
                 }
             }
         }
+    }
+
+    /// The caller joins the callee to another of its calls (attended transfer): the
+    /// room closes, the caller's browser hears `ended` "transferred" and its peer goes,
+    /// the callee's peer and events go to that call's task. This call's CDR ends here.
+    async fn hand_over_callee(
+        &mut self,
+        to: tokio::sync::oneshot::Sender<HandedCallee>,
+        events: mpsc::Receiver<MediaEvent>,
+    ) {
+        let (Some(peer), Some(callee)) = (self.peers[1], self.callee.to.clone()) else {
+            return self.hang_up(HangupSide::System, "the transfer could not be made");
+        };
+        if let Some(room) = self.room.take() {
+            let _ = self.services.webrtc.close_room(room).await;
+        }
+        let handed = HandedCallee {
+            peer,
+            events,
+            to: callee,
+            user: self.spec.users.1.clone(),
+        };
+        if to.send(handed).is_err() {
+            return self.hang_up(HangupSide::System, "the transfer could not be made");
+        }
+        // The callee's peer is the other call's now.
+        self.peers[1] = None;
+        self.caller.ended("transferred", None);
+        self.end = Some((HangupSide::Caller, "transferred".into()));
     }
 
     /// Side `i`'s browser (0 the caller, 1 the callee) sent a new offer.

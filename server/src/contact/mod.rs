@@ -333,6 +333,46 @@ impl ContactCenter {
         Ok(())
     }
 
+    /// Attended transfer to a colleague the agent consulted: answered call `token`
+    /// passes from its agent (who goes to wrap-up) straight to `user`, who is on it
+    /// now (no offer: the colleague already talks to the caller). `user` need not be
+    /// an agent of `[[agents]]` (a supervisor, anyone the agent called); then the
+    /// contact center forgets the call as if it had ended.
+    pub fn hand_to(&mut self, now: Instant, token: u64, user: &str) -> Result<(), &'static str> {
+        let call = self.calls.get(&token).ok_or("no such call")?;
+        let from = call.answered.ok_or("the call is not answered")?;
+        let Some(&to) = self.by_user.get(user) else {
+            self.ended(now, token);
+            return Ok(());
+        };
+        if to == from {
+            return Err("the call is that agent's already");
+        }
+        let wrap_up = self.queues[call.queue].rules.wrap_up;
+        let live = &mut self.live[from];
+        live.call = None;
+        live.wrap_until = Some(now + wrap_up);
+        let handled = self.pool.calls_handled(from) + 1;
+        self.pool.set_calls_handled(from, handled);
+        self.refresh(now, from);
+        if let Some(call) = self.calls.get_mut(&token) {
+            call.answered = Some(to);
+        }
+        let live = &mut self.live[to];
+        if let Some(offered) = live.offer.take() {
+            // An offer ringing at the colleague meanwhile goes to the next agent.
+            if let Some(c) = self.calls.get_mut(&offered) {
+                c.ringing = None;
+                c.excluded.push(to);
+            }
+        }
+        live.call = Some(token);
+        live.wrap_until = None;
+        self.refresh(now, to);
+        self.dispatch(now);
+        Ok(())
+    }
+
     /// `user` declined the offer of `token`: the next agent is tried.
     pub fn reject(&mut self, now: Instant, token: u64, user: &str) -> Result<(), &'static str> {
         let &i = self.by_user.get(user).ok_or("not an agent")?;

@@ -310,3 +310,46 @@ fn a_caller_past_max_wait_is_forwarded_to_the_fallback_number_and_leaves_the_que
     assert!(run.offers().is_empty());
     assert!(run.cc.queue_calls(run.now).is_empty());
 }
+
+#[test]
+fn an_attended_transfer_hands_the_call_to_the_colleague_without_an_offer() {
+    let mut run = Run::new(&["agent1", "agent2"], "");
+    run.available("agent1");
+    run.cc.arrived(run.now, 1, "support", "a");
+    assert_eq!(run.offers(), [(1, "agent1".to_owned())]);
+    run.cc.accept(run.now, 1, "agent1").unwrap();
+    run.available("agent2");
+    run.actions();
+    run.cc.hand_to(run.now, 1, "agent2").unwrap();
+    let actions = run.actions();
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Offer { .. })),
+        "{actions:?}"
+    );
+    let states: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AgentState { user, state, .. } => Some((user.as_str(), *state)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        states.contains(&("agent1", AgentStatus::WrapUp)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("agent2", AgentStatus::Busy)),
+        "{states:?}"
+    );
+    let calls = run.cc.queue_calls(run.now);
+    assert_eq!(calls[0].agent.as_deref(), Some("agent2"));
+    // The call ending now wraps up agent2.
+    run.cc.ended(run.now, 1);
+    let actions = run.actions();
+    assert!(
+        actions.iter().any(|a| matches!(a,
+        Action::AgentState { user, state: AgentStatus::WrapUp, .. } if user == "agent2")),
+        "{actions:?}"
+    );
+    assert_eq!(run.cc.hand_to(run.now, 9, "agent2"), Err("no such call"));
+}

@@ -324,6 +324,25 @@ impl Agent {
         self.ws.start_media(browser, answer)
     }
 
+    /// Calls `to` (`user:NAME`, a number) as `call_id` with a fresh browser; returns
+    /// its media once `trying` came with dcx's answer.
+    pub fn call(&mut self, call_id: &str, to: &str) -> Media<BrowserCommand> {
+        self.ws.call(call_id, to)
+    }
+
+    /// Reads until call `call_id` is `answered` (`ringing` may come first).
+    pub fn expect_answered(&mut self, call_id: &str) {
+        loop {
+            let frame = self.next("answered");
+            assert_eq!(frame["call_id"], call_id, "{frame}");
+            match frame["type"].as_str() {
+                Some("answered") => return,
+                Some("ringing") => {}
+                _ => panic!("{}: {frame} before answered", self.user),
+            }
+        }
+    }
+
     /// A blind transfer of `call_id` to `to` (`user:NAME`, `queue:NAME`, a number).
     pub fn transfer(&mut self, call_id: &str, to: &str) {
         self.send(&json!({"type": "transfer", "call_id": call_id, "to": to}));

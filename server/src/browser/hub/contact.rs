@@ -177,11 +177,21 @@ impl Hub {
             .party_call(session, consult)
             .map_err(|e| refused(e.code, e.reason))?
             .clone();
+        let token = self
+            .live
+            .get(&session)
+            .and_then(|l| l.taken.get(call_id).copied());
+        if let (Some(_), true) = (token, other.is_user_caller()) {
+            // To a colleague's browser: the call's task takes it over and reports back
+            // (`adopted`); until then nothing changes here.
+            stays.join_browser(&other);
+            return Ok(());
+        }
         if !stays.is_bridged() || !other.is_bridged() {
             return Err(refused(
                 ErrorCode::BadState,
-                "an attended transfer joins two calls with SIP legs (not a browser-to-browser \
-                 call)"
+                "an attended transfer joins two calls with SIP legs, or a queue call and a \
+                 browser-to-browser call this browser placed"
                     .into(),
             ));
         }
@@ -211,6 +221,33 @@ impl Hub {
         }
         stays.join(&other);
         Ok(())
+    }
+
+    /// Queue call `token` went from the agent's browser `from` to the colleague's `to`
+    /// (an attended transfer to a browser): the colleague's session has it under its id
+    /// of the consult call, and the contact center hands it over.
+    pub(super) fn adopted(
+        &mut self,
+        token: u64,
+        from: &(SessionId, String),
+        to: (SessionId, String),
+        user: &str,
+    ) {
+        if let Some(live) = self.live.get_mut(&from.0) {
+            live.taken.remove(&from.1);
+            live.calls.remove(&from.1);
+        }
+        let Some(handle) = self.inbound.get(&token).cloned() else {
+            return;
+        };
+        let live = self.live.entry(to.0).or_default();
+        live.taken.insert(to.1.clone(), token);
+        live.calls.insert(to.1, handle);
+        if let Some(cc) = self.contact.as_mut() {
+            if let Err(e) = cc.hand_to(Instant::now(), token, user) {
+                tracing::warn!(token, user, "contact center: {e}");
+            }
+        }
     }
 
     /// What a queue's callers hear on hold: its `hold_wav`, else its tone.

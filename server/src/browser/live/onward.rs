@@ -292,7 +292,7 @@ impl Live<'_> {
 
     /// The browser leaves a call that goes on without it: its peer removed, nothing
     /// more of it played, a far end it held resumed.
-    async fn leave_browser(&mut self) {
+    pub(super) async fn leave_browser(&mut self) {
         if let Some((peer, _)) = self.peer.take() {
             let _ = self.services.webrtc.remove_peer(peer).await;
         }
