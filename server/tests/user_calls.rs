@@ -1,13 +1,15 @@
 //! Browser-to-browser calls through the running gateway: two str0m browsers on `/ws`,
 //! one calling `user:bob`, the other accepting; audio forwarded by dcx's SFU both ways
 //! without transcoding, checked by frequency (Opus in, Opus out), and the CDR written.
-//! Ports from `30_000` on.
+//! A supervisor joins such a call (the SFU room's supervisor role) and listens,
+//! whispers to the browser it targeted, and barges. Ports from `30_000` on.
 
 mod support;
 
 use dcx_signaling::{Claims, Role, TokenKey};
 use serde_json::{json, Value};
-use support::media::ToneMeter;
+use std::time::Duration;
+use support::media::{ToneMeter, VoiceMeter};
 use support::webrtc_client::Browser;
 use support::ws_client::{call_frame, hello_frame, strs, Ws};
 use support::Gateway;
@@ -15,11 +17,11 @@ use support::Gateway;
 const TOKEN_KEY: &str = "dcx-demo-signing-key-change-me!!";
 const DECK: &str = "prefix,carrier,rate\n1555,carrier-b,0.01\n";
 
-fn token(user: &str) -> String {
+fn token_as(user: &str, role: Role) -> String {
     TokenKey::new(TOKEN_KEY.as_bytes()).unwrap().sign(&Claims {
         account: "demo".into(),
         user: user.into(),
-        role: Role::Softphone,
+        role,
         exp: 4_102_444_800,
     })
 }
@@ -48,8 +50,12 @@ impl Dcx {
     }
 
     fn login(&self, user: &str) -> Ws {
+        self.login_as(user, Role::Softphone)
+    }
+
+    fn login_as(&self, user: &str, role: Role) -> Ws {
         let mut ws = Ws::connect(self.gw.http_addr(), self.webrtc);
-        ws.send(&hello_frame(&token(user), None));
+        ws.send(&hello_frame(&token_as(user, role), None));
         let welcome = ws.next("welcome");
         assert_eq!(welcome["user"], user, "{welcome}");
         ws
@@ -134,4 +140,86 @@ fn a_call_to_a_user_who_is_not_connected_or_rejects_ends_cleanly() {
     // Both sockets live on.
     alice.send(r#"{"type":"ping","seq":3}"#);
     assert_eq!(alice.next("pong"), json!({"type": "pong", "seq": 3}));
+}
+
+#[test]
+fn a_supervisor_listens_whispers_to_one_browser_and_barges_on_a_browser_call() {
+    let dcx = Dcx::start("user-call-supervised", 30_200);
+    let mut alice = dcx.login("alice");
+    let mut bob = dcx.login("bob");
+    let mut boss = dcx.login_as("boss", Role::Supervisor);
+    let (alice_hz, bob_hz, boss_hz) = (1000.0, 600.0, 1300.0);
+    let (alice_browser, offer) = Browser::talking(alice_hz);
+    alice.send(&call_frame("a1", "user:bob", &offer));
+    let trying = expect(&mut alice, "trying", "a1");
+    let alice_media = alice.start_media(alice_browser, trying["sdp"].as_str().unwrap());
+    let incoming = bob.next("incoming");
+    let bob_call = incoming["call_id"].as_str().unwrap().to_owned();
+    expect(&mut alice, "ringing", "a1");
+    // Not answered yet: nothing to supervise.
+    let (_, early) = Browser::talking(boss_hz);
+    let supervise = |id: &str, offer: &str| {
+        json!({"type": "supervise", "call_id": id, "target": "a1", "mode": "listen",
+            "sdp": offer})
+        .to_string()
+    };
+    boss.send(&supervise("s0", &early));
+    expect(&mut boss, "error", "s0");
+    boss.expect_ended("s0", "failed");
+    let (bob_browser, bob_offer) = Browser::talking(bob_hz);
+    bob.send(&json!({"type": "accept", "call_id": bob_call, "sdp": bob_offer}).to_string());
+    let answered = expect(&mut bob, "answered", &bob_call);
+    let bob_media = bob.start_media(bob_browser, answered["sdp"].as_str().unwrap());
+    expect(&mut alice, "answered", "a1");
+
+    let (boss_browser, boss_offer) = Browser::talking(boss_hz);
+    boss.send(&supervise("s1", &boss_offer));
+    let answered = expect(&mut boss, "answered", "s1");
+    let boss_media = boss.start_media(boss_browser, answered["sdp"].as_str().unwrap());
+    let tones = [alice_hz, bob_hz, boss_hz];
+    let (mut at_alice, mut at_bob, mut at_boss) = (
+        VoiceMeter::opus(&tones),
+        VoiceMeter::opus(&tones),
+        VoiceMeter::opus(&tones),
+    );
+    let settle = Duration::from_millis(300);
+    let check = |who: &str, mode: &str, heard: &[usize], want: [bool; 3]| {
+        println!("{mode}: {who} heard alice/bob/boss in {heard:?} of 20");
+        for ((&n, want), name) in heard.iter().zip(want).zip(["alice", "bob", "boss"]) {
+            if want {
+                assert!(n >= 15, "{mode}: {who} should hear {name}: {heard:?}");
+            } else {
+                assert!(n <= 2, "{mode}: {who} should not hear {name}: {heard:?}");
+            }
+        }
+    };
+    let heard = at_boss.listen(&boss_media, settle, 20);
+    check("boss", "listen", &heard, [true, true, false]);
+    let heard = at_alice.listen(&alice_media, Duration::ZERO, 20);
+    check("alice", "listen", &heard, [false, true, false]);
+
+    let mode = |m: &str| json!({"type": "supervisor_mode", "call_id": "s1", "mode": m}).to_string();
+    boss.send(&mode("whisper"));
+    let heard = at_alice.listen(&alice_media, settle, 20);
+    check("alice", "whisper", &heard, [false, true, true]);
+    let heard = at_bob.listen(&bob_media, Duration::ZERO, 20);
+    check("bob", "whisper", &heard, [true, false, false]);
+    boss.send(&mode("barge"));
+    let heard = at_bob.listen(&bob_media, settle, 20);
+    check("bob", "barge", &heard, [true, false, true]);
+
+    // The supervisor leaves; then the call ends.
+    boss.send(&json!({"type": "hangup", "call_id": "s1"}).to_string());
+    boss.expect_ended("s1", "hangup");
+    let heard = at_bob.listen(&bob_media, settle, 20);
+    check(
+        "bob",
+        "after the supervisor left",
+        &heard,
+        [true, false, false],
+    );
+    alice.send(&json!({"type": "hangup", "call_id": "a1"}).to_string());
+    alice.expect_ended("a1", "hangup");
+    bob.expect_ended(&bob_call, "remote_hangup");
+    drop(boss_media);
 }

@@ -495,12 +495,10 @@ impl Hub {
                 format!("call {target:?} is another account's"),
             ));
         }
-        if !handle.is_bridged() {
+        if handle.is_supervision() {
             return Err(error(
                 ErrorCode::BadState,
-                "only calls bridged to a SIP leg can be supervised, not browser-to-browser \
-                 calls or supervisions"
-                    .to_owned(),
+                "a supervision cannot be supervised".to_owned(),
             ));
         }
         let supervision = handle.supervise(session, call_id.clone(), offer, bridge_mode(mode));

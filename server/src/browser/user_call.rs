@@ -11,6 +11,8 @@
 //! Either side's `hangup`, its media going away, the callee's `reject` or the ring
 //! timeout ends it for both.
 
+mod supervisor;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,6 +92,8 @@ struct UserCall<'a> {
     answered_ms: Option<i64>,
     /// How it ended: who, why (for the CDR).
     end: Option<(HangupSide, String)>,
+    /// A supervisor in the room.
+    supervisor: Option<supervisor::RoomSupervisor>,
 }
 
 fn unix_ms() -> i64 {
@@ -118,6 +122,7 @@ impl<'a> UserCall<'a> {
             started_ms: unix_ms(),
             answered_ms: None,
             end: None,
+            supervisor: None,
         }
     }
 
@@ -161,6 +166,12 @@ impl<'a> UserCall<'a> {
                     None => std::future::pending().await,
                 }
             };
+            let supervisor_event = async {
+                match &mut self.supervisor {
+                    Some(s) => s.events.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 c = from_caller.recv() => match c {
                     Some(CallCommand::HangUp(_)) | None => {
@@ -173,7 +184,9 @@ impl<'a> UserCall<'a> {
                         // Not answered yet: `to` is dropped, the joining call says so.
                     }
                     Some(CallCommand::Update(offer)) => self.update(0, offer).await,
-                    Some(_) => {}
+                    Some(c) => {
+                        self.supervision(0, c).await;
+                    }
                 },
                 c = from_callee.recv() => match c {
                     Some(CallCommand::Attach { offer, .. }) if self.peers[1].is_none() => {
@@ -188,8 +201,15 @@ impl<'a> UserCall<'a> {
                     }
                     None => return self.hang_up(HangupSide::Callee, "hangup"),
                     Some(CallCommand::Update(offer)) => self.update(1, offer).await,
-                    Some(_) => {}
+                    Some(c) => {
+                        self.supervision(1, c).await;
+                    }
                 },
+                e = supervisor_event => {
+                    if gone(e.as_ref()) {
+                        self.unsupervise("the supervisor's media went away").await;
+                    }
+                }
                 e = caller_events.recv() => {
                     if gone(e.as_ref()) {
                         return self.hang_up(HangupSide::Caller, "the caller's media went away");
@@ -293,8 +313,9 @@ impl<'a> UserCall<'a> {
         self.end = Some((side, why.to_owned()));
     }
 
-    /// Frees the room and the peers, and writes the CDR.
-    async fn finish(self) {
+    /// Frees the room and the peers (a supervisor hears `ended`), and writes the CDR.
+    async fn finish(mut self) {
+        self.unsupervise("the supervised call ended").await;
         if let Some(room) = self.room {
             let _ = self.services.webrtc.close_room(room).await;
         }

@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dcx_media::sfu::{Role, RoomId, Sfu, SfuError};
+use dcx_media::sfu::{Role, RoomCommand, RoomId, Sfu, SfuError};
 use dcx_media::webrtc::{
     AudioCodec, CoreCounters, KeyPress, MediaCore, MediaError, MediaEvent, PeerId,
 };
@@ -120,6 +120,10 @@ enum Command {
     },
     CloseRoom {
         room: RoomId,
+    },
+    Room {
+        command: RoomCommand,
+        reply: oneshot::Sender<Result<(), SfuError>>,
     },
 }
 
@@ -230,6 +234,15 @@ impl WebRtcHandle {
     /// Closes a room (its members stay peers, in no room).
     pub async fn close_room(&self, room: RoomId) -> Result<(), ShellError> {
         self.request(Command::CloseRoom { room }).await
+    }
+
+    /// A command to the rooms (a supervisor joining, its mode): done, or why not.
+    pub async fn room(&self, command: RoomCommand) -> Result<(), ShellError> {
+        let (reply, done) = oneshot::channel();
+        self.request(Command::Room { command, reply }).await?;
+        done.await
+            .map_err(|_| ShellError::Stopped)?
+            .map_err(ShellError::Room)
     }
 
     /// The counters as of now.
@@ -406,6 +419,9 @@ impl WebRtcShell {
             }
             Command::CloseRoom { room } => {
                 let _ = self.core.close_room(now, room);
+            }
+            Command::Room { command, reply } => {
+                let _ = reply.send(self.core.apply(now, command).map(|_| ()));
             }
             Command::WriteAudio {
                 peer,
