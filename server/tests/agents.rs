@@ -386,6 +386,11 @@ fn an_agent_transfers_the_caller_to_another_agent_who_takes_it() {
         "{record}"
     );
     assert_eq!(record["sip_code"], 200, "{record}");
+    // Its queue wait counts the wait after the transfer too: the caller heard 25
+    // windows (500 ms) of hold tone before agent2 answered, counted from the first
+    // window's arrival, so 400 ms is a safe floor; the first wait alone was ~10-40 ms.
+    let waited = record["queue_wait_ms"].as_i64().unwrap_or_default();
+    assert!(waited >= 400, "queue_wait_ms {waited}: {record}");
 }
 
 #[test]

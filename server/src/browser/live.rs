@@ -405,6 +405,8 @@ impl Live<'_> {
         self.held = false;
         self.muted = false;
         self.hold = Some(Hold::new(&self.hold_sound));
+        let requeued = SipCommand::Requeued { token: self.token };
+        let _ = self.services.sip.send(requeued).await;
     }
 
     /// Hold toward the carrier (a re-INVITE, `a=sendonly`) with hold audio on the

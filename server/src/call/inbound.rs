@@ -73,6 +73,10 @@ pub struct InboundCall {
     phase: Phase,
     started: Instant,
     answered: Option<Instant>,
+    /// Since when the answered caller waits in a queue again (a transfer), and the
+    /// waits of that kind so far: the CDR's queue wait is the first plus these.
+    requeued_at: Option<Instant>,
+    waited_again: std::time::Duration,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<CallEvent>,
     news: VecDeque<BrowserNews>,
@@ -120,6 +124,8 @@ impl InboundCall {
             phase: Phase::Queued,
             started: now,
             answered: None,
+            requeued_at: None,
+            waited_again: std::time::Duration::ZERO,
             out: VecDeque::new(),
             events: VecDeque::new(),
             news: VecDeque::new(),
@@ -187,6 +193,9 @@ impl InboundCall {
     pub fn answer(&mut self, now: Instant, agent: &str) {
         if self.phase == Phase::Answered {
             self.agent = Some(agent.to_owned());
+            if let Some(at) = self.requeued_at.take() {
+                self.waited_again += now.saturating_duration_since(at);
+            }
             return;
         }
         if self.phase != Phase::Queued {
@@ -209,6 +218,14 @@ impl InboundCall {
         self.answered = Some(now);
         self.agent = Some(agent.to_owned());
         self.flush();
+    }
+
+    /// The answered caller waits in a queue again (its agent transferred it): the time
+    /// until the next [`InboundCall::answer`] counts as queue wait.
+    pub fn requeued(&mut self, now: Instant) {
+        if self.phase == Phase::Answered && self.requeued_at.is_none() {
+            self.requeued_at = Some(now);
+        }
     }
 
     /// Ends the call from dcx's side: a final failure (`code`, e.g. 480 when the queue
@@ -390,7 +407,12 @@ impl InboundCall {
         // The 183 with early media went out as the call arrived (when it could).
         let ring = self.sdp.is_some().then_some(self.started);
         let times = Times::between(clock, self.started, ring, self.answered, now);
-        let queue_wait_ms = (self.answered.unwrap_or(now) - self.started).as_millis();
+        let waiting_now = self
+            .requeued_at
+            .map_or(std::time::Duration::ZERO, |at| now - at);
+        let queue_wait_ms =
+            (self.answered.unwrap_or(now) - self.started + self.waited_again + waiting_now)
+                .as_millis();
         self.events.push_back(CallEvent::CallEnded(CallRecord {
             parties: self.parties.clone(),
             route: None,

@@ -491,6 +491,14 @@ impl Calls {
         }
     }
 
+    /// Answered inbound call `token` waits in a queue again (see
+    /// [`InboundCall::requeued`](crate::call::inbound::InboundCall::requeued)).
+    pub fn requeued(&mut self, now: Instant, token: u64) {
+        if let Some(LiveCall::Inbound(c)) = self.live.get_mut(&token).map(|e| &mut e.call) {
+            c.requeued(now);
+        }
+    }
+
     /// An agent took inbound call `token`: the 200 goes to the carrier.
     pub fn answer_call(
         &mut self,

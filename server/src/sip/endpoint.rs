@@ -191,6 +191,13 @@ impl Endpoint {
         }
     }
 
+    /// Answered inbound call `token` waits in a queue again.
+    pub fn requeued(&mut self, now: Instant, token: u64) {
+        if let Some(calls) = &mut self.calls {
+            calls.requeued(now, token);
+        }
+    }
+
     /// An agent took inbound call `token`.
     pub fn answer_call(&mut self, now: Instant, token: u64, agent: &str) {
         if let Some(calls) = &mut self.calls {

@@ -61,6 +61,12 @@ pub enum SipCommand {
         /// The agent, for the CDR.
         agent: String,
     },
+    /// Answered inbound call `token` waits in a queue again (its agent transferred it
+    /// to an agent or a queue): its CDR's queue wait counts again until the next answer.
+    Requeued {
+        /// The call.
+        token: u64,
+    },
 }
 
 /// An inbound call for a queue has arrived: its token, what is known of it, and the
@@ -122,6 +128,7 @@ pub async fn run(
                 SipCommand::Answer { token, agent } => {
                     endpoint.answer_call(Instant::now(), token, &agent);
                 }
+                SipCommand::Requeued { token } => endpoint.requeued(Instant::now(), token),
             },
             _ = shutdown.changed() => break,
         }
