@@ -19,7 +19,7 @@
 //! it on carrier-c (a second sipp, its media another socket of the test) and bridges
 //! carrier-b to carrier-c, each hearing the other's tone.
 //!
-//! Ports: one fixed block per test, `32_300`, `32_400` and `26_500` (see `agents.rs`
+//! Ports: one fixed block per test, `32_300`, `32_400`, `26_500`, `26_600`, `26_700` (see `agents.rs`
 //! for who holds which block; the kernel's ephemeral ports start at `32_768`).
 
 mod support;
@@ -397,16 +397,11 @@ fn a_key_press_from_the_carrier_reaches_the_browser() {
 /// What carrier-c says on the onward leg of a transfer (PCMU).
 const ONWARD_HZ: f64 = 900.0;
 
-#[test]
-fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
-    if !have_sipp() {
-        return;
-    }
-    let dcx = Dcx::start("in-call-transfer-number", Ports::new(26_500), "");
-    // carrier-c: the onward leg; its media another socket of the test, and it hangs up
-    // 1.5 s after its ACK.
+/// carrier-c for the onward leg of a transfer: its media another socket of the test
+/// (`+45`) talking [`ONWARD_HZ`], and it hangs up 1.5 s after its ACK.
+fn onward_carrier(dcx: &Dcx) -> (support::sipp::Sipp, Media) {
     let onward_rtp = dcx.ports.base + 45;
-    let onward_media = support::media::carrier_media_talking(onward_rtp, ONWARD_HZ);
+    let media = support::media::carrier_media_talking(onward_rtp, ONWARD_HZ);
     let args: Vec<String> = [
         "-sf",
         &support::sipp::scenario("uas_media_at_bye.xml"),
@@ -416,7 +411,16 @@ fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
     ]
     .map(str::to_owned)
     .to_vec();
-    let onward = dcx.carrier("carrier-c", &args, 1);
+    (dcx.carrier("carrier-c", &args, 1), media)
+}
+
+#[test]
+fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("in-call-transfer-number", Ports::new(26_500), "");
+    let (onward, onward_media) = onward_carrier(&dcx);
     let args = dcx.media_at("uas_media_at.xml");
     let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
     talk(&call, "before the transfer");
@@ -454,18 +458,7 @@ fn an_attended_transfer_joins_the_call_and_the_consult_call_and_the_browser_leav
         return;
     }
     let dcx = Dcx::start("in-call-attended", Ports::new(26_600), "");
-    let onward_rtp = dcx.ports.base + 45;
-    let onward_media = support::media::carrier_media_talking(onward_rtp, ONWARD_HZ);
-    let args: Vec<String> = [
-        "-sf",
-        &support::sipp::scenario("uas_media_at_bye.xml"),
-        "-key",
-        "rtp_port",
-        &onward_rtp.to_string(),
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    let consulted = dcx.carrier("carrier-c", &args, 1);
+    let (consulted, onward_media) = onward_carrier(&dcx);
     let args = dcx.media_at("uas_media_at.xml");
     let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
     talk(&call, "the first call");

@@ -212,6 +212,12 @@ impl MediaBridge {
         }
     }
 
+    /// [`MediaBridge::new`] with the stream toward the carrier numbered from `seed`
+    /// (a call's token: its high bits the SSRC, its low bits the first sequence).
+    pub fn seeded(seed: u64) -> Result<Box<Self>, BridgeSetupError> {
+        Self::new((seed >> 32) as u32, (seed & 0x7fff) as u16).map(Box::new)
+    }
+
     /// A supervisor joins the call in `mode`, or changes to it if one is on already
     /// (see [`dcx_media::bridge::SupervisorMix`] for who hears whom).
     pub fn supervise(&mut self, mode: BridgeMode) -> Result<(), BridgeSetupError> {

@@ -53,6 +53,14 @@ impl Reply {
         self.to.as_ref().map(|t| t.1.clone()).unwrap_or_default()
     }
 
+    /// Refuses what was asked on this call (a supervision that cannot start): an
+    /// `error` with `bad_state` and `why`, then `ended` `failed`.
+    pub(super) fn refuse(&self, why: &str) {
+        let e = ProtocolError::new(ErrorCode::BadState, why).with_call_id(self.call_id());
+        self.send(e.to_server_message());
+        self.ended("failed", None);
+    }
+
     pub(super) fn ended(&self, reason: &str, sip_code: Option<u16>) {
         self.send(ServerMessage::Ended {
             call_id: self.call_id(),
@@ -471,9 +479,8 @@ impl Live<'_> {
 
     pub(super) fn set_carrier(&mut self, negotiated: dcx_sip::sdp::Negotiated) {
         if self.bridge.is_none() {
-            let seed = self.token;
-            match MediaBridge::new((seed >> 32) as u32, (seed & 0x7fff) as u16) {
-                Ok(b) => self.bridge = Some(Box::new(b)),
+            match MediaBridge::seeded(self.token) {
+                Ok(b) => self.bridge = Some(b),
                 Err(e) => {
                     tracing::error!("{e}");
                     return;

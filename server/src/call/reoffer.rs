@@ -50,8 +50,6 @@ struct Pending {
 pub struct Reoffers {
     setup: ReofferSetup,
     pending: Vec<Pending>,
-    /// Offers answered with 200.
-    pub answered: u64,
 }
 
 impl Reoffers {
@@ -60,7 +58,6 @@ impl Reoffers {
         Self {
             setup,
             pending: Vec::new(),
-            answered: 0,
         }
     }
 
@@ -113,7 +110,6 @@ impl Reoffers {
         if let Some(sdp) = sdp {
             *last_sdp = sdp;
         }
-        self.answered += 1;
         if method == Method::Invite {
             let cseq = msg.cseq().map_or(0, |c| c.seq);
             // `transmit` sends the first copy, then the resends until the ACK.

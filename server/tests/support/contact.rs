@@ -290,8 +290,23 @@ impl Agent {
     /// Accepts the offer with a fresh browser talking `hz`: `answered` with dcx's
     /// answer, on which the browser's media starts.
     pub fn accept(&mut self, call_id: &str, hz: f64) -> Media<BrowserCommand> {
+        self.offer(
+            call_id,
+            hz,
+            |offer| json!({"type": "accept", "call_id": call_id, "sdp": offer}),
+        )
+    }
+
+    /// Sends `frame(offer)` with a fresh browser's offer (talking `hz`), takes dcx's
+    /// answer from the `answered` for `call_id`, and starts the browser's media on it.
+    fn offer(
+        &mut self,
+        call_id: &str,
+        hz: f64,
+        frame: impl FnOnce(&str) -> Value,
+    ) -> Media<BrowserCommand> {
         let (browser, offer) = Browser::talking(hz);
-        self.send(&json!({"type": "accept", "call_id": call_id, "sdp": offer}));
+        self.send(&frame(&offer));
         let answered = self.next("answered");
         let got = strs(&answered, ["type", "call_id"]);
         assert_eq!(got, ["answered", call_id], "{answered}");
@@ -310,18 +325,10 @@ impl Agent {
         mode: &str,
         hz: f64,
     ) -> Media<BrowserCommand> {
-        let (browser, offer) = Browser::talking(hz);
-        self.send(
-            &json!({"type": "supervise", "call_id": call_id, "target": target,
-            "mode": mode, "sdp": offer}),
-        );
-        let answered = self.next("answered");
-        let got = strs(&answered, ["type", "call_id"]);
-        assert_eq!(got, ["answered", call_id], "{answered}");
-        let answer = answered["sdp"]
-            .as_str()
-            .expect("answered carries dcx's answer");
-        self.ws.start_media(browser, answer)
+        self.offer(call_id, hz, |offer| {
+            json!({"type": "supervise", "call_id": call_id, "target": target,
+                "mode": mode, "sdp": offer})
+        })
     }
 
     /// Calls `to` (`user:NAME`, a number) as `call_id` with a fresh browser; returns

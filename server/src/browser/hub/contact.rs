@@ -128,18 +128,9 @@ impl Hub {
             }
             None => {}
         }
-        if let Some(live) = self.live.get_mut(&session) {
-            live.taken.remove(call_id);
-            live.calls.remove(call_id);
-        }
         // The browser hears it is off the call before its wrap-up (the contact center's
         // actions are carried out after this).
-        let ended = ServerMessage::Ended {
-            call_id: call_id.to_owned(),
-            reason: "transferred".into(),
-            sip_code: None,
-        };
-        self.send(session, ended);
+        self.transferred_away(session, call_id);
         match number {
             Some(number) => {
                 let origin = BrowserOrigin {
@@ -208,19 +199,25 @@ impl Hub {
             }
         }
         for id in [call_id, consult] {
-            if let Some(live) = self.live.get_mut(&session) {
-                live.taken.remove(id);
-                live.calls.remove(id);
-            }
-            let ended = ServerMessage::Ended {
-                call_id: id.to_owned(),
-                reason: "transferred".into(),
-                sip_code: None,
-            };
-            self.send(session, ended);
+            self.transferred_away(session, id);
         }
         stays.join(&other);
         Ok(())
+    }
+
+    /// Call `call_id` is no longer `session`'s (it was transferred): forgotten there,
+    /// and the browser hears `ended` "transferred".
+    fn transferred_away(&mut self, session: SessionId, call_id: &str) {
+        if let Some(live) = self.live.get_mut(&session) {
+            live.taken.remove(call_id);
+            live.calls.remove(call_id);
+        }
+        let ended = ServerMessage::Ended {
+            call_id: call_id.to_owned(),
+            reason: "transferred".into(),
+            sip_code: None,
+        };
+        self.send(session, ended);
     }
 
     /// Queue call `token` went from the agent's browser `from` to the colleague's `to`

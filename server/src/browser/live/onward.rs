@@ -63,9 +63,8 @@ impl Live<'_> {
         }
         self.leave_browser().await;
         self.hold = Some(Hold::new(&self.hold_sound));
-        let seed = self.token.rotate_left(17) ^ 0x5eed;
-        let bridge = match MediaBridge::new((seed >> 32) as u32, (seed & 0x7fff) as u16) {
-            Ok(b) => Box::new(b),
+        let bridge = match MediaBridge::seeded(self.token.rotate_left(17) ^ 0x5eed) {
+            Ok(b) => b,
             Err(e) => {
                 tracing::error!("{e}");
                 return self.hang_up("the transfer could not be made").await;
@@ -267,9 +266,8 @@ impl Live<'_> {
         self.leave_browser().await;
         let bridge = match self.bridge.take() {
             Some(b) => b,
-            None => match MediaBridge::new((self.token >> 32) as u32, (self.token & 0x7fff) as u16)
-            {
-                Ok(b) => Box::new(b),
+            None => match MediaBridge::seeded(self.token) {
+                Ok(b) => b,
                 Err(e) => {
                     tracing::error!("{e}");
                     return self.hang_up("the transfer could not be made").await;

@@ -42,19 +42,14 @@ impl Live<'_> {
             to: Some((session, call_id.clone())),
             hub: self.reply.hub.clone(),
         };
-        let refuse = |reply: &Reply, why: String| {
-            let e = ProtocolError::new(ErrorCode::BadState, why).with_call_id(call_id.clone());
-            reply.send(e.to_server_message());
-            reply.ended("failed", None);
-        };
         if self.supervisor.is_some() {
-            return refuse(&reply, "this call has a supervisor already".to_owned());
+            return reply.refuse("this call has a supervisor already");
         }
         let Some(bridge) = self.bridge.as_mut() else {
-            return refuse(&reply, "this call has no media to supervise yet".to_owned());
+            return reply.refuse("this call has no media to supervise yet");
         };
         if let Err(e) = bridge.supervise(mode) {
-            return refuse(&reply, e.to_string());
+            return reply.refuse(&e.to_string());
         }
         match self.services.webrtc.add_peer_with(offer, true).await {
             Ok((peer, answer)) => {

@@ -7,7 +7,7 @@
 use dcx_media::bridge::BridgeMode;
 use dcx_media::sfu::{Role, RoomCommand, SupervisorMode};
 use dcx_media::webrtc::{MediaEvent, PeerId};
-use dcx_signaling::{ErrorCode, ProtocolError, ServerMessage};
+use dcx_signaling::ServerMessage;
 use tokio::sync::mpsc;
 
 use super::UserCall;
@@ -67,21 +67,16 @@ impl UserCall<'_> {
     }
 
     async fn supervise(&mut self, side: usize, reply: Reply, offer: String, mode: BridgeMode) {
-        let refuse = |reply: &Reply, why: &str| {
-            let e = ProtocolError::new(ErrorCode::BadState, why).with_call_id(reply.call_id());
-            reply.send(e.to_server_message());
-            reply.ended("failed", None);
-        };
         let Some(room) = self.room else {
-            return refuse(&reply, "the call is not answered yet");
+            return reply.refuse("the call is not answered yet");
         };
         if self.supervisor.is_some() {
-            return refuse(&reply, "this call has a supervisor already");
+            return reply.refuse("this call has a supervisor already");
         }
         // Fullband: the room mixes at 48 kHz.
         let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
             Ok(p) => p,
-            Err(e) => return refuse(&reply, &format!("the offer was refused: {e}")),
+            Err(e) => return reply.refuse(&format!("the offer was refused: {e}")),
         };
         let events = self.services.peers.subscribe(peer);
         let join = RoomCommand::Join {
@@ -96,7 +91,7 @@ impl UserCall<'_> {
         for command in [join, mode] {
             if let Err(e) = self.services.webrtc.room(command).await {
                 let _ = self.services.webrtc.remove_peer(peer).await;
-                return refuse(&reply, &format!("cannot join the call's room: {e}"));
+                return reply.refuse(&format!("cannot join the call's room: {e}"));
             }
         }
         reply.send(ServerMessage::Answered {
