@@ -79,6 +79,14 @@ pub fn main(config_path: Option<PathBuf>) -> ExitCode {
 
 impl Gateway {
     pub(crate) fn new(loaded: Loaded) -> Result<Self, config::Problems> {
+        if let Some(dir) = loaded.web_root().filter(|d| !d.is_dir()) {
+            return Err(config::Problems(vec![config::Problem {
+                file: loaded.source.name(),
+                line: 0,
+                field: "server.web_root".into(),
+                message: format!("{} is not a directory", dir.display()),
+            }]));
+        }
         let (deck_name, text) = loaded.read_deck()?;
         let router = loaded.router(&deck_name, &text)?;
         let t = router.table();
@@ -199,13 +207,18 @@ impl DeckSummary {
 
 /// The HTTP routes; `/ws` when browsers are served.
 pub fn app(gateway: Arc<Gateway>, browsers: Option<Arc<crate::browser::Browsers>>) -> HttpRouter {
+    let pages = match gateway.loaded().web_root() {
+        Some(dir) => crate::web::Pages::Dir(dir),
+        None => crate::web::Pages::Embedded,
+    };
     let hub = browsers.as_ref().map(|b| b.hub.clone());
     let api = crate::api::router(crate::api::ApiState::new(gateway.clone(), hub));
     let router = HttpRouter::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(gateway)
-        .merge(api);
+        .merge(api)
+        .merge(crate::web::router(pages));
     match browsers {
         Some(b) => router.merge(
             HttpRouter::new()

@@ -16,6 +16,7 @@ mod media_relay;
 mod metrics;
 mod route_cmd;
 mod sip;
+mod web;
 mod webrtc_shell;
 
 use clap::{Args, Parser, Subcommand};

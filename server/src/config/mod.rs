@@ -93,12 +93,17 @@ pub struct ServerSection {
     /// Where the HTTP API (health, later the REST API and the web UI) listens.
     #[serde(default = "default_http_listen")]
     pub http_listen: Spanned<String>,
+    /// A directory to serve the web pages from instead of the copy compiled in
+    /// (relative to the config file).
+    #[serde(default)]
+    pub web_root: Option<Spanned<String>>,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
         Self {
             http_listen: Spanned::new(0..0, default_http_listen().into_inner()),
+            web_root: None,
         }
     }
 }
@@ -402,7 +407,22 @@ impl Loaded {
     /// The CDR file as resolved against the config's directory (the working directory
     /// for the embedded config).
     pub fn cdr_path(&self) -> PathBuf {
-        let p = Path::new(&self.config.cdr.path);
+        self.resolve(&self.config.cdr.path)
+    }
+
+    /// `[server] web_root` as resolved against the config's directory.
+    pub fn web_root(&self) -> Option<PathBuf> {
+        self.config
+            .server
+            .web_root
+            .as_ref()
+            .map(|d| self.resolve(d.get_ref()))
+    }
+
+    /// A path of the config resolved against the config file's directory (the working
+    /// directory for the embedded config).
+    fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
         match &self.source {
             Source::File(cfg) => cfg.parent().unwrap_or(Path::new(".")).join(p),
             Source::Embedded => p.to_owned(),
