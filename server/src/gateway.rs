@@ -29,7 +29,11 @@ pub struct Gateway {
     /// The WebRTC media loop and the count of events call tasks did not take, once
     /// browsers are served.
     webrtc: std::sync::OnceLock<(crate::webrtc_shell::WebRtcHandle, Arc<AtomicU64>)>,
-    loaded: Loaded,
+    /// The SIP endpoint's commands, once SIP runs (config changes of the API go there).
+    sip_commands: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::sip::udp::SipCommand>>,
+    /// The config in effect; the API swaps in a new one when it edits the provisioning
+    /// sections.
+    loaded: std::sync::RwLock<Arc<Loaded>>,
     routing: RouterStore,
     deck_name: std::sync::Mutex<String>,
     reloads: AtomicU64,
@@ -101,8 +105,9 @@ impl Gateway {
             tcp_stats: Arc::default(),
             browser_stats: Arc::default(),
             webrtc: std::sync::OnceLock::new(),
+            sip_commands: std::sync::OnceLock::new(),
             routing: RouterStore::new(router),
-            loaded,
+            loaded: std::sync::RwLock::new(Arc::new(loaded)),
             deck_name: std::sync::Mutex::new(deck_name),
             reloads: AtomicU64::new(0),
             failed_reloads: AtomicU64::new(0),
@@ -113,7 +118,7 @@ impl Gateway {
     /// Re-reads and recompiles the deck (SIGHUP); on any problem the old table stays in
     /// effect.
     fn reload(&self) {
-        if let Err(problems) = self.install_deck(self.loaded.read_deck()) {
+        if let Err(problems) = self.install_deck(self.loaded().read_deck()) {
             tracing::error!("rate deck reload failed, keeping the old deck:\n{problems}");
         }
     }
@@ -126,7 +131,8 @@ impl Gateway {
         &self,
         deck: Result<(String, String), config::Problems>,
     ) -> Result<DeckSummary, config::Problems> {
-        match deck.and_then(|(name, text)| self.loaded.router(&name, &text).map(|r| (name, r))) {
+        let loaded = self.loaded();
+        match deck.and_then(|(name, text)| loaded.router(&name, &text).map(|r| (name, r))) {
             Ok((name, router)) => {
                 let summary = DeckSummary::of(name, router.table());
                 self.routing.replace(router);
@@ -157,8 +163,21 @@ impl Gateway {
     }
 
     /// The config the gateway runs.
-    pub(crate) fn loaded(&self) -> &Loaded {
-        &self.loaded
+    pub(crate) fn loaded(&self) -> Arc<Loaded> {
+        // A poisoned lock only means a panic elsewhere while swapping an `Arc`.
+        self.loaded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `loaded` in effect (an API edit of the provisioning sections, already applied
+    /// to the SIP endpoint and the contact center).
+    pub(crate) fn set_loaded(&self, loaded: Arc<Loaded>) {
+        *self
+            .loaded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = loaded;
     }
 
     /// The SIP endpoint's counters and the trunks' health and registrations, as
@@ -168,6 +187,13 @@ impl Gateway {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Where the SIP endpoint takes commands, when SIP runs.
+    pub(crate) fn sip_commands(
+        &self,
+    ) -> Option<&tokio::sync::mpsc::Sender<crate::sip::udp::SipCommand>> {
+        self.sip_commands.get()
     }
 
     /// Every listener is bound (HTTP, SIP, WebRTC): `serve` says so before it answers.
@@ -240,7 +266,8 @@ async fn start_browsers(
     ),
     cdrs: Option<CdrSender>,
 ) -> anyhow::Result<Option<Arc<crate::browser::Browsers>>> {
-    let config = &gateway.loaded.config;
+    let loaded = gateway.loaded();
+    let config = &loaded.config;
     let (Some(signaling), Some(media)) = (&config.signaling, &config.media) else {
         return Ok(None);
     };
@@ -286,8 +313,7 @@ async fn start_browsers(
         let mut cc =
             crate::contact::ContactCenter::new(&config.agents, &config.queues, clock, seed)
                 .map_err(|e| anyhow::anyhow!("queues: {e}"))?;
-        let audio = gateway
-            .loaded
+        let audio = loaded
             .hold_audio()
             .map_err(|problems| anyhow::anyhow!("{problems}"))?;
         cc.set_hold_audio(audio);
@@ -424,7 +450,7 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
 }
 
 async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
-    let addr = gateway.loaded.config.server.http_listen.get_ref().clone();
+    let addr = gateway.loaded().config.server.http_listen.get_ref().clone();
     let listener = TcpListener::bind(&addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (server.http_listen): {e}"))?;
@@ -433,6 +459,9 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let cdr = open_cdr(&gateway)?;
     let (sip_commands, commands) = tokio::sync::mpsc::channel(1024);
+    if gateway.loaded().config.sip.is_some() {
+        let _ = gateway.sip_commands.set(sip_commands.clone());
+    }
     let (inbound_tx, inbound) = tokio::sync::mpsc::unbounded_channel();
     let cdrs = cdr.as_ref().map(CdrWriter::handle);
     let browsers = start_browsers(
@@ -476,10 +505,10 @@ async fn serve(gateway: Arc<Gateway>) -> anyhow::Result<()> {
 
 /// Opens the CDR store and its writer thread when calls can happen (`[sip]`).
 fn open_cdr(gateway: &Gateway) -> anyhow::Result<Option<CdrWriter>> {
-    if gateway.loaded.config.sip.is_none() {
+    if gateway.loaded().config.sip.is_none() {
         return Ok(None);
     }
-    let path = gateway.loaded.cdr_path();
+    let path = gateway.loaded().cdr_path();
     let store = CdrStore::open(&path).map_err(|e| anyhow::anyhow!("{e} (cdr.path)"))?;
     tracing::info!(path = %path.display(), "CDR store open");
     Ok(Some(CdrWriter::spawn(store, CdrWriter::DEFAULT_CAPACITY)?))
@@ -534,7 +563,10 @@ async fn bind_sip(
 
 /// The OPTIONS probes and the registrations of the configured trunks.
 fn trunk_machines(
-    config: &crate::config::Config,
+    (probes, registrations): (
+        Vec<crate::sip::probes::ProbeTarget>,
+        Vec<crate::sip::registrations::RegisterTarget>,
+    ),
     sent_by: &str,
     timers: dcx_sip::transaction::Timers,
     seed: u64,
@@ -545,14 +577,14 @@ fn trunk_machines(
     let now = std::time::Instant::now();
     let probes = crate::sip::probes::Probes::new(
         now,
-        crate::sip::probes::ProbeTarget::from_config(&config.trunks),
+        probes,
         sent_by.to_owned(),
         timers,
         seed.rotate_left(31),
     );
     let registrations = crate::sip::registrations::Registrations::new(
         now,
-        crate::sip::registrations::RegisterTarget::from_config(&config.trunks),
+        registrations,
         sent_by.to_owned(),
         timers,
         seed.rotate_left(47),
@@ -569,7 +601,8 @@ async fn start_sip(
         tokio::sync::mpsc::UnboundedSender<crate::sip::udp::Inbound>,
     ),
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let config = &gateway.loaded.config;
+    let loaded = gateway.loaded();
+    let config = &loaded.config;
     let Some(sip) = &config.sip else {
         return Ok(None);
     };
@@ -578,19 +611,7 @@ async fn start_sip(
         t1: std::time::Duration::from_millis(sip.t1_ms.as_ref().map_or(500, |t| *t.get_ref())),
         ..dcx_sip::transaction::Timers::default()
     };
-    let inbound = config
-        .trunks
-        .iter()
-        .flat_map(|t| {
-            let t = t.get_ref();
-            t.inbound_from.iter().filter_map(move |net| {
-                Some(crate::sip::endpoint::InboundRule {
-                    net: crate::config::sip::IpNet::parse(net.get_ref()).ok()?,
-                    trunk: t.name.clone(),
-                })
-            })
-        })
-        .collect();
+    let provision = crate::sip::provision::SipProvision::from_config(config);
     let seed = {
         use std::hash::{BuildHasher, Hasher};
         std::collections::hash_map::RandomState::new()
@@ -614,7 +635,7 @@ async fn start_sip(
         let routing = gateway.clone();
         crate::sip::calls::Transit {
             router: Box::new(move || routing.routing.load()),
-            trunks: crate::sip::calls::TrunkOut::from_config(&config.trunks),
+            trunks: provision.trunks,
             setup: CallSetup {
                 local: Local::new(contact_addr),
                 timers,
@@ -628,14 +649,18 @@ async fn start_sip(
                 .unwrap_or_default(),
             seed: seed.rotate_left(17),
             media: media_ports(config),
-            dids: crate::sip::calls::Did::from_config(&config.dids),
+            dids: provision.dids,
             limits: crate::call::limits::Limits::from_config(&config.accounts),
         }
     };
     let mut relays = crate::media_relay::Relays::new(gateway.rtp_stats.clone());
-    let (probes, registrations) =
-        trunk_machines(config, &transit.setup.local.sent_by, timers, seed);
-    let endpoint = crate::sip::endpoint::Endpoint::new(inbound, seed)
+    let (probes, registrations) = trunk_machines(
+        (provision.probes, provision.registrations),
+        &transit.setup.local.sent_by,
+        timers,
+        seed,
+    );
+    let endpoint = crate::sip::endpoint::Endpoint::new(provision.inbound, seed)
         .with_timers(timers)
         .with_transit(transit)
         .with_probes(probes)

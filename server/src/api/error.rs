@@ -1,5 +1,6 @@
 //! The API's errors and their wire form: a status and
-//! `{"error": {"code": "...", "message": "..."}}` (a refused deck adds `problems`).
+//! `{"error": {"code": "...", "message": "..."}}` (a refused deck or config change adds
+//! `problems`).
 //! The code is what a client matches on; the message is for people.
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -44,6 +45,9 @@ pub enum ApiError {
     /// An uploaded deck does not compile; the deck in effect is unchanged.
     #[error("the deck has {} problem(s); the deck in effect is unchanged", .0.0.len())]
     DeckInvalid(Problems),
+    /// A change to the config that would make it invalid; the config is unchanged.
+    #[error("the change would make the config invalid ({} problem(s)); nothing changed", .0.0.len())]
+    ConfigInvalid(Problems),
     /// What the request needs is not running (no session hub, or it stopped).
     #[error("{0}")]
     Unavailable(String),
@@ -64,7 +68,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::DeckInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::DeckInvalid(_) | Self::ConfigInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,6 +87,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "too_large",
             Self::DeckInvalid(_) => "deck_invalid",
+            Self::ConfigInvalid(_) => "config_invalid",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -92,7 +97,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = json!({"code": self.code(), "message": self.to_string()});
-        if let Self::DeckInvalid(problems) = &self {
+        if let Self::DeckInvalid(problems) | Self::ConfigInvalid(problems) = &self {
             error["problems"] = problems
                 .0
                 .iter()

@@ -24,10 +24,13 @@ mod cdrs;
 mod contact;
 mod deck;
 mod error;
+mod provision;
 mod ready;
 mod time;
 mod trunks;
 
+#[cfg(test)]
+mod provision_tests;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +56,8 @@ pub struct ApiState {
     pub hub: Option<HubHandle>,
     /// Verifies admin tokens; `None` without `[signaling]` (then the API is off).
     pub tokens: Option<TokenKey>,
+    /// Config changes are made one at a time.
+    edits: tokio::sync::Mutex<()>,
 }
 
 impl ApiState {
@@ -69,6 +74,7 @@ impl ApiState {
             gateway,
             hub,
             tokens,
+            edits: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -85,11 +91,26 @@ pub const PREFIX: &str = "/api/v1";
 
 /// `/readyz` and `/api/v1/...`, to merge into the gateway's router.
 pub fn router(state: ApiState) -> Router {
+    use crate::config::edit::Section;
+    use provision::{create_route, item};
     let v1 = Router::new()
         .route("/calls", get(calls::list))
         .route("/calls/{call_id}", delete(calls::hang_up))
-        .route("/agents", get(contact::agents))
-        .route("/queues", get(contact::queues))
+        .route(
+            "/agents",
+            create_route(Section::Agents, get(contact::agents)),
+        )
+        .route("/agents/{user}", item(Section::Agents))
+        .route(
+            "/queues",
+            create_route(Section::Queues, get(contact::queues)),
+        )
+        .route("/queues/{name}", item(Section::Queues))
+        .route(
+            "/dids",
+            create_route(Section::Dids, get(provision::list_dids)),
+        )
+        .route("/dids/{did}", item(Section::Dids))
         .route("/cdrs", get(cdrs::list))
         .route(
             "/deck",
@@ -97,7 +118,9 @@ pub fn router(state: ApiState) -> Router {
                 .put(deck::replace)
                 .layer(DefaultBodyLimit::max(deck::MAX_DECK_BYTES)),
         )
-        .route("/trunks", get(trunks::list))
+        .route("/trunks", create_route(Section::Trunks, get(trunks::list)))
+        .route("/trunks/{name}", item(Section::Trunks))
+        .layer(DefaultBodyLimit::max(provision::MAX_ENTRY_BYTES))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()

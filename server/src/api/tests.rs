@@ -20,14 +20,14 @@ use crate::gateway::Gateway;
 
 const KEY: &str = "dcx-demo-signing-key-change-me!!";
 const DECK: &str = "prefix,carrier,rate\n1555,carrier-b,0.01\n44,carrier-b,0.02\n";
-const SIGNALING: &str = "[sip]\nlisten = \"127.0.0.1:0\"\n\
+pub(super) const SIGNALING: &str = "[sip]\nlisten = \"127.0.0.1:0\"\n\
     [media]\nrtp_ports = \"40000-40099\"\npublic_ip = \"127.0.0.1\"\nwebrtc_port = 40100\n\
     [signaling]\ntoken_key = \"dcx-demo-signing-key-change-me!!\"\n";
 const TRUNKS: &str = "[[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:5090\"\n\
     [[trunks]]\nname = \"origin-a\"\ninbound_from = [\"127.0.0.1/32\"]\n";
 
 /// A gateway of a config in its own directory (with `extra` sections), and its dir.
-fn gateway(name: &str, extra: &str) -> (TempDir, Arc<Gateway>) {
+pub(super) fn gateway(name: &str, extra: &str) -> (TempDir, Arc<Gateway>) {
     let dir = TempDir::new(name);
     std::fs::write(dir.join("deck.csv"), DECK).unwrap();
     let config = format!(
@@ -40,7 +40,7 @@ fn gateway(name: &str, extra: &str) -> (TempDir, Arc<Gateway>) {
 }
 
 /// The gateway's whole router, with `hub` as its session hub (browsers served).
-fn app(gateway: &Arc<Gateway>, hub: Option<HubHandle>) -> Router {
+pub(super) fn app(gateway: &Arc<Gateway>, hub: Option<HubHandle>) -> Router {
     let browsers = hub.map(|hub| {
         Arc::new(crate::browser::Browsers {
             hub,
@@ -61,12 +61,12 @@ fn token(role: Role, key: &str, exp: u64) -> String {
     TokenKey::new(key.as_bytes()).unwrap().sign(&claims)
 }
 
-fn admin() -> String {
+pub(super) fn admin() -> String {
     token(Role::Admin, KEY, 4_102_444_800)
 }
 
 /// One request; the status, the `WWW-Authenticate` header and the body as JSON.
-async fn send(
+pub(super) async fn send(
     app: &Router,
     method: &str,
     uri: &str,
@@ -95,7 +95,7 @@ async fn send(
     (status, challenge, body)
 }
 
-async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
+pub(super) async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
     let (status, _, body) = send(app, "GET", uri, Some(&admin()), Body::empty()).await;
     (status, body)
 }
@@ -175,7 +175,7 @@ async fn requests_without_an_admin_token_are_refused_with_401_or_403() {
         .as_str()
         .unwrap()
         .contains("/api/v1/nothing-here"));
-    let (status, _, body) = send(&app, "POST", "/api/v1/trunks", Some(&admin()), "").await;
+    let (status, _, body) = send(&app, "POST", "/api/v1/calls", Some(&admin()), "").await;
     assert_eq!(
         (status, code(&body)),
         (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")

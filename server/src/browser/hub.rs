@@ -633,6 +633,13 @@ struct OsRandom {
     file: std::fs::File,
 }
 
+impl Hub {
+    /// A value of the OS random source (seeds).
+    pub(super) fn random(&mut self) -> u64 {
+        self.rng.next()
+    }
+}
+
 impl OsRandom {
     fn open() -> std::io::Result<Self> {
         Ok(Self {

@@ -50,6 +50,15 @@ pub enum HubQuery {
         /// In config order.
         reply: oneshot::Sender<Vec<QueueView>>,
     },
+    /// Serve these `[[agents]]` and `[[queues]]` from now on (the REST API changed them).
+    Reconfigure {
+        /// The new config.
+        loaded: std::sync::Arc<crate::config::Loaded>,
+        /// Its queues' hold audio, by queue name.
+        hold_audio: std::collections::HashMap<String, std::sync::Arc<[i16]>>,
+        /// Done, or why not (nothing changed then).
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// What kind of call task a call is.
@@ -156,6 +165,21 @@ impl HubHandle {
         self.ask(|reply| HubQuery::Queues { reply }).await
     }
 
+    /// Serves the agents and queues of `loaded` from now on; an error (a queue that
+    /// still holds calls is gone) leaves everything as it was.
+    pub async fn reconfigure(
+        &self,
+        loaded: std::sync::Arc<crate::config::Loaded>,
+        hold_audio: std::collections::HashMap<String, std::sync::Arc<[i16]>>,
+    ) -> Result<Result<(), String>, HubStopped> {
+        self.ask(|reply| HubQuery::Reconfigure {
+            loaded,
+            hold_audio,
+            reply,
+        })
+        .await
+    }
+
     async fn ask<T>(
         &self,
         query: impl FnOnce(oneshot::Sender<T>) -> HubQuery,
@@ -190,6 +214,38 @@ impl Hub {
             HubQuery::Queues { reply } => {
                 let queues = self.contact.as_ref().map(|cc| cc.queues(now));
                 let _ = reply.send(queues.unwrap_or_default());
+            }
+            HubQuery::Reconfigure {
+                loaded,
+                hold_audio,
+                reply,
+            } => {
+                let _ = reply.send(self.reconfigure(now, &loaded.config, hold_audio));
+            }
+        }
+    }
+
+    /// New agents and queues; the first queue starts the contact center.
+    fn reconfigure(
+        &mut self,
+        now: Instant,
+        config: &crate::config::Config,
+        hold_audio: HashMap<String, std::sync::Arc<[i16]>>,
+    ) -> Result<(), String> {
+        match &mut self.contact {
+            Some(cc) => cc.reconfigure(now, &config.agents, &config.queues, hold_audio),
+            None if config.queues.is_empty() => Ok(()),
+            None => {
+                let clock = crate::call::WallClock::now();
+                let mut cc = crate::contact::ContactCenter::new(
+                    &config.agents,
+                    &config.queues,
+                    clock,
+                    self.random(),
+                )?;
+                cc.set_hold_audio(hold_audio);
+                self.contact = Some(cc);
+                Ok(())
             }
         }
     }

@@ -18,6 +18,7 @@ use toml::Spanned;
 
 pub mod accounts;
 pub mod contact;
+pub mod edit;
 pub mod sip;
 
 /// The demo configuration compiled into the binary (what `dcx` runs without `--config`).
@@ -207,6 +208,8 @@ pub struct Loaded {
     pub config: Config,
     /// Where it came from.
     pub source: Source,
+    /// The text it was parsed from (what the API's edits start from).
+    pub text: String,
 }
 
 pub(crate) struct Locator<'a> {
@@ -298,7 +301,11 @@ pub fn parse(text: &str, source: Source) -> Result<Loaded, Problems> {
     };
     validate(&config, &mut loc);
     if loc.problems.is_empty() {
-        Ok(Loaded { config, source })
+        Ok(Loaded {
+            config,
+            source,
+            text: text.to_owned(),
+        })
     } else {
         Err(Problems(loc.problems))
     }

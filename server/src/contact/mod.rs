@@ -28,6 +28,7 @@ use dcx_signaling::AgentStatus;
 use crate::call::events::WallClock;
 use crate::config::contact::{AgentSection, QueueSection};
 
+mod reconfigure;
 mod view;
 pub use view::{queue_call_id, AgentView, QueueCall, QueueCallState, QueueView};
 

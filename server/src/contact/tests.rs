@@ -353,3 +353,126 @@ fn an_attended_transfer_hands_the_call_to_the_colleague_without_an_offer() {
     );
     assert_eq!(run.cc.hand_to(run.now, 9, "agent2"), Err("no such call"));
 }
+
+fn sales_queue() -> QueueSection {
+    toml::from_str("name = \"sales\"\nskills = { sales = 1 }\nring_timeout_s = 10\n").unwrap()
+}
+
+#[test]
+fn a_reconfigure_keeps_presence_and_callers_and_a_new_agent_takes_calls() {
+    let mut run = Run::new(&["agent1"], "");
+    run.available("agent1");
+    assert!(run.cc.arrived(run.now, 1, "support", "+15550001"));
+    assert_eq!(run.offers(), vec![(1, "agent1".to_owned())]);
+    run.cc.accept(run.now, 1, "agent1").unwrap();
+    assert!(run.cc.arrived(run.now, 2, "support", "+15550002"));
+    assert_eq!(run.offers(), vec![], "agent1 is busy, nobody else");
+    run.advance(Duration::from_secs(3));
+    // agent2 added, a sales queue added, the support queue's ring timeout changed.
+    let mut support = queue("");
+    support[0] = toml::from_str(
+        "name = \"support\"\nskills = { support = 1 }\nring_timeout_s = 4\nmax_wait_s = 120\nwrap_up_s = 5\n",
+    )
+    .unwrap();
+    support.push(sales_queue());
+    run.cc
+        .reconfigure(
+            run.now,
+            &agents(&["agent1", "agent2"]),
+            &support,
+            std::collections::HashMap::new(),
+        )
+        .unwrap();
+    let actions = run.actions();
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::AgentState { user, .. } if user == "agent1")),
+        "agent1's state did not change: {actions:?}"
+    );
+    run.available("agent2");
+    assert_eq!(
+        run.offers(),
+        vec![(2, "agent2".to_owned())],
+        "caller 2 kept its place"
+    );
+    assert_eq!(
+        run.cc.rules("support").unwrap().ring_timeout,
+        Duration::from_secs(4)
+    );
+    assert!(run.cc.rules("sales").is_some());
+    let views = run.cc.agents(run.now);
+    assert_eq!(views.len(), 2);
+    assert_eq!(
+        views[0].state,
+        AgentStatus::Busy,
+        "agent1 is still on call 1"
+    );
+    // The caller keeps its wait: max wait counts from its arrival, not the change.
+    let waiting = run.cc.queue_calls(run.now);
+    assert!(
+        waiting.iter().any(|c| c.token == 2 && c.wait_s >= 3),
+        "{waiting:?}"
+    );
+}
+
+#[test]
+fn a_removed_agent_loses_its_offer_to_the_next_agent_and_is_told_offline() {
+    let mut run = Run::new(&["agent1", "agent2"], "");
+    run.available("agent1");
+    run.advance(Duration::from_secs(5));
+    run.available("agent2");
+    assert!(run.cc.arrived(run.now, 9, "support", "+15550009"));
+    assert_eq!(run.offers(), vec![(9, "agent1".to_owned())]);
+    run.cc
+        .reconfigure(
+            run.now,
+            &agents(&["agent2"]),
+            &queue(""),
+            std::collections::HashMap::new(),
+        )
+        .unwrap();
+    let actions = run.actions();
+    assert!(actions.contains(&Action::Withdraw {
+        token: 9,
+        user: "agent1".into(),
+        reason: "agent_removed"
+    }));
+    assert!(actions.contains(&Action::AgentState {
+        user: "agent1".into(),
+        state: AgentStatus::Offline,
+        wrap_up_remaining_s: None
+    }));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Offer { token: 9, user, .. } if user == "agent2")),
+        "{actions:?}"
+    );
+    assert!(run
+        .cc
+        .set_state(run.now, "agent1", Chosen::Available)
+        .is_err());
+}
+
+#[test]
+fn a_queue_holding_a_caller_cannot_be_removed_and_nothing_changes() {
+    let mut run = Run::new(&["agent1"], "");
+    assert!(run.cc.arrived(run.now, 3, "support", "+15550003"));
+    let e = run
+        .cc
+        .reconfigure(
+            run.now,
+            &agents(&["agent1"]),
+            &[sales_queue()],
+            std::collections::HashMap::new(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "queue \"support\" holds 1 call(s): remove it once it is empty"
+    );
+    assert!(run.cc.rules("support").is_some() && run.cc.rules("sales").is_none());
+    run.available("agent1");
+    assert_eq!(run.offers(), vec![(3, "agent1".to_owned())]);
+}

@@ -279,6 +279,13 @@ impl Calls {
         self.transit.trunks.values().any(|t| t.addr.ip() == ip)
     }
 
+    /// Sends new calls to `trunks` and answers `dids` from now on; calls already up
+    /// keep the trunk they were sent to.
+    pub fn reconfigure(&mut self, trunks: HashMap<String, TrunkOut>, dids: Vec<Did>) {
+        self.transit.trunks = trunks;
+        self.transit.dids = dids;
+    }
+
     /// Marks carrier `name` up or down for the next routing decisions (down carriers
     /// are skipped, with the reason in the decision's explanation).
     pub fn set_carrier_up(&mut self, name: &str, up: bool) {

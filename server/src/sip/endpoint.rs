@@ -142,6 +142,24 @@ impl Endpoint {
         self
     }
 
+    /// Takes the trunks and DIDs of a changed config (the REST API) without a restart:
+    /// which sources are trunks, where new calls go, which numbers are answered, what is
+    /// probed and registered. Calls and transactions in progress go on as they were.
+    pub fn reconfigure(&mut self, now: Instant, p: super::provision::SipProvision) {
+        self.inbound = p.inbound;
+        if let Some(calls) = &mut self.calls {
+            calls.reconfigure(p.trunks, p.dids);
+        }
+        if let Some(probes) = &mut self.probes {
+            probes.reconfigure(now, p.probes);
+        }
+        if let Some(r) = &mut self.registrations {
+            r.reconfigure(now, p.registrations);
+        }
+        self.apply_health();
+        self.handle_timeout(now);
+    }
+
     /// The counters.
     pub fn stats(&self) -> EndpointStats {
         EndpointStats {

@@ -7,6 +7,7 @@
 pub mod calls;
 pub mod endpoint;
 pub mod probes;
+pub mod provision;
 pub mod registrations;
 pub mod tcp;
 pub mod udp;

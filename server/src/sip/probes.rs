@@ -71,6 +71,32 @@ struct Probe {
     in_flight: Option<(String, NonInviteClient)>,
 }
 
+impl Probe {
+    /// A trunk not probed yet, taken as up.
+    fn new(now: Instant, t: ProbeTarget) -> Self {
+        Self {
+            status: TrunkStatus {
+                name: t.name,
+                address: t.addr,
+                up: true,
+                pings: 0,
+                failed_pings: 0,
+                last_status: None,
+            },
+            health: Health::new(now, t.config),
+            transport: t.transport,
+            in_flight: None,
+        }
+    }
+
+    fn is(&self, t: &ProbeTarget) -> bool {
+        self.status.name == t.name
+            && self.status.address == t.addr
+            && self.transport == t.transport
+            && self.health.config() == t.config
+    }
+}
+
 /// The probes of one endpoint.
 pub struct Probes {
     trunks: Vec<Probe>,
@@ -92,22 +118,7 @@ impl Probes {
         timers: Timers,
         seed: u64,
     ) -> Self {
-        let probes = targets
-            .into_iter()
-            .map(|t| Probe {
-                status: TrunkStatus {
-                    name: t.name,
-                    address: t.addr,
-                    up: true,
-                    pings: 0,
-                    failed_pings: 0,
-                    last_status: None,
-                },
-                health: Health::new(now, t.config),
-                transport: t.transport,
-                in_flight: None,
-            })
-            .collect();
+        let probes = targets.into_iter().map(|t| Probe::new(now, t)).collect();
         let mut p = Self {
             trunks: probes,
             sent_by,
@@ -122,6 +133,24 @@ impl Probes {
     }
 
     /// Each probed trunk's health (cheap to clone).
+    /// Probes `targets` from now on (the trunks changed through the API): a trunk that
+    /// is the same (name, address, transport, thresholds) keeps its health and its ping
+    /// in flight; a new or changed one starts over, taken as up; one that is gone stops.
+    /// Routing hears "up" for every trunk that was down and is not probed as it was.
+    pub fn reconfigure(&mut self, now: Instant, targets: Vec<ProbeTarget>) {
+        let mut old = std::mem::take(&mut self.trunks);
+        for t in targets {
+            match old.iter().position(|p| p.is(&t)) {
+                Some(i) => self.trunks.push(old.swap_remove(i)),
+                None => self.trunks.push(Probe::new(now, t)),
+            }
+        }
+        for gone in old.into_iter().filter(|p| !p.status.up) {
+            self.changes.push_back((gone.status.name, true));
+        }
+        self.refresh_view();
+    }
+
     pub fn view(&self) -> Arc<[TrunkStatus]> {
         self.view.clone()
     }

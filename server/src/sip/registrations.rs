@@ -101,6 +101,8 @@ pub struct Registrations {
     timers: Timers,
     seed: u64,
     sent: u64,
+    /// Registrations made so far (each one's Call-ID secret).
+    made: u64,
     view: Arc<[RegistrationStatus]>,
 }
 
@@ -115,37 +117,60 @@ impl Registrations {
         timers: Timers,
         seed: u64,
     ) -> Self {
-        let trunks = targets
-            .into_iter()
-            .enumerate()
-            .map(|(i, target)| {
-                let secret = dcx_routing::rng::mix(seed ^ (i as u64 + 1));
-                let config = RegistrationConfig {
-                    expires_s: target.expires_s,
-                    ..RegistrationConfig::default()
-                };
-                Registrar {
-                    call_id: format!("reg-{secret:016x}@{sent_by}"),
-                    tag: format!("{:x}", dcx_routing::rng::mix(secret)),
-                    machine: Registration::new(now, config),
-                    target,
-                    cseq: 0,
-                    in_flight: None,
-                    successes: 0,
-                    last_failure: None,
-                }
-            })
-            .collect();
         let mut r = Self {
-            trunks,
+            trunks: Vec::new(),
             sent_by,
             timers,
             seed,
             sent: 0,
+            made: 0,
             view: Arc::from(Vec::new()),
         };
+        r.trunks = targets.into_iter().map(|t| r.registrar(now, t)).collect();
         r.refresh_view(now);
         r
+    }
+
+    /// A registration with `target`, its first REGISTER due at `now`, with a Call-ID and
+    /// tag of its own.
+    fn registrar(&mut self, now: Instant, target: RegisterTarget) -> Registrar {
+        self.made += 1;
+        let secret = dcx_routing::rng::mix(self.seed ^ self.made);
+        let config = RegistrationConfig {
+            expires_s: target.expires_s,
+            ..RegistrationConfig::default()
+        };
+        Registrar {
+            call_id: format!("reg-{secret:016x}@{}", self.sent_by),
+            tag: format!("{:x}", dcx_routing::rng::mix(secret)),
+            machine: Registration::new(now, config),
+            target,
+            cseq: 0,
+            in_flight: None,
+            successes: 0,
+            last_failure: None,
+        }
+    }
+
+    /// Registers with `targets` from now on (the trunks changed through the API): a
+    /// registration whose target is unchanged goes on as it was; a new or changed one
+    /// registers now; one that is gone stops refreshing (its binding is left to expire,
+    /// as at shutdown).
+    pub fn reconfigure(&mut self, now: Instant, targets: Vec<RegisterTarget>) {
+        let mut old = std::mem::take(&mut self.trunks);
+        for t in targets {
+            let same = old.iter().position(|r| {
+                let o = &r.target;
+                (&o.name, o.addr, &o.credentials, o.expires_s, o.transport)
+                    == (&t.name, t.addr, &t.credentials, t.expires_s, t.transport)
+            });
+            let registrar = match same {
+                Some(i) => old.swap_remove(i),
+                None => self.registrar(now, t),
+            };
+            self.trunks.push(registrar);
+        }
+        self.refresh_view(now);
     }
 
     /// Each registration's state (cheap to clone).

@@ -61,6 +61,8 @@ pub enum SipCommand {
         /// The agent, for the CDR.
         agent: String,
     },
+    /// The trunks or DIDs changed (the REST API): take them without a restart.
+    Reconfigure(Box<super::provision::SipProvision>),
     /// Answered inbound call `token` waits in a queue again (its agent transferred it
     /// to an agent or a queue): its CDR's queue wait counts again until the next answer.
     Requeued {
@@ -129,6 +131,7 @@ pub async fn run(
                     endpoint.answer_call(Instant::now(), token, &agent);
                 }
                 SipCommand::Requeued { token } => endpoint.requeued(Instant::now(), token),
+                SipCommand::Reconfigure(p) => endpoint.reconfigure(Instant::now(), *p),
             },
             _ = shutdown.changed() => break,
         }
