@@ -9,13 +9,9 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 use dcx_signaling::{Claims, Role, TokenKey};
-use serde_json::{json, Value};
-use support::Gateway;
+use serde_json::json;
+use support::{request, Gateway};
 
 const TOKEN_KEY: &str = "dcx-demo-signing-key-change-me!!";
 const DECK: &str = "prefix,carrier,rate\n1555,carrier-b,0.01\n1555,carrier-c,0.02\n";
@@ -28,49 +24,6 @@ fn token(role: Role) -> String {
         exp: 4_102_444_800,
     };
     TokenKey::new(TOKEN_KEY.as_bytes()).unwrap().sign(&claims)
-}
-
-/// One HTTP/1.1 request (`Connection: close`); the status and the body as JSON.
-fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
-         Content-Type: text/csv\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body = if chunked {
-        unchunk(body)
-    } else {
-        body.to_owned()
-    };
-    let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    (status, json)
-}
-
-/// A chunked body, decoded.
-fn unchunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
-    }
-    out
 }
 
 /// The gateway with ports from `base`, two carriers, one agent and one queue.

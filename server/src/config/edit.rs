@@ -86,7 +86,10 @@ impl Section {
                     (Self::Dids, Some(prefix)) => ("prefix", prefix),
                     _ => (self.id_key(), id),
                 };
+                // First, where an entry's name is in the file.
+                let rest = std::mem::take(entry);
                 entry.insert(key.to_owned(), Json::String(value.to_owned()));
+                entry.extend(rest);
                 Ok(())
             }
         }

@@ -358,4 +358,51 @@ mod tests {
         // The next ping waits for the interval.
         assert!(p.poll_timeout().unwrap() >= t0 + Duration::from_secs(74));
     }
+
+    #[test]
+    fn a_reconfigure_keeps_an_unchanged_trunks_health_and_starts_a_new_one_up() {
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut p = probes(t0);
+        run(&mut p, &mut now, t0 + Duration::from_secs(65));
+        assert_eq!(p.poll_change(), Some(("carrier-b".into(), false)));
+        let target = |name: &str, addr: &str| ProbeTarget {
+            name: name.into(),
+            addr: addr.parse().unwrap(),
+            config: HealthConfig {
+                interval: Duration::from_secs(10),
+                down_after: 2,
+                up_after: 1,
+            },
+            transport: Transport::Udp,
+        };
+        // carrier-b unchanged, carrier-x new: b stays down with its counts, x is up and
+        // pinged at once.
+        p.reconfigure(
+            now,
+            vec![
+                target("carrier-b", TRUNK),
+                target("carrier-x", "198.51.100.30:5060"),
+            ],
+        );
+        assert!(p.poll_change().is_none());
+        let view = p.view();
+        assert_eq!((view[0].up, view[0].pings), (false, 2));
+        assert_eq!(
+            (view[1].name.as_str(), view[1].up, view[1].pings),
+            ("carrier-x", true, 0)
+        );
+        let mut out = VecDeque::new();
+        p.handle_timeout(now, &mut out);
+        assert!(
+            out.iter()
+                .any(|(to, _)| to.to_string() == "198.51.100.30:5060"),
+            "{out:?}"
+        );
+        // carrier-b moved to another address: probed afresh, and routing hears it is up.
+        p.reconfigure(now, vec![target("carrier-b", "198.51.100.21:5060")]);
+        assert_eq!(p.poll_change(), Some(("carrier-b".into(), true)));
+        assert_eq!(p.view().len(), 1);
+        assert!(p.view()[0].up);
+    }
 }

@@ -436,3 +436,66 @@ fn min_expires(msg: &Message<'_>) -> Option<u32> {
         .and_then(dcx_sip::Header::value_str)
         .and_then(|v| v.trim().parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(name: &str, addr: &str) -> RegisterTarget {
+        RegisterTarget {
+            name: name.into(),
+            addr: addr.parse().unwrap(),
+            credentials: Credentials {
+                username: "gw".into(),
+                password: "s3cret".into(),
+            },
+            expires_s: 3600,
+            transport: Transport::Udp,
+        }
+    }
+
+    /// The REGISTERs sent at `now`, as `(to, Call-ID)`.
+    fn sent(r: &mut Registrations, now: Instant) -> Vec<(SocketAddr, String)> {
+        let mut out = VecDeque::new();
+        r.handle_timeout(now, &mut out);
+        out.into_iter()
+            .map(|(to, bytes)| {
+                let msg = Message::parse_datagram(&bytes).unwrap();
+                assert_eq!(msg.method(), Some(dcx_sip::Method::Register));
+                (to, msg.call_id().unwrap().to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reconfigure_goes_on_with_an_unchanged_registration_and_registers_a_new_one() {
+        let now = Instant::now();
+        let mut r = Registrations::new(
+            now,
+            vec![target("carrier-b", "198.51.100.20:5060")],
+            "203.0.113.10:5060".into(),
+            Timers::default(),
+            9,
+        );
+        let first = sent(&mut r, now);
+        assert_eq!(first.len(), 1);
+        r.reconfigure(
+            now,
+            vec![
+                target("carrier-b", "198.51.100.20:5060"),
+                target("carrier-x", "198.51.100.30:5060"),
+            ],
+        );
+        let view = r.view();
+        let names: Vec<&str> = view.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["carrier-b", "carrier-x"]);
+        let second = sent(&mut r, now);
+        assert_eq!(second.len(), 1, "only the new trunk registers: {second:?}");
+        assert_eq!(second[0].0.to_string(), "198.51.100.30:5060");
+        assert_ne!(second[0].1, first[0].1, "a Call-ID of its own");
+        // Gone from the config: no longer registered or shown.
+        r.reconfigure(now, vec![target("carrier-x", "198.51.100.30:5060")]);
+        assert_eq!(r.view().len(), 1);
+        assert_eq!(r.view()[0].name, "carrier-x");
+    }
+}

@@ -268,9 +268,14 @@ impl Agent {
 
     /// An `incoming` from `from` in queue `support`; its call id (`q-` and 16 hex).
     pub fn expect_incoming(&mut self, from: &str) -> String {
+        self.expect_incoming_in(from, "support")
+    }
+
+    /// An `incoming` from `from` in `queue`; its call id.
+    pub fn expect_incoming_in(&mut self, from: &str, queue: &str) -> String {
         let frame = self.next("incoming");
         let id = frame["call_id"].as_str().unwrap_or_default().to_owned();
-        let want = json!({"type": "incoming", "call_id": id, "from": from, "queue": "support"});
+        let want = json!({"type": "incoming", "call_id": id, "from": from, "queue": queue});
         assert_eq!(frame, want, "{}", self.user);
         let hex = id.strip_prefix("q-").unwrap_or_default();
         assert!(
