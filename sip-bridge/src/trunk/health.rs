@@ -66,6 +66,11 @@ impl Health {
         }
     }
 
+    /// Its settings.
+    pub fn config(&self) -> HealthConfig {
+        self.config
+    }
+
     /// Up or down now.
     pub fn state(&self) -> HealthState {
         self.state
