@@ -28,9 +28,11 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use support::media::{pcmu_rms, Heard, Media, ToneMeter, FRAME, WAIT};
 use support::pstn::{Answered, Dcx, Ports, TONE_WINDOWS};
 use support::sipp::have_sipp;
+use support::ws_client::strs;
 
 /// What the browser says (Opus at 48 kHz).
 const BROWSER_HZ: f64 = 1000.0;
@@ -434,11 +436,20 @@ fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
     at_carrier.hear(&call.carrier_media, TONE_WINDOWS / 2, "carrier-c's voice");
     println!("carrier-b -> dcx -> carrier-c: {at_onward}; at carrier-b: {at_carrier}");
     at_carrier.assert_clean();
+    // The API lists the call, now without a browser, until it ends.
+    let calls = api_calls(&call.dcx);
+    assert_eq!(
+        calls,
+        json!([{"call_id": "c1", "kind": "transferred", "account": "demo", "user": "alice",
+                "session": calls[0]["session"], "to": "16665550000"}]),
+        "{calls}"
+    );
 
     // carrier-c hangs up; dcx hangs up carrier-b, and both scenarios end well.
     onward.assert_success();
     let Answered { carrier, dcx, .. } = call;
     carrier.assert_success();
+    until_no_calls(&dcx);
     let records = dcx.gw.cdrs(4);
     let callees: Vec<&str> = records
         .iter()
@@ -487,6 +498,13 @@ fn an_attended_transfer_joins_the_call_and_the_consult_call_and_the_browser_leav
     at_carrier.hear(&call.carrier_media, TONE_WINDOWS / 2, "carrier-c's voice");
     println!("carrier-b -> dcx -> carrier-c: {at_consulted}; at carrier-b: {at_carrier}");
     at_carrier.assert_clean();
+    let calls = api_calls(&call.dcx);
+    assert_eq!(
+        strs(&calls[0], ["call_id", "kind", "to"]),
+        ["c1", "transferred", "call:c2"],
+        "{calls}"
+    );
+    assert_eq!(calls.as_array().map(Vec::len), Some(1), "{calls}");
 
     // carrier-c hangs up; dcx hangs up carrier-b.
     consulted.assert_success();
@@ -521,4 +539,27 @@ fn the_carrier_holds_and_resumes_and_the_call_goes_on() {
     }
     talk(&call, "after the carrier resumed");
     call.hang_up();
+}
+
+/// `GET /api/v1/calls` with an admin token.
+fn api_calls(dcx: &Dcx) -> serde_json::Value {
+    let admin = support::contact::token("ops", dcx_signaling::Role::Admin);
+    let (status, calls) =
+        support::request(dcx.gw.http_addr(), "GET", "/api/v1/calls", Some(&admin), "");
+    assert_eq!(status, 200, "{calls}");
+    calls
+}
+
+/// Polls `GET /api/v1/calls` until it is empty (a call's task ends a moment after its
+/// last BYE), for 10 s at most.
+fn until_no_calls(dcx: &Dcx) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let calls = api_calls(dcx);
+        if calls == json!([]) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "calls still listed: {calls}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -156,6 +156,11 @@ impl CallHandle {
         self.supervision
     }
 
+    /// Whether the call's task has ended.
+    pub fn is_over(&self) -> bool {
+        self.commands.is_closed()
+    }
+
     /// Asks the call to end; a call already over ignores it. On a supervisor's
     /// handle, only the supervision ends.
     pub fn hang_up(&self, why: &str) {

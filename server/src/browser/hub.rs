@@ -166,6 +166,23 @@ pub(super) struct Hub {
     next_user_call: u64,
     /// Inbound calls offered to one user directly, not answered yet: where.
     direct: HashMap<u64, (SessionId, String)>,
+    /// Browsers' own calls their browser transferred away (to a number, or joined to
+    /// another call), which go on without a browser: listed until their task ends.
+    pub(super) transferred: Vec<Transferred>,
+}
+
+/// A browser's own call that goes on after its browser transferred it away.
+#[derive(Debug)]
+pub(super) struct Transferred {
+    /// The browser's id of it.
+    pub call_id: String,
+    /// The browser it was: its session, account and user.
+    pub session: SessionId,
+    pub account: String,
+    pub user: String,
+    /// Where: the number, or `call:ID` (an attended transfer).
+    pub to: String,
+    pub handle: CallHandle,
 }
 
 /// Starts the hub, with the contact center if agents and queues are configured, taking
@@ -190,6 +207,7 @@ pub fn spawn(
         inbound: HashMap::new(),
         next_user_call: 0,
         direct: HashMap::new(),
+        transferred: Vec::new(),
     };
     tokio::spawn(run(hub, rx, inbound));
     Ok(HubHandle { events })

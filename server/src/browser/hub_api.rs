@@ -71,6 +71,9 @@ pub enum CallKind {
     Inbound,
     /// A supervisor's browser on another live call (`supervise`).
     Supervision,
+    /// A browser's own call that its browser transferred away (to a number, or joined
+    /// to another of its calls): dcx bridges the carriers, no browser is on it.
+    Transferred,
 }
 
 /// Which task to reach for a call.
@@ -78,6 +81,8 @@ pub enum CallKind {
 enum Owner {
     Browser(SessionId),
     Inbound(u64),
+    /// The position in the hub's transferred calls.
+    Transferred(usize),
 }
 
 /// One live call.
@@ -105,6 +110,9 @@ pub struct CallView {
     /// Inbound: seconds since the caller arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_s: Option<u64>,
+    /// Transferred: where to (the number, or `call:ID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     #[serde(skip)]
     owner: Owner,
 }
@@ -283,6 +291,7 @@ impl Hub {
                     from: None,
                     state: None,
                     wait_s: None,
+                    to: None,
                     owner: Owner::Browser(session),
                 });
             }
@@ -319,10 +328,29 @@ impl Hub {
                     from: c.as_ref().map(|c| c.from.clone()),
                     state: c.as_ref().map(|c| c.state),
                     wait_s: c.as_ref().map(|c| c.wait_s),
+                    to: None,
                     owner: Owner::Inbound(token),
                 }
             });
         browser.extend(inbound);
+        let transferred = self.transferred.iter().enumerate();
+        browser.extend(
+            transferred
+                .filter(|(_, t)| !t.handle.is_over())
+                .map(|(i, t)| CallView {
+                    call_id: t.call_id.clone(),
+                    kind: CallKind::Transferred,
+                    account: Some(t.account.clone()),
+                    user: Some(t.user.clone()),
+                    session: Some(t.session.to_string()),
+                    queue: None,
+                    from: None,
+                    state: None,
+                    wait_s: None,
+                    to: Some(t.to.clone()),
+                    owner: Owner::Transferred(i),
+                }),
+        );
         browser
     }
 
@@ -366,6 +394,7 @@ impl Hub {
         let handle = match call.owner {
             Owner::Browser(session) => self.live.get(&session).and_then(|l| l.calls.get(call_id)),
             Owner::Inbound(token) => self.inbound.get(&token),
+            Owner::Transferred(i) => self.transferred.get(i).map(|t| &t.handle),
         };
         Ok((call, handle))
     }

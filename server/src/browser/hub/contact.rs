@@ -138,6 +138,9 @@ impl Hub {
                     user: claims.user.clone(),
                     dialled: number.clone(),
                 };
+                if token.is_none() {
+                    self.keep_transferred(session, claims, call_id, &number, &handle);
+                }
                 handle.put_through(number, origin, None);
             }
             None => handle.detach(),
@@ -201,8 +204,35 @@ impl Hub {
         for id in [call_id, consult] {
             self.transferred_away(session, id);
         }
+        if token.is_none() {
+            if let Some(claims) = self.sessions.claims(session).cloned() {
+                let to = format!("call:{consult}");
+                self.keep_transferred(session, &claims, call_id, &to, &stays);
+            }
+        }
         stays.join(&other);
         Ok(())
+    }
+
+    /// Browser call `call_id` goes on without its browser, to `to`: listed by the API
+    /// (kind `transferred`) until its task ends.
+    fn keep_transferred(
+        &mut self,
+        session: SessionId,
+        claims: &Claims,
+        call_id: &str,
+        to: &str,
+        handle: &super::CallHandle,
+    ) {
+        self.transferred.retain(|t| !t.handle.is_over());
+        self.transferred.push(super::Transferred {
+            call_id: call_id.to_owned(),
+            session,
+            account: claims.account.clone(),
+            user: claims.user.clone(),
+            to: to.to_owned(),
+            handle: handle.clone(),
+        });
     }
 
     /// Call `call_id` is no longer `session`'s (it was transferred): forgotten there,
