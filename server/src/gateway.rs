@@ -651,6 +651,7 @@ async fn start_sip(
             media: media_ports(config),
             dids: provision.dids,
             limits: crate::call::limits::Limits::from_config(&config.accounts),
+            refer_trunks: provision.refer_trunks,
         }
     };
     let mut relays = crate::media_relay::Relays::new(gateway.rtp_stats.clone());

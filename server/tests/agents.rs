@@ -35,9 +35,8 @@ use serde_json::{json, Value};
 use support::contact::{
     CallerEar, Dcx, Ports, AGENT_HZ, CALLER_HZ, HOLD_OFF, HOLD_ON, NUMBER, TONE_WINDOWS,
 };
-use support::media::carrier_media_talking;
 use support::media::{ToneMeter, VoiceMeter};
-use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
+use support::sipp::have_sipp;
 use support::ws_client::strs;
 
 /// The voice of the browser that takes the caller after a transfer (Opus at 48 kHz).
@@ -628,22 +627,7 @@ fn an_agent_transfers_the_caller_to_a_number_and_dcx_bridges_the_new_leg() {
     );
     // carrier-b: answers the onward leg, its media the test's socket talking 700 Hz, and
     // hangs up 1.5 s after its ACK.
-    let base = ports.base;
-    let carrier_media = carrier_media_talking(base + 30, ONWARD_HZ);
-    let rtp = (base + 30).to_string();
-    let args = [
-        "-sf",
-        &scenario("uas_media_at_bye.xml"),
-        "-key",
-        "rtp_port",
-        &rtp,
-    ];
-    let at = SippPorts {
-        sip: base,
-        media: base + 20,
-        control: base + 51,
-    };
-    let carrier = Sipp::callee(&dcx.gw.dir, "carrier-b", &args, at);
+    let (carrier, carrier_media) = dcx.carrier_b(ONWARD_HZ);
     let mut agent1 = dcx.agent("agent1");
     agent1.set_state("available");
     let mut caller = dcx.caller("uac_queue_wait_bye.xml");
@@ -704,27 +688,6 @@ fn an_agent_transfers_the_caller_to_a_number_and_dcx_bridges_the_new_leg() {
     );
 }
 
-/// carrier-b for a call put through to a number: answers, its media the test's socket
-/// (`+30`) talking [`ONWARD_HZ`], and hangs up 1.5 s after its ACK.
-fn onward_carrier(dcx: &Dcx) -> (Sipp, support::media::Media) {
-    let base = dcx.ports.base;
-    let media = carrier_media_talking(base + 30, ONWARD_HZ);
-    let rtp = (base + 30).to_string();
-    let args = [
-        "-sf",
-        &scenario("uas_media_at_bye.xml"),
-        "-key",
-        "rtp_port",
-        &rtp,
-    ];
-    let at = SippPorts {
-        sip: base,
-        media: base + 20,
-        control: base + 51,
-    };
-    (Sipp::callee(&dcx.gw.dir, "carrier-b", &args, at), media)
-}
-
 #[test]
 fn a_caller_nobody_takes_is_put_through_to_the_queues_fallback_number() {
     if !have_sipp() {
@@ -732,7 +695,7 @@ fn a_caller_nobody_takes_is_put_through_to_the_queues_fallback_number() {
     }
     let queue = "max_wait_s = 1\nhold_tone_hz = 440\nfallback_number = \"15550123\"\n";
     let dcx = Dcx::start("agents-fallback-number", Ports::new(28_800), queue);
-    let (carrier, carrier_media) = onward_carrier(&dcx);
+    let (carrier, carrier_media) = dcx.carrier_b(ONWARD_HZ);
     // No agent is available: the caller hears the hold tone for its second of max wait.
     let mut caller = dcx.caller("uac_queue_wait_bye.xml");
     caller.ear = CallerEar::hearing(ONWARD_HZ);

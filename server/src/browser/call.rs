@@ -375,6 +375,7 @@ async fn run_call(
         hold_sound: HoldSound::Tone(super::live::BROWSER_HOLD_TONE_HZ),
         supervisor: None,
         onward: None,
+        referring: None,
     };
     call.run(news, &mut commands).await;
     call.finish().await;
@@ -442,6 +443,7 @@ async fn run_inbound(
         hold_sound,
         supervisor: None,
         onward: None,
+        referring: None,
     };
     call.set_carrier(arrival.media);
     call.run(news, &mut commands).await;

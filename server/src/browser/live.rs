@@ -150,6 +150,9 @@ pub(super) struct Live<'a> {
     pub(super) supervisor: Option<supervisor::Supervisor>,
     /// The far end put through to a number: the new carrier leg.
     pub(super) onward: Option<onward::Onward>,
+    /// A blind transfer the carrier was asked to carry itself (REFER): where to, and
+    /// how dcx dials it if the carrier will not.
+    pub(super) referring: Option<(String, crate::call::browser::BrowserOrigin)>,
 }
 
 impl Live<'_> {
@@ -213,8 +216,11 @@ impl Live<'_> {
                 }
             };
             tokio::select! {
-                n = news.recv() => if self.on_sip_news(n) {
-                    return;
+                n = news.recv() => match n {
+                    Some(BrowserNews::ReferFailed(why)) => self.refer_failed(&why).await,
+                    n => if self.on_sip_news(n) {
+                        return;
+                    },
                 },
                 received = recv => match received {
                     Ok((n, from)) => {
@@ -242,7 +248,9 @@ impl Live<'_> {
                     Some(c) => self.on_command(c).await,
                     // The hub let go of a call put through to a number (no browser is
                     // on it): it runs until one of its carriers hangs up.
-                    None if self.onward.is_some() => commands_open = false,
+                    None if self.onward.is_some() || self.referring.is_some() => {
+                        commands_open = false;
+                    }
                     // The hub dropped the call (its session is gone).
                     None => self.hang_up("the session ended").await,
                 },
@@ -473,7 +481,7 @@ impl Live<'_> {
             }
             // The carrier's new offer, answered by the SIP side: nothing for the browser.
             BrowserNews::Renegotiated(m) => self.set_carrier(*m),
-            BrowserNews::Offered(_) | BrowserNews::Ended { .. } => {}
+            BrowserNews::Offered(_) | BrowserNews::ReferFailed(_) | BrowserNews::Ended { .. } => {}
         }
     }
 

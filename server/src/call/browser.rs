@@ -77,6 +77,10 @@ pub enum BrowserNews {
     /// The carrier made a new offer in the call (hold, resume, a media move) and dcx
     /// answered it: the carrier leg's new codec, address and direction.
     Renegotiated(Negotiated),
+    /// dcx asked the carrier to take a blind transfer itself (REFER) and it did not:
+    /// the call is still up, and dcx puts it through with a leg of its own. Why, in
+    /// words.
+    ReferFailed(String),
     /// The call is over (the CDR events went out before this).
     Ended {
         /// The final SIP status (200 for an answered call).

@@ -67,6 +67,10 @@ pub struct InboundCall {
     reoffers: Reoffers,
     requests: InCallRequests,
     bye: Option<OutgoingBye>,
+    /// A blind transfer the carrier was asked to carry itself (REFER), and to where.
+    refer: Option<(super::refer::Refer, String)>,
+    /// The carrier's INVITE did not leave REFER out of its `Allow`.
+    allows_refer: bool,
     queue: String,
     user: Option<String>,
     agent: Option<String>,
@@ -118,6 +122,8 @@ impl InboundCall {
             }),
             requests: InCallRequests::default(),
             bye: None,
+            refer: None,
+            allows_refer: allows(msg, "REFER"),
             queue: target.queue.clone(),
             user: target.user.clone(),
             agent: None,
@@ -187,6 +193,11 @@ impl InboundCall {
         &self.parties.call_id
     }
 
+    /// The trunk the call came in on.
+    pub fn trunk_in(&self) -> &str {
+        &self.parties.trunk_in
+    }
+
     /// An agent took the call: the 200 with our answer, retransmitted until the ACK.
     /// Again after a blind transfer: the 200 went out already, and the CDR names the
     /// agent who took the call last.
@@ -240,6 +251,50 @@ impl InboundCall {
             Phase::Ended => {}
         }
         self.flush();
+    }
+
+    /// Asks the carrier to call `number` itself and take the caller there (REFER, a
+    /// blind transfer): false when it cannot be asked (not answered, a REFER already in
+    /// flight, REFER not in the carrier's `Allow`). How it goes comes as news: `Ended`
+    /// when the carrier has the call (dcx hung up its side), `ReferFailed` otherwise.
+    pub fn refer(&mut self, now: Instant, number: &str) -> bool {
+        if self.phase != Phase::Answered || self.refer.is_some() || !self.allows_refer {
+            return false;
+        }
+        let branch = self.ids.branch();
+        let setup = (branch, &self.setup.local, self.setup.timers);
+        match super::refer::Refer::send(now, &mut self.origin.dialog, number, setup) {
+            Ok(r) => {
+                tracing::info!(call_id = %self.parties.call_id, %number, "REFER sent to the carrier");
+                self.refer = Some((r, number.to_owned()));
+                self.flush();
+                true
+            }
+            Err(e) => {
+                tracing::debug!("cannot build the REFER: {e}");
+                false
+            }
+        }
+    }
+
+    /// What the REFER came to, once: the call ends (the carrier has it) or the media
+    /// task hears that dcx must put it through itself.
+    fn refer_outcome(&mut self, now: Instant) {
+        let Some((r, number)) = &mut self.refer else {
+            return;
+        };
+        match r.poll_outcome() {
+            Some(super::refer::ReferOutcome::Transferred) => {
+                let why = format!("transferred by REFER to {number}");
+                self.bye_origin(now);
+                self.end(now, 200, HangupSide::Callee, &why);
+            }
+            Some(super::refer::ReferOutcome::Failed(why)) => {
+                tracing::info!(call_id = %self.parties.call_id, "REFER to {number} failed: {why}");
+                self.news.push_back(BrowserNews::ReferFailed(why));
+            }
+            None => {}
+        }
     }
 
     /// A request the endpoint matched to this call.
@@ -299,6 +354,20 @@ impl InboundCall {
                 self.requests
                     .answer(now, from, msg, (200, b"OK"), &tag, timers);
             }
+            // The carrier's reports on our REFER.
+            Method::Notify if in_dialog => {
+                let ours = self
+                    .refer
+                    .as_mut()
+                    .is_some_and(|(r, _)| r.handle_notify(msg));
+                let code = if ours {
+                    (200, &b"OK"[..])
+                } else {
+                    (481, &b"Subscription Does Not Exist"[..])
+                };
+                self.requests.answer(now, from, msg, code, &tag, timers);
+                self.refer_outcome(now);
+            }
             // Hold, resume, a media move or a refresh from the carrier, once answered.
             Method::Invite | Method::Update if in_dialog && self.phase == Phase::Answered => {
                 let (Some(caps), Some(sdp)) = (&mut self.caps, &mut self.sdp) else {
@@ -339,11 +408,15 @@ impl InboundCall {
             && from.tag() == d.remote_tag.as_deref()
     }
 
-    /// A response: to our BYE.
+    /// A response: to our BYE, or to our REFER.
     pub fn handle_response(&mut self, now: Instant, _from: SocketAddr, msg: &Message<'_>) {
         let (Some(code), Ok(via)) = (msg.status_code(), msg.top_via()) else {
             return;
         };
+        if let Some((r, _)) = self.refer.as_mut().filter(|(r, _)| r.is_ours(msg)) {
+            r.handle_response(now, code);
+            self.refer_outcome(now);
+        }
         if let Some((b, _, tx)) = &mut self.bye {
             if via.branch() == Some(b.as_str()) {
                 tx.handle_response(now, code);
@@ -368,6 +441,10 @@ impl InboundCall {
         }
         self.requests.handle_timeout(now);
         self.reoffers.handle_timeout(now);
+        if let Some((r, _)) = &mut self.refer {
+            r.handle_timeout(now);
+            self.refer_outcome(now);
+        }
         if let Some((_, _, tx)) = &mut self.bye {
             tx.handle_timeout(now);
             while tx.poll_event().is_some() {}
@@ -445,6 +522,9 @@ impl InboundCall {
             }
         }
         transmit_bye(&mut self.bye, &mut self.out);
+        if let Some((r, _)) = &mut self.refer {
+            r.transmit(&mut self.out);
+        }
     }
 
     /// A datagram to send.
@@ -470,6 +550,7 @@ impl InboundCall {
             self.requests.poll_timeout(),
             self.reoffers.poll_timeout(),
             self.bye.as_ref().and_then(|b| b.2.poll_timeout()),
+            self.refer.as_ref().and_then(|(r, _)| r.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -485,4 +566,17 @@ impl InboundCall {
     pub fn is_over(&self) -> bool {
         self.has_ended() && self.poll_timeout().is_none() && self.out.is_empty()
     }
+}
+
+/// Whether `msg`'s `Allow` lists `method`; true without an `Allow` (RFC 3261 20.5: its
+/// absence says nothing).
+fn allows(msg: &Message<'_>, method: &str) -> bool {
+    let mut allow = msg.headers_named("Allow").peekable();
+    if allow.peek().is_none() {
+        return true;
+    }
+    allow
+        .filter_map(dcx_sip::Header::value_str)
+        .flat_map(|v| v.split(','))
+        .any(|m| m.trim().eq_ignore_ascii_case(method))
 }

@@ -34,6 +34,7 @@ pub mod limits;
 pub mod media;
 pub mod origin;
 pub mod records;
+pub mod refer;
 pub mod reoffer;
 pub mod transit;
 

@@ -90,6 +90,11 @@ pub struct TrunkSection {
     /// Digest password (with `username`).
     #[serde(default)]
     pub password: Option<Spanned<String>>,
+    /// Blind transfers of calls on this trunk go by REFER first: the carrier is asked
+    /// to call the number itself (dcx bridges a leg of its own when it will not).
+    /// Default false.
+    #[serde(default = "default_false")]
+    pub refer: Spanned<bool>,
     /// Seconds between OPTIONS pings to `address`; 0 turns probing off. Default 30.
     #[serde(default = "default_options_interval_s")]
     pub options_interval_s: Spanned<u64>,

@@ -52,6 +52,8 @@ pub struct Transit {
     pub dids: Vec<Did>,
     /// Browser accounts' fraud limits (`[[accounts]]`).
     pub limits: crate::call::limits::Limits,
+    /// Trunks whose calls are transferred by REFER first (`refer = true`).
+    pub refer_trunks: std::collections::HashSet<String>,
 }
 
 /// One `[[dids]]` entry.
@@ -281,9 +283,10 @@ impl Calls {
 
     /// Sends new calls to `trunks` and answers `dids` from now on; calls already up
     /// keep the trunk they were sent to.
-    pub fn reconfigure(&mut self, trunks: HashMap<String, TrunkOut>, dids: Vec<Did>) {
-        self.transit.trunks = trunks;
-        self.transit.dids = dids;
+    pub fn reconfigure(&mut self, p: &mut super::provision::SipProvision) {
+        self.transit.trunks = std::mem::take(&mut p.trunks);
+        self.transit.dids = std::mem::take(&mut p.dids);
+        self.transit.refer_trunks = std::mem::take(&mut p.refer_trunks);
     }
 
     /// Marks carrier `name` up or down for the next routing decisions (down carriers
@@ -507,6 +510,28 @@ impl Calls {
     }
 
     /// An agent took inbound call `token`: the 200 goes to the carrier.
+    /// Asks the carrier of inbound call `token` to take a blind transfer to `number`
+    /// itself (REFER), when its trunk has `refer = true`; false when it is not asked.
+    pub fn refer_call(
+        &mut self,
+        now: Instant,
+        token: u64,
+        number: &str,
+        out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    ) -> bool {
+        let Some(entry) = self.live.get_mut(&token) else {
+            return false;
+        };
+        let LiveCall::Inbound(c) = &mut entry.call else {
+            return false;
+        };
+        if !self.transit.refer_trunks.contains(c.trunk_in()) || !c.refer(now, number) {
+            return false;
+        }
+        self.after(now, token, out);
+        true
+    }
+
     pub fn answer_call(
         &mut self,
         now: Instant,

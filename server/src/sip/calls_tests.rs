@@ -59,6 +59,7 @@ fn endpoint_with(t0: Instant, media: Option<MediaPorts>) -> Endpoint {
         media,
         dids: Vec::new(),
         limits: crate::call::limits::Limits::default(),
+        refer_trunks: std::collections::HashSet::new(),
     })
 }
 

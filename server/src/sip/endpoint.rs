@@ -145,10 +145,10 @@ impl Endpoint {
     /// Takes the trunks and DIDs of a changed config (the REST API) without a restart:
     /// which sources are trunks, where new calls go, which numbers are answered, what is
     /// probed and registered. Calls and transactions in progress go on as they were.
-    pub fn reconfigure(&mut self, now: Instant, p: super::provision::SipProvision) {
-        self.inbound = p.inbound;
+    pub fn reconfigure(&mut self, now: Instant, mut p: super::provision::SipProvision) {
+        self.inbound = std::mem::take(&mut p.inbound);
         if let Some(calls) = &mut self.calls {
-            calls.reconfigure(p.trunks, p.dids);
+            calls.reconfigure(&mut p);
         }
         if let Some(probes) = &mut self.probes {
             probes.reconfigure(now, p.probes);
@@ -217,6 +217,17 @@ impl Endpoint {
     }
 
     /// An agent took inbound call `token`.
+    /// Asks the carrier of inbound call `token` to take a blind transfer to `number`
+    /// (REFER); false when it is not asked (its trunk does not take REFER, ...).
+    pub fn refer_call(&mut self, now: Instant, token: u64, number: &str) -> bool {
+        let Some(calls) = &mut self.calls else {
+            return false;
+        };
+        let asked = calls.refer_call(now, token, number, &mut self.out);
+        self.drain();
+        asked
+    }
+
     pub fn answer_call(&mut self, now: Instant, token: u64, agent: &str) {
         if let Some(calls) = &mut self.calls {
             calls.answer_call(now, token, agent, &mut self.out);
@@ -283,7 +294,8 @@ impl Endpoint {
     fn handle_request(&mut self, now: Instant, from: SocketAddr, msg: &Message<'_>) {
         let is_ack = msg.method() == Some(Method::Ack);
         let policy = validate::Policy {
-            accepted_content_types: Some(&["application/sdp"]),
+            // sipfrag: the NOTIFYs about a REFER of ours.
+            accepted_content_types: Some(&["application/sdp", "message/sipfrag"]),
             answer_content_type: Some("application/sdp"),
             ..validate::Policy::default()
         };

@@ -23,6 +23,8 @@ pub struct SipProvision {
     pub probes: Vec<ProbeTarget>,
     /// The trunks registered with.
     pub registrations: Vec<RegisterTarget>,
+    /// The trunks whose calls are transferred by REFER first.
+    pub refer_trunks: std::collections::HashSet<String>,
 }
 
 impl SipProvision {
@@ -47,6 +49,13 @@ impl SipProvision {
             dids: Did::from_config(&config.dids),
             probes: ProbeTarget::from_config(&config.trunks),
             registrations: RegisterTarget::from_config(&config.trunks),
+            refer_trunks: config
+                .trunks
+                .iter()
+                .map(toml::Spanned::get_ref)
+                .filter(|t| *t.refer.get_ref())
+                .map(|t| t.name.clone())
+                .collect(),
         }
     }
 }

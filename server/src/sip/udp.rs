@@ -61,6 +61,17 @@ pub enum SipCommand {
         /// The agent, for the CDR.
         agent: String,
     },
+    /// Blind transfer of inbound call `token` to `number`: ask its carrier to carry it
+    /// (REFER) if its trunk takes that. The reply says whether it was asked; the outcome
+    /// comes as the call's news (`Ended`, or `ReferFailed`).
+    Refer {
+        /// The call.
+        token: u64,
+        /// Where to.
+        number: String,
+        /// Whether a REFER went out.
+        reply: oneshot::Sender<bool>,
+    },
     /// The trunks or DIDs changed (the REST API): take them without a restart.
     Reconfigure(Box<super::provision::SipProvision>),
     /// Answered inbound call `token` waits in a queue again (its agent transferred it
@@ -132,6 +143,9 @@ pub async fn run(
                 }
                 SipCommand::Requeued { token } => endpoint.requeued(Instant::now(), token),
                 SipCommand::Reconfigure(p) => endpoint.reconfigure(Instant::now(), *p),
+                SipCommand::Refer { token, number, reply } => {
+                    let _ = reply.send(endpoint.refer_call(Instant::now(), token, &number));
+                }
             },
             _ = shutdown.changed() => break,
         }

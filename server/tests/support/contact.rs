@@ -155,6 +155,27 @@ impl Dcx {
         }
     }
 
+    /// carrier-b for a call put through to a number: sipp answering, its media the
+    /// test's socket (`+30`) talking `hz`, hanging up 1.5 s after its ACK.
+    pub fn carrier_b(&self, hz: f64) -> (Sipp, Media) {
+        let base = self.ports.base;
+        let media = carrier_media_talking(base + 30, hz);
+        let rtp = (base + 30).to_string();
+        let args = [
+            "-sf",
+            &scenario("uas_media_at_bye.xml"),
+            "-key",
+            "rtp_port",
+            &rtp,
+        ];
+        let at = SippPorts {
+            sip: base,
+            media: base + 20,
+            control: base + 51,
+        };
+        (Sipp::callee(&self.gw.dir, "carrier-b", &args, at), media)
+    }
+
     /// The caller's From URI, as `incoming` names it.
     pub fn caller_uri(&self) -> String {
         format!("sip:sipp@127.0.0.1:{}", self.ports.caller_sip)

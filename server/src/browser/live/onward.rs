@@ -11,9 +11,14 @@
 //! (its fraud limits and routing apply, and it gets its own CDR); if it fails, or when
 //! either side hangs up, the other side is hung up.
 //!
-//! Not done: REFER toward carriers that would take the transfer themselves (dcx always
-//! bridges), and ringback toward the far end when the new leg rings without early
-//! media (the far end hears the hold audio until the answer).
+//! An answered inbound call whose trunk has `refer = true` goes by REFER first: its
+//! carrier is asked to call the number itself (`crate::call::refer`), the far end
+//! hearing hold audio meanwhile. When the carrier has the call, dcx's side ends; when
+//! it will not (a refusal, a failed new call, no final NOTIFY), dcx bridges as above.
+//!
+//! Not done: REFER on a browser's own PSTN call (dcx bridges), and ringback toward the
+//! far end when the new leg rings without early media (the far end hears the hold
+//! audio until the answer).
 
 use std::time::Instant;
 
@@ -57,12 +62,46 @@ impl Live<'_> {
         origin: BrowserOrigin,
         answer_caller: Option<String>,
     ) {
-        if self.onward.is_some() || self.bridge.is_none() {
+        if self.onward.is_some() || self.bridge.is_none() || self.referring.is_some() {
             tracing::info!("a call with no carrier media yet, or put through already");
             return self.hang_up("the transfer could not be made").await;
         }
         self.leave_browser().await;
         self.hold = Some(Hold::new(&self.hold_sound));
+        if answer_caller.is_none() && self.inbound && self.ask_refer(&number).await {
+            self.referring = Some((number, origin));
+            return;
+        }
+        self.dial_onward(number, origin, answer_caller).await;
+    }
+
+    /// Asks the SIP side to REFER the far end to `number`; whether it did.
+    async fn ask_refer(&mut self, number: &str) -> bool {
+        let (reply, asked) = oneshot::channel();
+        let refer = SipCommand::Refer {
+            token: self.token,
+            number: number.to_owned(),
+            reply,
+        };
+        self.services.sip.send(refer).await.is_ok() && asked.await.unwrap_or(false)
+    }
+
+    /// The carrier did not take the REFER: dcx puts the far end through itself.
+    pub(super) async fn refer_failed(&mut self, why: &str) {
+        let Some((number, origin)) = self.referring.take() else {
+            return;
+        };
+        tracing::info!(%number, "the carrier did not take the transfer ({why}): dcx bridges it");
+        self.dial_onward(number, origin, None).await;
+    }
+
+    /// Dials the new leg to `number` as `origin`, the far end on hold audio meanwhile.
+    async fn dial_onward(
+        &mut self,
+        number: String,
+        origin: BrowserOrigin,
+        answer_caller: Option<String>,
+    ) {
         let bridge = match MediaBridge::seeded(self.token.rotate_left(17) ^ 0x5eed) {
             Ok(b) => b,
             Err(e) => {
@@ -138,7 +177,9 @@ impl Live<'_> {
                     tracing::error!("{e}");
                 }
             }
-            Some(BrowserNews::Ringing(None) | BrowserNews::Offered(_)) => {}
+            Some(
+                BrowserNews::Ringing(None) | BrowserNews::Offered(_) | BrowserNews::ReferFailed(_),
+            ) => {}
             Some(BrowserNews::Ended { reason, .. }) => {
                 onward.ended = true;
                 let why = format!("the onward call to {} ended: {reason}", onward.number);
