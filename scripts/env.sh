@@ -42,6 +42,9 @@ BUILD_PACKAGES=(cc:gcc /usr/include/stdio.h:libc6-dev cmake:cmake make:make)
 # `kill` for the end-to-end tests that signal the gateway; sipp for the SIP ones; a C++
 # compiler for libFuzzer (scripts/fuzz).
 TEST_PACKAGES=(kill:procps sipp:sip-tester c++:g++)
+# The browser tests (tests/browser): Debian's Chromium, driven by playwright-core from npm
+# (which never downloads a browser of its own).
+BROWSER_PACKAGES=(chromium:chromium node:nodejs npm:npm)
 
 # ensure_rust_components COMPONENT...: adds rustup components (clippy, rustfmt) if missing.
 ensure_rust_components() {
