@@ -261,7 +261,16 @@ impl Hub {
                     let calls = self.resumed_calls(w.session_id);
                     (w, calls)
                 });
+                let hello = welcome
+                    .as_ref()
+                    .ok()
+                    .map(|(w, _)| (w.session_id, w.claims.user.clone()));
                 let _ = reply.send(welcome);
+                // After `welcome` (the socket reads its outbox only then): an agent
+                // hears its presence at once, as on every change.
+                if let Some((session, user)) = hello {
+                    self.tell_presence(session, &user);
+                }
             }
             HubEvent::Client {
                 attachment,

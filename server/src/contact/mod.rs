@@ -686,42 +686,51 @@ impl ContactCenter {
 
     // ---- read-only snapshots, for the REST API ----
 
+    /// `user`'s presence at `now` and its wrap-up left, if `user` is an agent.
+    pub fn presence(&self, now: Instant, user: &str) -> Option<(AgentStatus, Option<u64>)> {
+        let &i = self.by_user.get(user)?;
+        let view = self.agent_view(now, i);
+        Some((view.state, view.wrap_up_remaining_s))
+    }
+
     /// Every agent and its presence at `now`, in config order.
     pub fn agents(&self, now: Instant) -> Vec<AgentView> {
         (0..self.pool.len())
-            .map(|i| {
-                let live = &self.live[i];
-                let state = match self.pool.state(i) {
-                    AgentState::Available => AgentStatus::Available,
-                    AgentState::Busy => AgentStatus::Busy,
-                    AgentState::WrapUp { .. } => AgentStatus::WrapUp,
-                    AgentState::Away => AgentStatus::Away,
-                    AgentState::Offline => AgentStatus::Offline,
-                };
-                let wrap_up_remaining_s = live
-                    .wrap_until
-                    .filter(|_| state == AgentStatus::WrapUp)
-                    .map(|t| t.saturating_duration_since(now).as_secs());
-                AgentView {
-                    user: self.pool.id(i).to_owned(),
-                    state,
-                    wrap_up_remaining_s,
-                    call_id: live.call.or(live.offer).map(queue_call_id),
-                    skills: self
-                        .pool
-                        .skills_of(i)
-                        .map(|(s, level)| (s.to_owned(), level))
-                        .collect(),
-                    queues: self
-                        .queues
-                        .iter()
-                        .filter(|q| self.pool.meets(i, q.compiled.requirement_at(0)))
-                        .map(|q| q.name.clone())
-                        .collect(),
-                    calls_handled: self.pool.calls_handled(i),
-                }
-            })
+            .map(|i| self.agent_view(now, i))
             .collect()
+    }
+
+    fn agent_view(&self, now: Instant, i: AgentIndex) -> AgentView {
+        let live = &self.live[i];
+        let state = match self.pool.state(i) {
+            AgentState::Available => AgentStatus::Available,
+            AgentState::Busy => AgentStatus::Busy,
+            AgentState::WrapUp { .. } => AgentStatus::WrapUp,
+            AgentState::Away => AgentStatus::Away,
+            AgentState::Offline => AgentStatus::Offline,
+        };
+        let wrap_up_remaining_s = live
+            .wrap_until
+            .filter(|_| state == AgentStatus::WrapUp)
+            .map(|t| t.saturating_duration_since(now).as_secs());
+        AgentView {
+            user: self.pool.id(i).to_owned(),
+            state,
+            wrap_up_remaining_s,
+            call_id: live.call.or(live.offer).map(queue_call_id),
+            skills: self
+                .pool
+                .skills_of(i)
+                .map(|(s, level)| (s.to_owned(), level))
+                .collect(),
+            queues: self
+                .queues
+                .iter()
+                .filter(|q| self.pool.meets(i, q.compiled.requirement_at(0)))
+                .map(|q| q.name.clone())
+                .collect(),
+            calls_handled: self.pool.calls_handled(i),
+        }
     }
 
     /// Every call in a queue or taken from one, in arrival order.

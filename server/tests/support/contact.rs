@@ -98,9 +98,12 @@ impl Dcx {
         Self { gw, ports, sip }
     }
 
-    /// `user`'s browser: connected, `hello` with its agent token, `welcome` checked.
+    /// `user`'s browser: connected, `hello` with its agent token, `welcome` checked, and
+    /// the presence dcx tells an agent right after it (`offline`: a fresh agent).
     pub fn agent(&self, user: &'static str) -> Agent {
-        self.browser(user, Role::Agent, "agent")
+        let mut agent = self.browser(user, Role::Agent, "agent");
+        agent.expect_state("offline");
+        agent
     }
 
     /// A supervisor's browser, as [`Dcx::agent`] with the supervisor role.

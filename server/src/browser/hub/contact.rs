@@ -235,6 +235,21 @@ impl Hub {
         });
     }
 
+    /// Tells `session` its user's presence, if the user is an agent.
+    pub(super) fn tell_presence(&mut self, session: SessionId, user: &str) {
+        let presence = self
+            .contact
+            .as_ref()
+            .and_then(|cc| cc.presence(Instant::now(), user));
+        if let Some((state, wrap_up_remaining_s)) = presence {
+            let message = ServerMessage::AgentState {
+                state,
+                wrap_up_remaining_s,
+            };
+            self.send(session, message);
+        }
+    }
+
     /// Call `call_id` is no longer `session`'s (it was transferred): forgotten there,
     /// and the browser hears `ended` "transferred".
     fn transferred_away(&mut self, session: SessionId, call_id: &str) {
