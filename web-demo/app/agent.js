@@ -1,5 +1,5 @@
 // The agent console: presence (with the wrap-up countdown), queue offers with a ring,
-// the call, the queue board (REST, admin token), the session's history, and
+// the call, the queue board (REST, a supervisor's or admin's token), the session's history, and
 // supervision of live calls (supervisors and admins).
 
 import { Dcx } from '../sdk/dcx.js';
@@ -57,7 +57,8 @@ loginForm('dcx.agent.token', async (token) => {
     say($('#status-note'), 'Only agent and supervisor tokens take queue calls and have a status.', 'info');
   }
   $('#supervise').hidden = !(phone.role === 'supervisor' || phone.role === 'admin');
-  if (phone.role === 'admin') startBoard(token);
+  // The REST API's live views take supervisor and admin tokens.
+  if (phone.role === 'admin' || phone.role === 'supervisor') startBoard(token);
 });
 
 // --- Presence -------------------------------------------------------------------------
@@ -157,7 +158,7 @@ function addHistory(call) {
     el('td', {}, entry.outcome)));
 }
 
-// --- The queue board (REST, admin token) ------------------------------------------
+// --- The queue board (REST, a supervisor's or admin's token) ----------------------
 
 $('#board-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
@@ -275,5 +276,5 @@ $('#sup-modes').addEventListener('click', (ev) => {
   if (b && supervision) supervision.setMode(b.dataset.mode);
 });
 $('#sup-leave').addEventListener('click', () => supervision?.hangup());
-$('#live-note').textContent = 'Live calls come from GET /api/v1/calls, which needs an admin token: '
-  + 'paste one in the queue board, or type a call id above.';
+$('#live-note').textContent = 'Live calls come from GET /api/v1/calls (a supervisor sees its own '
+  + "account's): with another token, paste one in the queue board, or type a call id above.";

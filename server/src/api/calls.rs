@@ -9,15 +9,16 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::{AdminToken, ApiError, ApiState};
+use super::{AdminToken, ApiError, ApiState, ViewerToken};
 use crate::browser::hub_api::{CallView, HangUpError, HubStopped};
 
-/// `GET /api/v1/calls`.
+/// `GET /api/v1/calls`: every call for an admin, its own account's for a supervisor.
 pub(super) async fn list(
-    _: AdminToken,
+    viewer: ViewerToken,
     State(api): State<Arc<ApiState>>,
 ) -> Result<Json<Vec<CallView>>, ApiError> {
-    let calls = api.hub()?.calls().await.map_err(stopped)?;
+    let mut calls = api.hub()?.calls().await.map_err(stopped)?;
+    calls.retain(|c| viewer.sees(c.account.as_deref()));
     Ok(Json(calls))
 }
 

@@ -1,17 +1,18 @@
 //! `GET /api/v1/agents`, `GET /api/v1/queues`: the contact center's agents and queues,
-//! as the session hub (their owner) sees them now. Empty without `[[queues]]`.
+//! as the session hub (their owner) sees them now. Empty without `[[queues]]`. Admins and
+//! supervisors (the agent console's queue board) may read them.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
 
-use super::{AdminToken, ApiError, ApiState};
+use super::{ApiError, ApiState, ViewerToken};
 use crate::contact::{AgentView, QueueView};
 
 /// `GET /api/v1/agents`.
 pub(super) async fn agents(
-    _: AdminToken,
+    _: ViewerToken,
     State(api): State<Arc<ApiState>>,
 ) -> Result<Json<Vec<AgentView>>, ApiError> {
     let agents = api.hub()?.agents().await;
@@ -22,7 +23,7 @@ pub(super) async fn agents(
 
 /// `GET /api/v1/queues`.
 pub(super) async fn queues(
-    _: AdminToken,
+    _: ViewerToken,
     State(api): State<Arc<ApiState>>,
 ) -> Result<Json<Vec<QueueView>>, ApiError> {
     let queues = api.hub()?.queues().await;

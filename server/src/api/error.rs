@@ -24,9 +24,9 @@ pub enum ApiError {
     /// The bearer token does not verify (forged, malformed, expired).
     #[error("{0}")]
     BadToken(#[from] TokenError),
-    /// A valid token whose role is not `admin`.
-    #[error("role {0} may not use the API: it needs a token whose role is admin")]
-    Forbidden(String),
+    /// A valid token whose role may not use the route: the role, and the roles that may.
+    #[error("role {0} may not use this route: it needs a token whose role is {1}")]
+    Forbidden(String, &'static str),
     /// A bad query, path or body; the message says what is wrong.
     #[error("{0}")]
     BadRequest(String),
@@ -62,7 +62,7 @@ impl ApiError {
         match self {
             Self::Disabled | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingToken | Self::BadToken(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(..) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -80,7 +80,7 @@ impl ApiError {
             Self::MissingToken => "unauthorized",
             Self::BadToken(TokenError::Expired { .. }) => "token_expired",
             Self::BadToken(_) => "token_invalid",
-            Self::Forbidden(_) => "forbidden",
+            Self::Forbidden(..) => "forbidden",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",

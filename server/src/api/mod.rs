@@ -42,7 +42,7 @@ use axum::routing::{delete, get};
 use axum::Router;
 use dcx_signaling::TokenKey;
 
-pub use auth::AdminToken;
+pub use auth::{AdminToken, ViewerToken};
 pub use error::ApiError;
 
 use crate::browser::hub::HubHandle;

@@ -349,6 +349,7 @@ async fn a_good_deck_is_swapped_in() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one story: listing, seeing by role, hanging up")]
 async fn calls_are_listed_and_hanging_up_an_unknown_one_is_404() {
     let (_dir, gw) = gateway("api-calls", SIGNALING);
     let (status, body) = get(&app(&gw, None), "/api/v1/calls").await;
@@ -381,6 +382,55 @@ async fn calls_are_listed_and_hanging_up_an_unknown_one_is_404() {
     assert_eq!(
         c2,
         &json!({"call_id": "c2", "kind": "browser", "account": "demo", "user": "bob", "session": bobs})
+    );
+
+    // A supervisor sees its own account's calls only (and may not hang up).
+    let (carol, _c) = hub.login("other/carol", Role::Softphone).await;
+    hub.browser_call(carol, "c7");
+    let (_, all) = get(&app, "/api/v1/calls").await;
+    assert_eq!(all.as_array().unwrap().len(), 4, "{all}");
+    let supervisor = token(Role::Supervisor, KEY, 4_102_444_800);
+    let (status, _, seen) = send(&app, "GET", "/api/v1/calls", Some(&supervisor), "").await;
+    assert_eq!(status, StatusCode::OK);
+    let accounts: Vec<&str> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, ["demo", "demo", "demo"], "{seen}");
+    for (method, uri) in [
+        ("DELETE", "/api/v1/calls/c7"),
+        ("GET", "/api/v1/trunks"),
+        ("GET", "/api/v1/cdrs"),
+    ] {
+        let (status, _, body) = send(&app, method, uri, Some(&supervisor), "").await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{method} {uri}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("whose role is admin"),
+            "{body}"
+        );
+    }
+    for uri in ["/api/v1/agents", "/api/v1/queues"] {
+        let (status, _, _) = send(&app, "GET", uri, Some(&supervisor), "").await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+    }
+    let agent = token(Role::Agent, KEY, 4_102_444_800);
+    let (status, _, body) = send(&app, "GET", "/api/v1/queues", Some(&agent), "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("admin or supervisor"),
+        "{body}"
     );
 
     let delete = |uri: String| {

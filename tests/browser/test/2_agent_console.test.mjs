@@ -22,7 +22,7 @@ test('agent console: offer with caller and queue, accept, audio, hang-up, wrap-u
     assert.match(await page.textContent('#conn'), /Connected as agent1 \(agent\)/);
     // An agent token cannot read the REST API: the board says so instead of showing.
     assert.equal(await page.isVisible('#board-body'), false);
-    assert.match(await page.textContent('#board-note'), /admin.*tokens only/s);
+    assert.match(await page.textContent('#board-note'), /supervisor.*admin.*tokens/s);
 
     await page.click('#status-switch [data-state=available]');
     await page.waitForFunction(() => document.querySelector('#status-now').dataset.state === 'available');

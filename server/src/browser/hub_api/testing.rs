@@ -91,8 +91,10 @@ impl TestHub {
     ) -> (Attachment, mpsc::Receiver<ServerMessage>) {
         let (outbox, messages) = mpsc::channel(64);
         let (reply, welcome) = oneshot::channel();
+        // `ACCOUNT/USER`, or a user of account demo.
+        let (account, user) = user.split_once('/').unwrap_or(("demo", user));
         let claims = Claims {
-            account: "demo".into(),
+            account: account.into(),
             user: user.into(),
             role,
             exp: u64::MAX,
