@@ -69,8 +69,9 @@ fn an_account_may_call_only_its_prefixes_and_only_so_many_at_once() {
     let ended = ws.next("ended");
     assert_eq!(ended["call_id"], "c2", "{ended}");
     assert_eq!(ended["sip_code"], 403, "{ended}");
-    let reason = ended["reason"].as_str().unwrap();
-    assert!(reason.contains("max_concurrent_calls is 1"), "{reason}");
+    assert_eq!(ended["reason"], "limit_exceeded", "{ended}");
+    let detail = ended["detail"].as_str().unwrap();
+    assert!(detail.contains("max_concurrent_calls is 1"), "{detail}");
 
     // A destination the deck routes but the account may not call.
     ws.send(&call_frame("c3", "442071234567", &offer));
@@ -79,8 +80,9 @@ fn an_account_may_call_only_its_prefixes_and_only_so_many_at_once() {
         (ended["call_id"].as_str(), ended["sip_code"].as_u64()),
         (Some("c3"), Some(403))
     );
+    assert_eq!(ended["reason"], "destination_blocked", "{ended}");
     assert!(
-        ended["reason"]
+        ended["detail"]
             .as_str()
             .unwrap()
             .contains("allowed_prefixes"),

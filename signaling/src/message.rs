@@ -310,11 +310,15 @@ pub enum ServerMessage {
         /// The call.
         call_id: String,
         /// Why, e.g. `hangup`, `remote_hangup`, `busy`, `no_answer`, `rejected`,
-        /// `transferred`, `failed`, `session_expired`.
+        /// `transferred`, `failed`, `session_expired`; a call dcx refused before any
+        /// leg: `destination_blocked`, `limit_exceeded`, `no_route`, `invalid_number`.
         reason: String,
         /// The SIP final response code, when the end came from a SIP leg.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sip_code: Option<u16>,
+        /// Words for people: why dcx refused the call (the rule, the limit).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     /// A call for this browser: answer with `accept` or `reject`.
     Incoming {
@@ -487,6 +491,7 @@ mod tests {
             call_id: "c1".into(),
             reason: "busy".into(),
             sip_code: None,
+            detail: None,
         };
         assert_eq!(
             msg.to_json(),

@@ -39,8 +39,8 @@ export function callerNumber(from) {
   return m ? decodeURIComponent(m[1]) : String(from);
 }
 
-/** Words for a call's end `reason` (dcx's, or an error code). */
-export function reasonWords(reason, sipCode) {
+/** Words for a call's end `reason` (dcx's, or an error code), with dcx's `detail` of a refusal. */
+export function reasonWords(reason, sipCode, detail) {
   const words = {
     hangup: 'you hung up',
     remote_hangup: 'the other side hung up',
@@ -52,7 +52,8 @@ export function reasonWords(reason, sipCode) {
     cancelled: 'cancelled',
     session_expired: 'the connection to the gateway was lost for too long',
   };
-  const text = words[reason] || ERROR_TEXT[reason] || String(reason || 'ended').replace(/_/g, ' ');
+  let text = words[reason] || ERROR_TEXT[reason] || String(reason || 'ended').replace(/_/g, ' ');
+  if (detail) text = `${text}: ${detail}`;
   return sipCode >= 300 ? `${text} (SIP ${sipCode})` : text;
 }
 
@@ -66,7 +67,7 @@ export function stateWords(call) {
     case 'ringing': return 'Ringing…';
     case 'connected': return 'Connected';
     case 'held': return 'On hold';
-    case 'ended': return `Ended: ${reasonWords(call.endInfo?.reason, call.endInfo?.sipCode)}`;
+    case 'ended': return `Ended: ${reasonWords(call.endInfo?.reason, call.endInfo?.sipCode, call.endInfo?.detail)}`;
     default: return call.state;
   }
 }

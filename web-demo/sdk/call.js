@@ -21,7 +21,7 @@ import {
  * - `state` `{state, previous}`: every change of `call.state`
  * - `trying`, `ringing` `{earlyMedia}`, `answered`, `held`, `unheld`
  * - `muted` `{muted}`; `mode` `{mode}` (supervisions)
- * - `ended` `{reason, sipCode}`: the last event; `reason` is dcx's (`hangup`,
+ * - `ended` `{reason, sipCode, detail}`: the last event; `reason` is dcx's (`hangup`,
  *   `remote_hangup`, `busy`, `no_answer`, `rejected`, `transferred`, `failed`, ...), or an
  *   error code when dcx refused the call (`destination_blocked`, `microphone_denied`, ...)
  * - `dtmf` `{digit}`: a key the far end pressed
@@ -338,14 +338,14 @@ export class Call extends Emitter {
   }
 
   /** @private The call is over: media stopped, `ended` emitted once. */
-  finish({ reason, sipCode }) {
+  finish({ reason, sipCode, detail }) {
     if (this.ended) return;
-    this.endInfo = { reason, sipCode };
+    this.endInfo = { reason, sipCode, detail };
     this.endedAt = Date.now();
     this.stopMedia();
     this.setState('ended');
     this.phone.calls.delete(this.id);
-    this.emit('ended', { reason, sipCode });
+    this.emit('ended', { reason, sipCode, detail });
   }
 
   /** @private */

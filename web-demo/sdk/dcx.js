@@ -363,7 +363,7 @@ export class Phone extends Emitter {
         if (call) call.applyUpdated(m.sdp);
         return;
       case 'ended':
-        if (call) call.finish({ reason: m.reason, sipCode: m.sip_code });
+        if (call) call.finish({ reason: m.reason, sipCode: m.sip_code, detail: m.detail });
         return;
       case 'incoming': {
         const inc = new Call(this, { id: m.call_id, direction: 'incoming', from: m.from, queue: m.queue });

@@ -349,7 +349,10 @@ async fn a_good_deck_is_swapped_in() {
 }
 
 #[tokio::test]
-#[allow(clippy::too_many_lines, reason = "one story: listing, seeing by role, hanging up")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one story: listing, seeing by role, hanging up"
+)]
 async fn calls_are_listed_and_hanging_up_an_unknown_one_is_404() {
     let (_dir, gw) = gateway("api-calls", SIGNALING);
     let (status, body) = get(&app(&gw, None), "/api/v1/calls").await;

@@ -62,10 +62,16 @@ impl Reply {
     }
 
     pub(super) fn ended(&self, reason: &str, sip_code: Option<u16>) {
+        self.ended_with(reason, sip_code, None);
+    }
+
+    /// `ended`, with words for people about a refusal.
+    pub(super) fn ended_with(&self, reason: &str, sip_code: Option<u16>, detail: Option<String>) {
         self.send(ServerMessage::Ended {
             call_id: self.call_id(),
             reason: reason.to_owned(),
             sip_code,
+            detail,
         });
     }
 }
@@ -265,9 +271,20 @@ impl Live<'_> {
     fn on_sip_news(&mut self, news: Option<BrowserNews>) -> bool {
         match news {
             Some(BrowserNews::Ended {
+                refusal: Some(code),
+                sip_code,
+                reason,
+                ..
+            }) => {
+                // dcx refused the call before any leg: the code, and the rule in words.
+                self.reply.ended_with(code, Some(sip_code), Some(reason));
+                true
+            }
+            Some(BrowserNews::Ended {
                 sip_code,
                 hangup,
                 reason,
+                refusal: None,
             }) => {
                 // The browser's side is the SIP leg's other party on an inbound call.
                 let hangup = match (self.inbound, hangup) {

@@ -89,7 +89,38 @@ pub enum BrowserNews {
         hangup: HangupSide,
         /// Why, in words.
         reason: String,
+        /// dcx refused the call before any leg: the protocol's code for it
+        /// (`destination_blocked`, `limit_exceeded`, `no_route`, `invalid_number`).
+        refusal: Option<&'static str>,
     },
+}
+
+/// Why dcx refuses a browser's call before any leg: the SIP status for the CDR, the
+/// protocol's code for the browser, and the rule or limit in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The SIP final status it counts as (403, 404, 484, 503).
+    pub sip_code: u16,
+    /// `destination_blocked`, `limit_exceeded`, `no_route` or `invalid_number`.
+    pub code: &'static str,
+    /// Why, in words.
+    pub why: String,
+}
+
+impl Refused {
+    /// A routing refusal.
+    pub fn route(e: &dcx_routing::RouteError) -> Self {
+        let code = match e {
+            dcx_routing::RouteError::Blocked { .. } => "destination_blocked",
+            dcx_routing::RouteError::InvalidNumber(_) => "invalid_number",
+            _ => "no_route",
+        };
+        Self {
+            sip_code: e.sip_status(),
+            code,
+            why: e.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +133,8 @@ enum Phase {
 /// One browser-originated call's SIP side.
 #[derive(Debug)]
 pub struct BrowserCall {
+    /// dcx refused the call before any leg (its code for the browser).
+    refusal: Option<&'static str>,
     ids: super::legs::Ids,
     setup: CallSetup,
     parties: Parties,
@@ -137,7 +170,7 @@ impl BrowserCall {
         setup: &CallSetup,
         (token, seed): (u64, u64),
         origin: &BrowserOrigin,
-        route: Result<Routed, (u16, String)>,
+        route: Result<Routed, Refused>,
         rtp: Option<(IpAddr, u16)>,
     ) -> Self {
         let mut ids = super::legs::Ids::new(token, seed);
@@ -185,9 +218,13 @@ impl BrowserCall {
             out: VecDeque::new(),
             events: VecDeque::new(),
             news: VecDeque::new(),
+            refusal: None,
         };
         match route_err {
-            Some((code, why)) => call.end(now, code, HangupSide::System, &why),
+            Some(refused) => {
+                call.refusal = Some(refused.code);
+                call.end(now, refused.sip_code, HangupSide::System, &refused.why);
+            }
             None if rtp.is_none() => {
                 call.end(now, 503, HangupSide::System, "no free RTP port");
             }
@@ -480,6 +517,7 @@ impl BrowserCall {
             sip_code,
             hangup,
             reason: why.to_owned(),
+            refusal: self.refusal,
         });
     }
 

@@ -506,6 +506,7 @@ impl InboundCall {
             sip_code,
             hangup,
             reason: why.to_owned(),
+            refusal: None,
         });
     }
 

@@ -50,22 +50,24 @@ impl Limits {
     }
 
     /// Why `account` may not call the normalized `number` now, with `live` calls of its
-    /// own up; `None` when it may.
+    /// own up (`destination_blocked` or `limit_exceeded`, and in words); `None` when it
+    /// may.
     pub fn refuse(
         &mut self,
         account: &str,
         number: &str,
         live: u32,
         now_ms: i64,
-    ) -> Option<String> {
+    ) -> Option<(&'static str, String)> {
         let limits = self.accounts.get(account)?;
         if let Some(p) = limits
             .blocked
             .iter()
             .find(|p| number.starts_with(p.as_str()))
         {
-            return Some(format!(
-                "account {account} may not call {number}: prefix {p} is in its blocked_prefixes"
+            return Some((
+                "destination_blocked",
+                format!("account {account} may not call {number}: prefix {p} is in its blocked_prefixes"),
             ));
         }
         if !limits.allowed.is_empty()
@@ -74,23 +76,26 @@ impl Limits {
                 .iter()
                 .any(|p| number.starts_with(p.as_str()))
         {
-            return Some(format!(
-                "account {account} may not call {number}: no prefix of its allowed_prefixes matches"
+            return Some((
+                "destination_blocked",
+                format!("account {account} may not call {number}: no prefix of its allowed_prefixes matches"),
             ));
         }
         if let Some(max) = limits.max_concurrent.filter(|&m| live >= m) {
-            return Some(format!(
-                "account {account} has {live} calls up: max_concurrent_calls is {max}"
+            return Some((
+                "limit_exceeded",
+                format!("account {account} has {live} calls up: max_concurrent_calls is {max}"),
             ));
         }
         let max_spend = limits.max_spend_nano?;
         let spent = self.spent(account, now_ms);
         (spent >= max_spend).then(|| {
-            format!(
+            let why = format!(
                 "account {account} spent {} in the last hour: max_spend_per_hour is {}",
                 money(spent),
                 money(max_spend)
-            )
+            );
+            ("limit_exceeded", why)
         })
     }
 
@@ -143,14 +148,10 @@ mod tests {
             "name = \"demo\"\nallowed_prefixes = [\"1\", \"44\"]\nblocked_prefixes = [\"1900\"]\n",
         );
         assert_eq!(l.refuse("demo", "14155550100", 0, 0), None);
-        assert!(l
-            .refuse("demo", "19005550100", 0, 0)
-            .unwrap()
-            .contains("blocked_prefixes"));
-        assert!(l
-            .refuse("demo", "33155550100", 0, 0)
-            .unwrap()
-            .contains("allowed_prefixes"));
+        let (code, why) = l.refuse("demo", "19005550100", 0, 0).unwrap();
+        assert!(code == "destination_blocked" && why.contains("blocked_prefixes"));
+        let (code, why) = l.refuse("demo", "33155550100", 0, 0).unwrap();
+        assert!(code == "destination_blocked" && why.contains("allowed_prefixes"));
         assert_eq!(
             l.refuse("other", "33155550100", 9, 0),
             None,
@@ -163,15 +164,16 @@ mod tests {
         let mut l =
             limits("name = \"demo\"\nmax_concurrent_calls = 2\nmax_spend_per_hour = \"0.50\"\n");
         assert_eq!(l.refuse("demo", "1", 1, 0), None);
-        assert!(l
-            .refuse("demo", "1", 2, 0)
-            .unwrap()
-            .contains("max_concurrent_calls is 2"));
+        let (code, why) = l.refuse("demo", "1", 2, 0).unwrap();
+        assert!(code == "limit_exceeded" && why.contains("max_concurrent_calls is 2"));
         l.record("demo", 1_000, 300_000_000);
         assert_eq!(l.refuse("demo", "1", 0, 2_000), None);
         l.record("demo", 2_000, 200_000_000);
-        let why = l.refuse("demo", "1", 0, 3_000).unwrap();
-        assert!(why.contains("spent 0.5000"), "{why}");
+        let (code, why) = l.refuse("demo", "1", 0, 3_000).unwrap();
+        assert!(
+            code == "limit_exceeded" && why.contains("spent 0.5000"),
+            "{why}"
+        );
         // An hour after the first call ended its cost no longer counts.
         assert_eq!(l.refuse("demo", "1", 0, 1_000 + HOUR_MS), None);
     }

@@ -378,16 +378,20 @@ impl Calls {
         let (token, seed) = self.new_token();
         let mut route = self
             .route(now, &origin.dialled)
-            .map_err(|e| (e.sip_status(), e.to_string()));
+            .map_err(|e| crate::call::browser::Refused::route(&e));
         if let Ok(r) = &route {
             let live = self.live_calls_of(&origin.account);
             let now_ms = self.transit.setup.clock.unix_ms(now);
-            if let Some(why) = self
-                .transit
-                .limits
-                .refuse(&origin.account, &r.number, live, now_ms)
+            if let Some((code, why)) =
+                self.transit
+                    .limits
+                    .refuse(&origin.account, &r.number, live, now_ms)
             {
-                route = Err((403, why));
+                route = Err(crate::call::browser::Refused {
+                    sip_code: 403,
+                    code,
+                    why,
+                });
             }
         }
         let unroutable = route.is_err();

@@ -261,6 +261,7 @@ impl Hub {
             call_id: call_id.to_owned(),
             reason: "transferred".into(),
             sip_code: None,
+            detail: None,
         };
         self.send(session, ended);
     }
@@ -382,6 +383,7 @@ impl Hub {
             call_id,
             reason: reason.to_owned(),
             sip_code: None,
+            detail: None,
         };
         self.send(session, ended);
         if let Some(h) = self.inbound.get(&token) {
@@ -442,6 +444,7 @@ impl Hub {
                     call_id: id,
                     reason: reason.to_owned(),
                     sip_code: None,
+                    detail: None,
                 };
                 self.send(session, ended);
             }

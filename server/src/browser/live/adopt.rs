@@ -35,6 +35,7 @@ impl Live<'_> {
             call_id: self.reply.call_id(),
             reason: "transferred".into(),
             sip_code: None,
+            detail: None,
         });
         self.leave_browser().await;
         self.hold = None;

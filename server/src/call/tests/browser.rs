@@ -16,7 +16,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn dial(route: Result<Routed, (u16, String)>) -> (Self, Sent) {
+    fn dial(route: Result<Routed, crate::call::browser::Refused>) -> (Self, Sent) {
         let t0 = Instant::now();
         let setup = CallSetup {
             local: Local::new(addr("192.0.2.10:5060")),
@@ -192,12 +192,13 @@ fn a_blocked_destination_ends_at_once_without_a_sip_leg() {
         prefix: "1900".into(),
         reason: "US premium rate".into(),
     };
-    let (mut b, sent) = Browser::dial(Err((blocked.sip_status(), blocked.to_string())));
+    let (mut b, sent) = Browser::dial(Err(crate::call::browser::Refused::route(&blocked)));
     assert!(sent.is_empty(), "{:?}", kinds(&sent));
     let news = b.news();
     let [BrowserNews::Ended {
         sip_code: 403,
         reason,
+        refusal: Some("destination_blocked"),
         ..
     }] = &news[..]
     else {
