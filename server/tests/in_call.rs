@@ -19,7 +19,10 @@
 //! it on carrier-c (a second sipp, its media another socket of the test) and bridges
 //! carrier-b to carrier-c, each hearing the other's tone.
 //!
-//! Ports: one fixed block per test, `32_300`, `32_400`, `26_500`, `26_600`, `26_700` (see `agents.rs`
+//! And it hands its call to another browser (`transfer` to `user:bob`): bob's browser is
+//! offered the call from the far end's number, and takes it.
+//!
+//! Ports: one fixed block per test, `32_300`, `32_400`, `26_500`, `26_600`, `26_700`, `26_800` (see `agents.rs`
 //! for who holds which block; the kernel's ephemeral ports start at `32_768`).
 
 mod support;
@@ -461,6 +464,62 @@ fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
         callees.contains(&"16665550000") && callees.contains(&"15551234567"),
         "{records:?}"
     );
+}
+
+/// What bob's browser says after taking a call transferred to it.
+const BOB_HZ: f64 = 1200.0;
+
+#[test]
+fn a_browser_transfers_its_call_to_another_user_who_takes_it() {
+    if !have_sipp() {
+        return;
+    }
+    let dcx = Dcx::start("in-call-transfer-user", Ports::new(26_800), "");
+    let mut bob = dcx.connect();
+    let bob_token = support::contact::token("bob", dcx_signaling::Role::Softphone);
+    bob.send(&support::ws_client::hello_frame(&bob_token, None));
+    bob.next("welcome");
+    let args = dcx.media_at("uas_media_at.xml");
+    let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
+    talk(&call, "before the transfer");
+
+    // To a user who is not connected: refused, and alice keeps the call.
+    let e = call.ws.expect_error(
+        r#"{"type":"transfer","call_id":"c1","to":"user:carol"}"#,
+        "no_route",
+    );
+    assert_eq!(e["call_id"], "c1", "{e}");
+    call.ws
+        .send(r#"{"type":"transfer","call_id":"c1","to":"user:bob"}"#);
+    call.ws.expect_ended("c1", "transferred");
+    let incoming = bob.next("incoming");
+    let offered = incoming["call_id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        incoming,
+        json!({"type": "incoming", "call_id": offered, "from": "15551234567"}),
+        "the far end's number"
+    );
+    // The carrier hears hold audio until bob answers.
+    let mut on_hold = Since::at_carrier(Instant::now(), HOLD_HZ, BROWSER_HZ);
+    on_hold.hear(&call.carrier_media, HOLD_WINDOWS / 3, "the hold tone");
+    let (browser, offer) = support::webrtc_client::Browser::talking(BOB_HZ);
+    let accept = json!({"type": "accept", "call_id": offered, "sdp": offer});
+    bob.send(&accept.to_string());
+    let answered = bob.next("answered");
+    let bobs = bob.start_media(browser, answered["sdp"].as_str().unwrap_or_default());
+    let mut at_bob = ToneMeter::opus(CARRIER_HZ);
+    bobs.hear(&mut at_bob, TONE_WINDOWS / 2);
+    let mut at_carrier = Since::at_carrier(Instant::now(), BOB_HZ, BROWSER_HZ);
+    at_carrier.hear(&call.carrier_media, TONE_WINDOWS / 2, "bob's voice");
+    println!("carrier -> dcx -> bob: {at_bob}; at the carrier: {at_carrier}");
+    at_carrier.assert_clean();
+
+    // bob hangs up: the carrier gets the BYE.
+    bob.send(&json!({"type": "hangup", "call_id": offered}).to_string());
+    bob.expect_ended(&offered, "hangup");
+    let Answered { carrier, dcx, .. } = call;
+    carrier.assert_success();
+    until_no_calls(&dcx);
 }
 
 #[test]

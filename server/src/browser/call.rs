@@ -122,6 +122,8 @@ pub struct CallHandle {
     supervision: bool,
     /// The caller's side of a browser-to-browser call.
     user_caller: bool,
+    /// The far end, as dialled (a browser's PSTN call): what a transfer target sees.
+    far_end: Option<std::sync::Arc<str>>,
 }
 
 impl CallHandle {
@@ -132,6 +134,7 @@ impl CallHandle {
             bridged: false,
             supervision: false,
             user_caller: false,
+            far_end: None,
         }
     }
 
@@ -154,6 +157,11 @@ impl CallHandle {
     /// Whether this handle is a supervisor's.
     pub fn is_supervision(&self) -> bool {
         self.supervision
+    }
+
+    /// The far end as dialled, for a browser's own PSTN call.
+    pub fn far_end(&self) -> Option<&str> {
+        self.far_end.as_deref()
     }
 
     /// Whether the call's task has ended.
@@ -192,6 +200,7 @@ impl CallHandle {
             bridged: true,
             supervision: true,
             user_caller: false,
+            far_end: None,
         }
     }
 
@@ -284,6 +293,7 @@ pub fn spawn(
     services.stats.calls_live.fetch_add(1, Ordering::Relaxed);
     let span =
         tracing::info_span!("browser_call", call_id = %spec.call_id, user = %spec.origin.user);
+    let far_end = Some(spec.origin.dialled.as_str().into());
     tokio::spawn(tracing::Instrument::instrument(
         run(services, spec, hub, rx),
         span,
@@ -293,6 +303,7 @@ pub fn spawn(
         bridged: true,
         supervision: false,
         user_caller: false,
+        far_end,
     }
 }
 
@@ -409,6 +420,7 @@ pub fn spawn_inbound(
         bridged: true,
         supervision: false,
         user_caller: false,
+        far_end: None,
     }
 }
 

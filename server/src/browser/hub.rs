@@ -72,6 +72,13 @@ pub enum HubEvent {
         /// The call.
         token: u64,
     },
+    /// A browser's PSTN call transferred to a user rang there unanswered.
+    TransferTimeout {
+        /// The target's session.
+        session: SessionId,
+        /// The call's id there.
+        call_id: String,
+    },
     /// The media task of inbound call `token` is over.
     InboundOver {
         /// The call.
@@ -288,6 +295,9 @@ impl Hub {
                 }
             }
             HubEvent::DirectTimeout { token } => self.withdraw_direct(token, "not_answered"),
+            HubEvent::TransferTimeout { session, call_id } => {
+                self.transfer_rang_out(session, &call_id);
+            }
             HubEvent::InboundOver { token } => {
                 self.withdraw_direct(token, "caller_hung_up");
                 self.inbound.remove(&token);
@@ -573,6 +583,24 @@ impl Hub {
     }
 
     /// A call to another browser of the same account: offered to the callee's session.
+    /// The session of `user` (of `account`, connected, not `session` itself) that
+    /// calls to it ring.
+    pub(super) fn reachable(
+        &self,
+        session: SessionId,
+        account: &str,
+        user: &str,
+    ) -> Option<SessionId> {
+        self.users.get(user).copied().filter(|s| {
+            self.sessions.is_attached(*s)
+                && *s != session
+                && self
+                    .sessions
+                    .claims(*s)
+                    .is_some_and(|c| c.account == account)
+        })
+    }
+
     fn call_user(
         &mut self,
         session: SessionId,
@@ -581,15 +609,7 @@ impl Hub {
         callee: &str,
         offer: String,
     ) -> Result<(), ProtocolError> {
-        let reachable = self.users.get(callee).copied().filter(|s| {
-            self.sessions.is_attached(*s)
-                && *s != session
-                && self
-                    .sessions
-                    .claims(*s)
-                    .is_some_and(|c| c.account == claims.account)
-        });
-        let Some(callee_session) = reachable else {
+        let Some(callee_session) = self.reachable(session, &claims.account, callee) else {
             return Err(ProtocolError::new(
                 ErrorCode::NoRoute,
                 format!(

@@ -435,7 +435,14 @@ impl Live<'_> {
         };
         self.reply.to = None;
         let _ = self.services.webrtc.remove_peer(peer).await;
-        self.held = false;
+        if std::mem::take(&mut self.held) && !self.inbound {
+            // A browser's PSTN call it held: the carrier is resumed for whoever takes it.
+            let resume = SipCommand::Hold {
+                token: self.token,
+                held: false,
+            };
+            let _ = self.services.sip.send(resume).await;
+        }
         self.muted = false;
         self.hold = Some(Hold::new(&self.hold_sound));
         let requeued = SipCommand::Requeued { token: self.token };

@@ -76,7 +76,7 @@ impl Hub {
 
     /// A blind transfer: of the caller an agent took, to `user:NAME` (another agent,
     /// offered at once), `queue:NAME` or a number; of a browser's own PSTN call, to a
-    /// number. To a number, the call's task dials it as this browser's call and puts
+    /// number or to `user:NAME` (another browser of the account, offered the call). To a number, the call's task dials it as this browser's call and puts
     /// the far end through ([`CallHandle::put_through`]).
     pub(super) fn transfer(
         &mut self,
@@ -116,9 +116,15 @@ impl Hub {
                 cc.transfer(Instant::now(), token, &target)
                     .map_err(refused)?;
             }
+            None if handle.is_bridged() && matches!(target, crate::contact::Transfer::Agent(_)) => {
+                let crate::contact::Transfer::Agent(user) = target else {
+                    return Ok(());
+                };
+                return self.transfer_to_user(session, claims, call_id, &user, &handle);
+            }
             None if number.is_none() => {
                 return Err(refused(
-                    "a browser's own call can be transferred to a number only",
+                    "a browser's own call can be transferred to a number or a user only",
                 ));
             }
             None if !handle.is_bridged() => {
@@ -233,6 +239,74 @@ impl Hub {
             to: to.to_owned(),
             handle: handle.clone(),
         });
+    }
+
+    /// Blind transfer of a browser's own PSTN call to another browser: offered there
+    /// (`incoming` from the far end's number) while the far end hears hold audio; the
+    /// browser that transferred leaves. If the user does not answer within the ring
+    /// time or rejects, the call ends.
+    fn transfer_to_user(
+        &mut self,
+        session: SessionId,
+        claims: &Claims,
+        call_id: &str,
+        user: &str,
+        handle: &super::CallHandle,
+    ) -> Result<(), ProtocolError> {
+        let Some(target) = self.reachable(session, &claims.account, user) else {
+            return Err(ProtocolError::new(
+                ErrorCode::NoRoute,
+                format!(
+                    "user {user:?} is not connected in account {:?}",
+                    claims.account
+                ),
+            )
+            .with_call_id(call_id.to_owned()));
+        };
+        self.transferred_away(session, call_id);
+        handle.detach();
+        self.next_user_call += 1;
+        let offered_id = format!("t-{:016x}", self.next_user_call);
+        let from = handle.far_end().unwrap_or(&claims.user).to_owned();
+        let live = self.live.entry(target).or_default();
+        live.offers
+            .insert(offered_id.clone(), super::Offered::User(handle.clone()));
+        tracing::info!(%call_id, to = %user, "transferring the call to a browser");
+        self.send(
+            target,
+            ServerMessage::Incoming {
+                call_id: offered_id.clone(),
+                from,
+                queue: None,
+            },
+        );
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(super::DIRECT_RING).await;
+            let _ = events.send(HubEvent::TransferTimeout {
+                session: target,
+                call_id: offered_id,
+            });
+        });
+        Ok(())
+    }
+
+    /// A transferred call rang out at `session`: the offer ends, and so does the call.
+    pub(super) fn transfer_rang_out(&mut self, session: SessionId, call_id: &str) {
+        let Some(live) = self.live.get_mut(&session) else {
+            return;
+        };
+        let Some(super::Offered::User(handle)) = live.offers.remove(call_id) else {
+            return;
+        };
+        handle.hang_up("the transfer target did not answer");
+        let ended = ServerMessage::Ended {
+            call_id: call_id.to_owned(),
+            reason: "not_answered".into(),
+            sip_code: None,
+            detail: None,
+        };
+        self.send(session, ended);
     }
 
     /// Tells `session` its user's presence, if the user is an agent.
