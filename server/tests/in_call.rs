@@ -22,7 +22,7 @@
 //! And it hands its call to another browser (`transfer` to `user:bob`): bob's browser is
 //! offered the call from the far end's number, and takes it.
 //!
-//! Ports: one fixed block per test, `32_300`, `32_400`, `26_500`, `26_600`, `26_700`, `26_800` (see `agents.rs`
+//! Ports: one fixed block per test, `32_300`, `32_400`, `26_500`, `26_600`, `26_700`, `26_800`, `26_900` (see `agents.rs`
 //! for who holds which block; the kernel's ephemeral ports start at `32_768`).
 
 mod support;
@@ -463,6 +463,48 @@ fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
     assert!(
         callees.contains(&"16665550000") && callees.contains(&"15551234567"),
         "{records:?}"
+    );
+}
+
+#[test]
+fn a_carrier_that_takes_refer_carries_the_browsers_transfer_itself() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports::new(26_900);
+    let dcx = Dcx::start("in-call-refer", ports, "");
+    // carrier-b takes transfers by REFER: set through the API.
+    let trunk = json!({"address": format!("127.0.0.1:{}", ports.carrier_b),
+                       "options_interval_s": 0, "refer": true});
+    let admin = support::contact::token("ops", dcx_signaling::Role::Admin);
+    let (status, body) = support::request(
+        dcx.gw.http_addr(),
+        "PUT",
+        "/api/v1/trunks/carrier-b",
+        Some(&admin),
+        &trunk.to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let args = dcx.media_at("uas_media_at_refer.xml");
+    let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
+    talk(&call, "before the transfer");
+    call.ws
+        .send(r#"{"type":"transfer","call_id":"c1","to":"16665550000"}"#);
+    call.ws.expect_ended("c1", "transferred");
+    // The scenario checked the REFER, accepted it, reported 200, and got dcx's BYE.
+    let Answered { carrier, dcx, .. } = call;
+    carrier.assert_success();
+    until_no_calls(&dcx);
+    // The call's record and its one attempt: nothing was dialled to 16665550000.
+    let records = dcx.gw.cdrs(2);
+    let call = records
+        .iter()
+        .find(|r| r["attempt"] == 0)
+        .unwrap_or_else(|| panic!("no call record in {records:?}"));
+    assert_eq!(
+        strs(call, ["callee", "reason"]),
+        ["15551234567", "transferred by REFER to 16665550000"],
+        "{call}"
     );
 }
 

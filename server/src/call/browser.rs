@@ -18,6 +18,7 @@
 //! leg could refresh it, and the WebRTC side has its own liveness (ICE consent).
 
 mod hold;
+mod transfer;
 
 use super::attempts::{InviteNews, Offer};
 use super::dialer::{AfterFailure, Dialer, Records};
@@ -149,6 +150,10 @@ pub struct BrowserCall {
     reinvite_before: Option<hold::ReInvite>,
     /// A hold or resume asked for while a re-INVITE was pending.
     hold_wanted: Option<bool>,
+    /// A blind transfer the carrier was asked to carry itself (REFER), and to where.
+    refer: Option<(super::refer::Refer, String)>,
+    /// The answering carrier's 2xx did not leave REFER out of its `Allow`.
+    allows_refer: bool,
     /// The carrier's new offers (made once the call is answered).
     reoffers: Option<Reoffers>,
     phase: Phase,
@@ -210,6 +215,8 @@ impl BrowserCall {
             reinvite: None,
             reinvite_before: None,
             hold_wanted: None,
+            refer: None,
+            allows_refer: false,
             reoffers: None,
             phase: Phase::Dialing,
             started: now,
@@ -294,6 +301,8 @@ impl BrowserCall {
                 None
             }
             (Method::Bye | Method::Options, Some(_)) => Some((200, &b"OK"[..])),
+            (Method::Notify, Some(_)) if self.refer_notify(msg) => Some((200, &b"OK"[..])),
+            (Method::Notify, _) => Some((481, &b"Subscription Does Not Exist"[..])),
             // Both sides offering at once (RFC 3261 14.2): the carrier tries again.
             (Method::Invite | Method::Update, Some(_)) if our_reinvite_pending => {
                 Some((491, &b"Request Pending"[..]))
@@ -326,6 +335,9 @@ impl BrowserCall {
         if method == Method::Bye && live.is_some() {
             self.end(now, 200, HangupSide::Callee, "BYE");
         }
+        if method == Method::Notify {
+            self.refer_outcome(now);
+        }
         self.flush();
     }
 
@@ -349,6 +361,10 @@ impl BrowserCall {
             .ok()
             .and_then(|v| v.branch())
             .unwrap_or_default();
+        if self.refer_response(now, msg) {
+            self.flush();
+            return;
+        }
         let of_invite = msg.cseq().is_ok_and(|c| c.method == Method::Invite);
         let ours = |r: &Option<hold::ReInvite>| r.as_ref().is_some_and(|r| r.is_ours(branch));
         if of_invite && (ours(&self.reinvite) || ours(&self.reinvite_before)) {
@@ -389,6 +405,7 @@ impl BrowserCall {
             InviteNews::Answered if wanted => {
                 self.phase = Phase::Answered(i);
                 self.answered = Some(now);
+                self.allows_refer = msg.is_some_and(|m| super::legs::allows(m, "REFER"));
                 if let Some(media) = msg.and_then(|m| self.negotiated(m)) {
                     self.news.push_back(BrowserNews::Answered(media));
                 } else {
@@ -470,6 +487,7 @@ impl BrowserCall {
             r.handle_timeout(now);
         }
         self.reinvite_timeout(now);
+        self.refer_timeout(now);
         let (said, pdd) = self.dialer.handle_timeout(now);
         for (i, n) in said {
             self.on_invite_news(now, i, n, None);
@@ -530,6 +548,7 @@ impl BrowserCall {
         if let Some(r) = &mut self.reinvite {
             r.transmit(&mut self.out);
         }
+        self.refer_transmit();
     }
 
     /// A datagram to send.
@@ -556,6 +575,7 @@ impl BrowserCall {
             self.reinvite
                 .as_ref()
                 .and_then(hold::ReInvite::poll_timeout),
+            self.refer_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -123,7 +123,7 @@ impl InboundCall {
             requests: InCallRequests::default(),
             bye: None,
             refer: None,
-            allows_refer: allows(msg, "REFER"),
+            allows_refer: super::legs::allows(msg, "REFER"),
             queue: target.queue.clone(),
             user: target.user.clone(),
             agent: None,
@@ -567,17 +567,4 @@ impl InboundCall {
     pub fn is_over(&self) -> bool {
         self.has_ended() && self.poll_timeout().is_none() && self.out.is_empty()
     }
-}
-
-/// Whether `msg`'s `Allow` lists `method`; true without an `Allow` (RFC 3261 20.5: its
-/// absence says nothing).
-fn allows(msg: &Message<'_>, method: &str) -> bool {
-    let mut allow = msg.headers_named("Allow").peekable();
-    if allow.peek().is_none() {
-        return true;
-    }
-    allow
-        .filter_map(dcx_sip::Header::value_str)
-        .flat_map(|v| v.split(','))
-        .any(|m| m.trim().eq_ignore_ascii_case(method))
 }

@@ -379,6 +379,19 @@ pub fn body_of<'m>(msg: &Message<'m>) -> Option<(&'m str, &'m [u8])> {
     Some((content_type, msg.body()))
 }
 
+/// Whether `msg`'s `Allow` lists `method`; true without an `Allow` (RFC 3261 20.5: its
+/// absence says nothing).
+pub fn allows(msg: &Message<'_>, method: &str) -> bool {
+    let mut allow = msg.headers_named("Allow").peekable();
+    if allow.peek().is_none() {
+        return true;
+    }
+    allow
+        .filter_map(dcx_sip::Header::value_str)
+        .flat_map(|v| v.split(','))
+        .any(|m| m.trim().eq_ignore_ascii_case(method))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

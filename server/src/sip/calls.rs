@@ -526,10 +526,15 @@ impl Calls {
         let Some(entry) = self.live.get_mut(&token) else {
             return false;
         };
-        let LiveCall::Inbound(c) = &mut entry.call else {
-            return false;
+        let refer_trunks = &self.transit.refer_trunks;
+        let asked = match &mut entry.call {
+            LiveCall::Inbound(c) => refer_trunks.contains(c.trunk_in()) && c.refer(now, number),
+            LiveCall::Browser(c) => {
+                c.trunk_out().is_some_and(|t| refer_trunks.contains(t)) && c.refer(now, number)
+            }
+            LiveCall::Transit(_) => false,
         };
-        if !self.transit.refer_trunks.contains(c.trunk_in()) || !c.refer(now, number) {
+        if !asked {
             return false;
         }
         self.after(now, token, out);

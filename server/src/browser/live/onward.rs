@@ -11,14 +11,14 @@
 //! (its fraud limits and routing apply, and it gets its own CDR); if it fails, or when
 //! either side hangs up, the other side is hung up.
 //!
-//! An answered inbound call whose trunk has `refer = true` goes by REFER first: its
-//! carrier is asked to call the number itself (`crate::call::refer`), the far end
-//! hearing hold audio meanwhile. When the carrier has the call, dcx's side ends; when
-//! it will not (a refusal, a failed new call, no final NOTIFY), dcx bridges as above.
+//! An answered call whose carrier's trunk has `refer = true` (a carrier's call to a
+//! DID, or a browser's call out) goes by REFER first: its carrier is asked to call the
+//! number itself (`crate::call::refer`), the far end hearing hold audio meanwhile. When
+//! the carrier has the call, dcx's side ends; when it will not (a refusal, a failed new
+//! call, no final NOTIFY), dcx bridges as above.
 //!
-//! Not done: REFER on a browser's own PSTN call (dcx bridges), and ringback toward the
-//! far end when the new leg rings without early media (the far end hears the hold
-//! audio until the answer).
+//! Not done: ringback toward the far end when the new leg rings without early media
+//! (the far end hears the hold audio until the answer).
 
 use std::time::Instant;
 
@@ -68,7 +68,7 @@ impl Live<'_> {
         }
         self.leave_browser().await;
         self.hold = Some(Hold::new(&self.hold_sound));
-        if answer_caller.is_none() && self.inbound && self.ask_refer(&number).await {
+        if answer_caller.is_none() && self.ask_refer(&number).await {
             self.referring = Some((number, origin));
             return;
         }
