@@ -166,6 +166,12 @@ fn a_trunk_made_through_the_api_carries_a_browser_call_once_the_deck_names_it() 
     let ended = agent1.next("ended");
     assert_eq!(strs(&ended, ["reason"]), ["remote_hangup"], "{ended}");
     carrier.assert_success();
+    let calls = &dcx.gw.health()["sip"]["calls"];
+    assert_eq!(
+        (calls["started"].as_u64(), calls["answered"].as_u64()),
+        (Some(1), Some(1)),
+        "{calls}"
+    );
     let records = dcx.gw.cdrs(2);
     let call = records
         .iter()

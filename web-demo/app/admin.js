@@ -12,6 +12,7 @@ let client = null;
 /** Call ids seen in the previous sample (a new id is a new call). */
 let seen = null;
 let lastSampleAt = 0;
+let lastStarted = null;
 
 const cps = new TimeChart($('#cps-chart'), {
   windowS: WINDOW_S, series: [{ key: 'cps', label: 'calls/s', color: '#1f5fbf', digits: 2 }],
@@ -20,7 +21,7 @@ const active = new TimeChart($('#active-chart'), {
   windowS: WINDOW_S, series: [{ key: 'active', label: 'active', color: '#1b7f3b' }],
 });
 
-window.dcxApp = { cps, active };
+window.dcxApp = { cps, active, started: () => lastStarted };
 
 loginForm('dcx.admin.token', async (token) => {
   const c = api(token);
@@ -38,8 +39,8 @@ loginForm('dcx.admin.token', async (token) => {
 
 async function poll() {
   try {
-    const [calls, trunks] = await Promise.all([client.calls(), client.trunks()]);
-    sample(calls);
+    const [calls, trunks, health] = await Promise.all([client.calls(), client.trunks(), healthz()]);
+    sample(calls, health);
     renderCalls(calls);
     renderTrunks(trunks);
     say($('#poll-error'), null);
@@ -48,15 +49,31 @@ async function poll() {
   }
 }
 
-/** One sample for the charts: new call ids per second since the last, and the count. */
-function sample(calls) {
+/** `/healthz` (no token): the gateway's counters; null when it cannot be read. */
+async function healthz() {
+  try {
+    const r = await fetch('/healthz', { cache: 'no-store' });
+    return r.ok ? await r.json() : null;
+  } catch { return null; }
+}
+
+/**
+ * One sample for the charts: calls started per second since the last sample, from the
+ * SIP endpoint's counter in /healthz (every call with a SIP leg, however short; without
+ * it, new call ids in the API's list), and the live calls.
+ */
+function sample(calls, health) {
   const now = Date.now();
   const ids = new Set(calls.map((c) => `${c.session || ''}/${c.call_id}`));
+  const started = health?.sip?.calls?.started;
   if (seen) {
-    const fresh = [...ids].filter((id) => !seen.has(id)).length;
+    const fresh = typeof started === 'number' && typeof lastStarted === 'number'
+      ? started - lastStarted
+      : [...ids].filter((id) => !seen.has(id)).length;
     cps.push({ cps: fresh / ((now - lastSampleAt) / 1000) }, now);
   }
   seen = ids;
+  lastStarted = started;
   lastSampleAt = now;
   const live = calls.filter((c) => c.kind !== 'supervision').length;
   active.push({ active: live }, now);

@@ -64,6 +64,8 @@ test('agent console with a waiting caller on the queue board; the admin view', a
       assert.equal(call[1], 'inbound');
       assert.equal(call[3], 'support / waiting');
       await admin.waitForFunction(() => window.dcxApp.active.latest('active') === 1);
+      // Calls per second come from the SIP endpoint's counter in /healthz: the one call.
+      await admin.waitForFunction(() => window.dcxApp.started() === 1);
 
       // A deck with a problem: refused, the problem shown by line and field.
       await admin.fill('#deck-text', 'prefix,carrier,rate\n1555,carrier-b,x\n');
