@@ -13,9 +13,9 @@ mod support;
 
 use serde_json::json;
 use support::contact::{token, Dcx, Ports, AGENT_HZ, CALLER_HZ, TONE_WINDOWS};
-use support::media::{carrier_media_talking, ToneMeter};
+use support::media::ToneMeter;
 use support::request;
-use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
+use support::sipp::have_sipp;
 use support::ws_client::strs;
 
 fn admin() -> String {
@@ -121,21 +121,7 @@ fn a_trunk_made_through_the_api_carries_a_browser_call_once_the_deck_names_it() 
     let base = ports.base;
     // The new carrier: sipp answering with its media at the test's socket (`+30`), hanging
     // up 1.5 s after its ACK.
-    let carrier_media = carrier_media_talking(base + 30, CARRIER_HZ);
-    let rtp = (base + 30).to_string();
-    let args = [
-        "-sf",
-        &scenario("uas_media_at_bye.xml"),
-        "-key",
-        "rtp_port",
-        &rtp,
-    ];
-    let at = SippPorts {
-        sip: base + 5,
-        media: base + 20,
-        control: base + 51,
-    };
-    let carrier = Sipp::callee(&dcx.gw.dir, "carrier-n", &args, at);
+    let (carrier, carrier_media) = dcx.carrier("carrier-n", base + 5, CARRIER_HZ);
 
     let http = dcx.gw.http_addr().to_owned();
     let admin = admin();

@@ -261,20 +261,11 @@ impl InboundCall {
         if self.phase != Phase::Answered || self.refer.is_some() || !self.allows_refer {
             return false;
         }
-        let branch = self.ids.branch();
-        let setup = (branch, &self.setup.local, self.setup.timers);
-        match super::refer::Refer::send(now, &mut self.origin.dialog, number, setup) {
-            Ok(r) => {
-                tracing::info!(call_id = %self.parties.call_id, %number, "REFER sent to the carrier");
-                self.refer = Some((r, number.to_owned()));
-                self.flush();
-                true
-            }
-            Err(e) => {
-                tracing::debug!("cannot build the REFER: {e}");
-                false
-            }
-        }
+        let setup = (self.ids.branch(), &self.setup.local, self.setup.timers);
+        let dialog = &mut self.origin.dialog;
+        self.refer = super::refer::Refer::start(now, dialog, number, setup, &self.parties.call_id);
+        self.flush();
+        self.refer.is_some()
     }
 
     /// What the REFER came to, once: the call ends (the carrier has it) or the media

@@ -78,6 +78,27 @@ impl Refer {
         })
     }
 
+    /// [`Refer::send`], logged: the REFER and its number, or `None` when it cannot be
+    /// built (the call's `call_id` names it in the log).
+    pub fn start(
+        now: Instant,
+        dialog: &mut Dialog,
+        number: &str,
+        setup: (String, &Local, Timers),
+        call_id: &str,
+    ) -> Option<(Self, String)> {
+        match Self::send(now, dialog, number, setup) {
+            Ok(r) => {
+                tracing::info!(%call_id, %number, "REFER sent to the carrier");
+                Some((r, number.to_owned()))
+            }
+            Err(e) => {
+                tracing::debug!(%call_id, "cannot build the REFER: {e}");
+                None
+            }
+        }
+    }
+
     /// Whether `msg` (a response) answers our REFER.
     pub fn is_ours(&self, msg: &Message<'_>) -> bool {
         msg.top_via().ok().and_then(|v| v.branch()) == Some(self.branch.as_str())

@@ -161,6 +161,11 @@ impl Dcx {
     /// carrier-b for a call put through to a number: sipp answering, its media the
     /// test's socket (`+30`) talking `hz`, hanging up 1.5 s after its ACK.
     pub fn carrier_b(&self, hz: f64) -> (Sipp, Media) {
+        self.carrier("carrier-b", self.ports.base, hz)
+    }
+
+    /// Carrier `name` at SIP port `sip`, as [`Dcx::carrier_b`].
+    pub fn carrier(&self, name: &str, sip: u16, hz: f64) -> (Sipp, Media) {
         let base = self.ports.base;
         let media = carrier_media_talking(base + 30, hz);
         let rtp = (base + 30).to_string();
@@ -172,11 +177,11 @@ impl Dcx {
             &rtp,
         ];
         let at = SippPorts {
-            sip: base,
+            sip,
             media: base + 20,
             control: base + 51,
         };
-        (Sipp::callee(&self.gw.dir, "carrier-b", &args, at), media)
+        (Sipp::callee(&self.gw.dir, name, &args, at), media)
     }
 
     /// The caller's From URI, as `incoming` names it.

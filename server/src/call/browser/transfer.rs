@@ -27,20 +27,11 @@ impl BrowserCall {
         if self.refer.is_some() || !self.allows_refer {
             return false;
         }
-        let branch = self.ids.branch();
-        let setup = (branch, &self.setup.local, self.setup.timers);
-        match Refer::send(now, &mut self.dialer.attempts[i].dialog, number, setup) {
-            Ok(r) => {
-                tracing::info!(call_id = %self.parties.call_id, %number, "REFER sent to the carrier");
-                self.refer = Some((r, number.to_owned()));
-                self.flush();
-                true
-            }
-            Err(e) => {
-                tracing::debug!("cannot build the REFER: {e}");
-                false
-            }
-        }
+        let setup = (self.ids.branch(), &self.setup.local, self.setup.timers);
+        let dialog = &mut self.dialer.attempts[i].dialog;
+        self.refer = Refer::start(now, dialog, number, setup, &self.parties.call_id);
+        self.flush();
+        self.refer.is_some()
     }
 
     /// A NOTIFY in the answered dialog: whether it reports on our REFER.
