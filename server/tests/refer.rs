@@ -7,6 +7,9 @@
 //! that declines it (`uac_queue_refer_declined.xml`: 603) is put through by dcx,
 //! which bridges a new leg to carrier-b as without REFER.
 //!
+//! And a transfer to a number that cannot be reached (carrier-b answers 503) takes the
+//! caller back to its queue, where the next agent takes it.
+//!
 //! Ports: `29_400` on (after `provisioning.rs`'s `29_200` and `29_300`).
 
 mod support;
@@ -15,7 +18,7 @@ use serde_json::json;
 use support::contact::{token, CallerEar, Dcx, Ports, AGENT_HZ, CALLER_HZ, TONE_WINDOWS};
 use support::media::ToneMeter;
 use support::request;
-use support::sipp::have_sipp;
+use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
 use support::ws_client::strs;
 
 /// The number the agent transfers to.
@@ -113,5 +116,68 @@ fn a_carrier_that_declines_the_refer_is_put_through_by_dcx() {
         strs(onward, ["callee", "trunk_out"]),
         [NUMBER, "carrier-b"],
         "{onward}"
+    );
+}
+
+/// What agent2's browser says.
+const AGENT2_HZ: f64 = 800.0;
+
+#[test]
+fn a_caller_put_through_to_a_number_that_fails_goes_back_to_its_queue() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports::new(29_600);
+    let dcx = Dcx::start(
+        "transfer-recall",
+        ports,
+        "wrap_up_s = 5\nhold_tone_hz = 440\n",
+    );
+    // carrier-b refuses the number: 503.
+    let at = SippPorts {
+        sip: ports.base,
+        media: ports.base + 20,
+        control: ports.base + 51,
+    };
+    let refusing = Sipp::callee(
+        &dcx.gw.dir,
+        "carrier-b",
+        &["-sf", &scenario("uas_503.xml")],
+        at,
+    );
+    let mut agent1 = dcx.agent("agent1");
+    agent1.set_state("available");
+    let mut caller = dcx.caller("uac_queue_wait_bye.xml");
+    let call_id = agent1.expect_incoming(&dcx.caller_uri());
+    let browser = agent1.accept(&call_id, AGENT_HZ);
+    caller.hear_agent(TONE_WINDOWS / 2);
+    // agent2 comes available while agent1 talks.
+    let mut agent2 = dcx.agent("agent2");
+    agent2.set_state("available");
+
+    agent1.transfer(&call_id, NUMBER);
+    agent1.expect_ended(&call_id, "transferred");
+    drop(browser);
+    refusing.assert_success();
+    // Back in the queue: agent2 (agent1 wraps up) is offered the same caller.
+    let again = agent2.expect_incoming(&dcx.caller_uri());
+    assert_eq!(again, call_id, "the same call, offered again");
+    let browser2 = agent2.accept(&again, AGENT2_HZ);
+    caller.ear = CallerEar::after_transfer(AGENT_HZ, AGENT2_HZ);
+    caller.listen("agent2's voice", |e| e.agent.right >= TONE_WINDOWS / 2);
+    println!("agent2 -> dcx -> caller: {}", caller.ear.agent);
+    let mut at_agent2 = ToneMeter::opus(CALLER_HZ);
+    browser2.hear(&mut at_agent2, TONE_WINDOWS / 2);
+    agent2.hang_up(&again);
+    caller.sipp.assert_success();
+    let records = dcx.gw.cdrs(3);
+    let call = records
+        .iter()
+        .find(|r| r["leg"] == "sip" && r["attempt"] == 0)
+        .unwrap_or_else(|| panic!("no caller record in {records:?}"));
+    assert_eq!(
+        strs(call, ["queue", "agent"]),
+        ["support", "agent2"],
+        "{call}"
     );
 }

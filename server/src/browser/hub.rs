@@ -72,6 +72,13 @@ pub enum HubEvent {
         /// The call.
         token: u64,
     },
+    /// Queue call `token`, put through to a number, could not reach it.
+    OnwardFailed {
+        /// The call.
+        token: u64,
+        /// Why, in words.
+        why: String,
+    },
     /// A browser's PSTN call transferred to a user rang there unanswered.
     TransferTimeout {
         /// The target's session.
@@ -173,6 +180,9 @@ pub(super) struct Hub {
     next_user_call: u64,
     /// Inbound calls offered to one user directly, not answered yet: where.
     direct: HashMap<u64, (SessionId, String)>,
+    /// Queue calls put through to a number, not answered there yet: the queue and caller
+    /// to go back to if the number cannot be reached.
+    pub(super) put_through: HashMap<u64, (String, String)>,
     /// Browsers' own calls their browser transferred away (to a number, or joined to
     /// another call), which go on without a browser: listed until their task ends.
     pub(super) transferred: Vec<Transferred>,
@@ -215,6 +225,7 @@ pub fn spawn(
         next_user_call: 0,
         direct: HashMap::new(),
         transferred: Vec::new(),
+        put_through: HashMap::new(),
     };
     tokio::spawn(run(hub, rx, inbound));
     Ok(HubHandle { events })
@@ -295,10 +306,12 @@ impl Hub {
                 }
             }
             HubEvent::DirectTimeout { token } => self.withdraw_direct(token, "not_answered"),
+            HubEvent::OnwardFailed { token, why } => self.onward_failed(token, &why),
             HubEvent::TransferTimeout { session, call_id } => {
                 self.transfer_rang_out(session, &call_id);
             }
             HubEvent::InboundOver { token } => {
+                self.put_through.remove(&token);
                 self.withdraw_direct(token, "caller_hung_up");
                 self.inbound.remove(&token);
                 if let Some(cc) = &mut self.contact {

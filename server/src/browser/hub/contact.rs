@@ -113,8 +113,17 @@ impl Hub {
                     .contact
                     .as_mut()
                     .ok_or_else(|| refused("no contact center"))?;
-                cc.transfer(Instant::now(), token, &target)
-                    .map_err(refused)?;
+                let now = Instant::now();
+                // Where the caller goes back to if the number cannot be reached.
+                let came_from = cc
+                    .queue_calls(now)
+                    .into_iter()
+                    .find(|c| c.token == token)
+                    .map(|c| (c.queue, c.from));
+                cc.transfer(now, token, &target).map_err(refused)?;
+                if let (Some(back), Some(_)) = (came_from, &number) {
+                    self.put_through.insert(token, back);
+                }
             }
             None if handle.is_bridged() && matches!(target, crate::contact::Transfer::Agent(_)) => {
                 let crate::contact::Transfer::Agent(user) = target else {
@@ -307,6 +316,33 @@ impl Hub {
             detail: None,
         };
         self.send(session, ended);
+    }
+
+    /// A queue call put through to a number could not reach it (before an answer): the
+    /// caller goes back to the queue it came from, hearing hold audio again, and waits
+    /// there as a new arrival; with nowhere to go back to, it is hung up.
+    pub(super) fn onward_failed(&mut self, token: u64, why: &str) {
+        let now = Instant::now();
+        let back = self.put_through.remove(&token);
+        let requeued = match (back, self.contact.as_mut()) {
+            (Some((queue, from)), Some(cc)) => cc.arrived(now, token, &queue, &from),
+            _ => false,
+        };
+        if requeued {
+            tracing::info!(
+                token,
+                "the number could not be reached ({why}): the caller is back in its queue"
+            );
+            let wait = crate::sip::udp::SipCommand::Requeued { token };
+            if self.services.sip.try_send(wait).is_err() {
+                tracing::warn!(
+                    token,
+                    "the SIP side did not take the requeue: the CDR's wait misses it"
+                );
+            }
+        } else if let Some(h) = self.inbound.get(&token) {
+            h.hang_up(why);
+        }
     }
 
     /// Tells `session` its user's presence, if the user is an agent.

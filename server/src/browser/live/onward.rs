@@ -8,8 +8,9 @@
 //! RFC 4733 both ways.
 //!
 //! The new leg is routed like a browser's call from the transferring browser's account
-//! (its fraud limits and routing apply, and it gets its own CDR); if it fails, or when
-//! either side hangs up, the other side is hung up.
+//! (its fraud limits and routing apply, and it gets its own CDR). If it fails before it
+//! answers, a queue caller an agent put through goes back to its queue (the hub's
+//! `OnwardFailed`); any other call is hung up, as when either side hangs up later.
 //!
 //! An answered call whose carrier's trunk has `refer = true` (a carrier's call to a
 //! DID, or a browser's call out) goes by REFER first: its carrier is asked to call the
@@ -28,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{hang_up, Hold, Live};
 use crate::browser::bridge::MediaBridge;
 use crate::browser::call::CallCommand;
+use crate::browser::hub::HubEvent;
 use crate::call::browser::{BrowserNews, BrowserOrigin};
 use crate::sip::udp::SipCommand;
 
@@ -45,6 +47,8 @@ pub(in crate::browser) struct Onward {
     answer_caller: Option<String>,
     /// The new leg's SIP side has ended.
     pub(super) ended: bool,
+    /// The new leg answered.
+    answered: bool,
 }
 
 impl Onward {
@@ -145,6 +149,7 @@ impl Live<'_> {
             spliced: false,
             answer_caller,
             ended: false,
+            answered: false,
         });
     }
 
@@ -156,6 +161,7 @@ impl Live<'_> {
         match news {
             Some(BrowserNews::Ringing(Some(m)) | BrowserNews::Answered(m)) => {
                 let answered = matches!(news, Some(BrowserNews::Answered(_)));
+                onward.answered |= answered;
                 if let Err(e) = onward.bridge.set_carrier(m) {
                     tracing::error!("{e}");
                 }
@@ -184,6 +190,20 @@ impl Live<'_> {
                 onward.ended = true;
                 let why = format!("the onward call to {} ended: {reason}", onward.number);
                 tracing::info!("{why}");
+                if self.inbound && !onward.answered && onward.answer_caller.is_none() {
+                    // A caller an agent put through: back to its queue (the hub decides),
+                    // hearing hold audio meanwhile.
+                    self.onward = None;
+                    self.hold = Some(Hold::new(&self.hold_sound));
+                    let failed = HubEvent::OnwardFailed {
+                        token: self.token,
+                        why,
+                    };
+                    if self.reply.hub.send(failed).is_err() {
+                        self.hang_up("the session hub has stopped").await;
+                    }
+                    return;
+                }
                 self.hang_up(&why).await;
             }
             None => {
@@ -293,6 +313,7 @@ impl Live<'_> {
             news: leg.news,
             answer_caller: None,
             ended: false,
+            answered: true,
         });
     }
 
