@@ -8,7 +8,8 @@
 //! which bridges a new leg to carrier-b as without REFER.
 //!
 //! And a transfer to a number that cannot be reached (carrier-b answers 503) takes the
-//! caller back to its queue, where the next agent takes it.
+//! caller back to its queue, where the next agent takes it; and a softphone's own PSTN
+//! call transferred to `queue:support` waits there and is taken by an agent.
 //!
 //! Ports: `29_400` on (after `provisioning.rs`'s `29_200` and `29_300`).
 
@@ -180,4 +181,47 @@ fn a_caller_put_through_to_a_number_that_fails_goes_back_to_its_queue() {
         ["support", "agent2"],
         "{call}"
     );
+}
+
+/// carrier-b's voice on a softphone's call.
+const CARRIER_HZ: f64 = 900.0;
+
+#[test]
+fn a_softphones_pstn_call_transferred_to_a_queue_is_taken_by_an_agent() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports::new(29_700);
+    let dcx = Dcx::start(
+        "transfer-to-queue",
+        ports,
+        "wrap_up_s = 1\nhold_tone_hz = 440\n",
+    );
+    let (carrier, carrier_media) =
+        dcx.carrier_playing("carrier-b", ports.base, CARRIER_HZ, "uas_media_at.xml");
+    let mut alice = dcx.softphone("alice");
+    let _media = alice.call("c1", "15551230000");
+    alice.expect_answered("c1");
+    // A queue that does not exist: refused, alice keeps the call.
+    alice.transfer("c1", "queue:sales");
+    let e = alice.next("error");
+    assert_eq!(strs(&e, ["code", "call_id"]), ["no_route", "c1"], "{e}");
+    let mut agent1 = dcx.agent("agent1");
+    agent1.set_state("available");
+    alice.transfer("c1", "queue:support");
+    alice.expect_ended("c1", "transferred");
+    // Offered like a DID caller, from the number alice dialled.
+    let call_id = agent1.expect_incoming_in("15551230000", "support");
+    agent1.expect_state("busy");
+    let browser = agent1.accept(&call_id, AGENT_HZ);
+    let mut at_agent = ToneMeter::opus(CARRIER_HZ);
+    browser.hear(&mut at_agent, TONE_WINDOWS / 2);
+    let mut at_carrier = ToneMeter::pcmu(AGENT_HZ);
+    carrier_media.hear(&mut at_carrier, TONE_WINDOWS / 2);
+    println!("carrier-b -> dcx -> agent1: {at_agent}; agent1 -> dcx -> carrier-b: {at_carrier}");
+    agent1.hang_up(&call_id);
+    carrier.assert_success();
+    // The call's end reaches the contact center: agent1 wraps up, then is available.
+    agent1.expect_wrap_up(1);
+    agent1.expect_state("available");
 }

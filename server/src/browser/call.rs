@@ -44,6 +44,10 @@ pub struct CallSpec {
 pub enum CallCommand {
     /// Hang up (the browser asked, or its session expired).
     HangUp(String),
+    /// The call waits in a queue as the contact center's call `token` (a browser's PSTN
+    /// call transferred to `queue:`): the hub hears `InboundOver` with it when the call
+    /// ends.
+    Queued(u64),
     /// Send these key presses to the far end (RFC 4733), each this long.
     Digits(Vec<DtmfDigit>, u32),
     /// Hold (`true`: the far end hears hold audio, nothing reaches the browser) or
@@ -162,6 +166,11 @@ impl CallHandle {
     /// The far end as dialled, for a browser's own PSTN call.
     pub fn far_end(&self) -> Option<&str> {
         self.far_end.as_deref()
+    }
+
+    /// The call waits in a queue as the contact center's call `token`.
+    pub fn queued(&self, token: u64) {
+        let _ = self.commands.send(CallCommand::Queued(token));
     }
 
     /// Whether the call's task has ended.
@@ -387,9 +396,14 @@ async fn run_call(
         supervisor: None,
         onward: None,
         referring: None,
+        queued_as: None,
     };
     call.run(news, &mut commands).await;
+    let queued = call.queued_as.map(|token| (token, call.reply.hub.clone()));
     call.finish().await;
+    if let Some((token, hub)) = queued {
+        let _ = hub.send(HubEvent::InboundOver { token });
+    }
 }
 
 /// Starts the media task of an inbound call queued for an agent: hold audio toward
@@ -456,6 +470,7 @@ async fn run_inbound(
         supervisor: None,
         onward: None,
         referring: None,
+        queued_as: None,
     };
     call.set_carrier(arrival.media);
     call.run(news, &mut commands).await;

@@ -159,6 +159,8 @@ pub(super) struct Live<'a> {
     /// A blind transfer the carrier was asked to carry itself (REFER): where to, and
     /// how dcx dials it if the carrier will not.
     pub(super) referring: Option<(String, crate::call::browser::BrowserOrigin)>,
+    /// A browser's PSTN call transferred to a queue: its token in the contact center.
+    pub(super) queued_as: Option<u64>,
 }
 
 impl Live<'_> {
@@ -254,7 +256,7 @@ impl Live<'_> {
                     Some(c) => self.on_command(c).await,
                     // The hub let go of a call put through to a number (no browser is
                     // on it): it runs until one of its carriers hangs up.
-                    None if self.onward.is_some() || self.referring.is_some() => {
+                    None if self.onward.is_some() || self.referring.is_some() || self.queued_as.is_some() => {
                         commands_open = false;
                     }
                     // The hub dropped the call (its session is gone).
@@ -376,6 +378,7 @@ impl Live<'_> {
             CallCommand::SupervisorMode(mode) => self.set_supervisor_mode(mode),
             CallCommand::SupervisorUpdate(offer) => self.update_supervisor(offer).await,
             CallCommand::Unsupervise => self.unsupervise("hangup").await,
+            CallCommand::Queued(token) => self.queued_as = Some(token),
             CallCommand::Onward {
                 number,
                 origin,

@@ -106,6 +106,11 @@ impl Dcx {
         agent
     }
 
+    /// A softphone's browser (no agent), as [`Dcx::agent`] with the softphone role.
+    pub fn softphone(&self, user: &'static str) -> Agent {
+        self.browser(user, Role::Softphone, "softphone")
+    }
+
     /// A supervisor's browser, as [`Dcx::agent`] with the supervisor role.
     pub fn supervisor(&self, user: &'static str) -> Agent {
         self.browser(user, Role::Supervisor, "supervisor")
@@ -166,16 +171,22 @@ impl Dcx {
 
     /// Carrier `name` at SIP port `sip`, as [`Dcx::carrier_b`].
     pub fn carrier(&self, name: &str, sip: u16, hz: f64) -> (Sipp, Media) {
+        self.carrier_playing(name, sip, hz, "uas_media_at_bye.xml")
+    }
+
+    /// Carrier `name` at SIP port `sip` running `scenario` (a `uas_media_at*.xml`), its
+    /// media the test's socket (`+30`) talking `hz`.
+    pub fn carrier_playing(
+        &self,
+        name: &str,
+        sip: u16,
+        hz: f64,
+        scenario_name: &str,
+    ) -> (Sipp, Media) {
         let base = self.ports.base;
         let media = carrier_media_talking(base + 30, hz);
         let rtp = (base + 30).to_string();
-        let args = [
-            "-sf",
-            &scenario("uas_media_at_bye.xml"),
-            "-key",
-            "rtp_port",
-            &rtp,
-        ];
+        let args = ["-sf", &scenario(scenario_name), "-key", "rtp_port", &rtp];
         let at = SippPorts {
             sip,
             media: base + 20,

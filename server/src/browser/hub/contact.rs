@@ -131,9 +131,15 @@ impl Hub {
                 };
                 return self.transfer_to_user(session, claims, call_id, &user, &handle);
             }
+            None if handle.is_bridged() && matches!(target, crate::contact::Transfer::Queue(_)) => {
+                let crate::contact::Transfer::Queue(queue) = target else {
+                    return Ok(());
+                };
+                return self.transfer_to_queue(session, call_id, &queue, &handle);
+            }
             None if number.is_none() => {
                 return Err(refused(
-                    "a browser's own call can be transferred to a number or a user only",
+                    "a browser-to-browser call cannot be transferred (no SIP leg)",
                 ));
             }
             None if !handle.is_bridged() => {
@@ -297,6 +303,41 @@ impl Hub {
                 call_id: offered_id,
             });
         });
+        Ok(())
+    }
+
+    /// Blind transfer of a browser's own PSTN call into `queue`: the far end waits there
+    /// like a caller of a DID (hold audio, offered to the queue's agents, its max wait
+    /// and fallback), as the contact center's call of a token of the hub's own (high
+    /// bit set: never a SIP token).
+    fn transfer_to_queue(
+        &mut self,
+        session: SessionId,
+        call_id: &str,
+        queue: &str,
+        handle: &super::CallHandle,
+    ) -> Result<(), ProtocolError> {
+        let refused =
+            |code, why: String| ProtocolError::new(code, why).with_call_id(call_id.to_owned());
+        let known = self
+            .contact
+            .as_ref()
+            .is_some_and(|cc| cc.rules(queue).is_some());
+        if !known {
+            return Err(refused(ErrorCode::NoRoute, format!("no queue {queue:?}")));
+        }
+        self.next_user_call += 1;
+        let token = (1 << 63) | self.next_user_call;
+        let from = handle.far_end().unwrap_or("unknown").to_owned();
+        self.transferred_away(session, call_id);
+        handle.detach();
+        handle.queued(token);
+        self.inbound.insert(token, handle.clone());
+        let now = Instant::now();
+        if let Some(cc) = self.contact.as_mut() {
+            cc.arrived(now, token, queue, &from);
+        }
+        tracing::info!(%call_id, %queue, "the call waits in a queue");
         Ok(())
     }
 
