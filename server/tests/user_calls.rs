@@ -2,7 +2,8 @@
 //! one calling `user:bob`, the other accepting; audio forwarded by dcx's SFU both ways
 //! without transcoding, checked by frequency (Opus in, Opus out), and the CDR written.
 //! A supervisor joins such a call (the SFU room's supervisor role) and listens,
-//! whispers to the browser it targeted, and barges. Ports from `30_000` on.
+//! whispers to the browser it targeted, and barges. A browser hands its call to a third
+//! (`transfer` to `user:carol`), who takes it. Ports from `30_000` on.
 
 mod support;
 
@@ -222,4 +223,57 @@ fn a_supervisor_listens_whispers_to_one_browser_and_barges_on_a_browser_call() {
     alice.expect_ended("a1", "hangup");
     bob.expect_ended(&bob_call, "remote_hangup");
     drop(boss_media);
+}
+
+#[test]
+fn a_browser_transfers_a_browser_call_to_another_user_who_takes_it() {
+    let dcx = Dcx::start("user-call-transfer", 30_300);
+    let mut alice = dcx.login("alice");
+    let mut bob = dcx.login("bob");
+    let mut carol = dcx.login("carol");
+    let (alice_browser, offer) = Browser::talking(1000.0);
+    alice.send(&call_frame("a1", "user:bob", &offer));
+    let trying = expect(&mut alice, "trying", "a1");
+    let alice_media = alice.start_media(alice_browser, trying["sdp"].as_str().unwrap());
+    let incoming = bob.next("incoming");
+    let bob_call = incoming["call_id"].as_str().unwrap().to_owned();
+    expect(&mut alice, "ringing", "a1");
+    let (bob_browser, bob_offer) = Browser::talking(600.0);
+    bob.send(&json!({"type": "accept", "call_id": bob_call, "sdp": bob_offer}).to_string());
+    let answered = expect(&mut bob, "answered", &bob_call);
+    let bob_media = bob.start_media(bob_browser, answered["sdp"].as_str().unwrap());
+    expect(&mut alice, "answered", "a1");
+    let mut at_alice = ToneMeter::opus(600.0);
+    alice_media.hear(&mut at_alice, 25);
+
+    // bob hands alice to carol: to a number it cannot (no SIP leg), to carol it can.
+    let e = bob.expect_error(
+        &json!({"type": "transfer", "call_id": bob_call, "to": "15551234567"}).to_string(),
+        "bad_state",
+    );
+    assert_eq!(e["call_id"], bob_call.as_str(), "{e}");
+    bob.send(&json!({"type": "transfer", "call_id": bob_call, "to": "user:carol"}).to_string());
+    bob.expect_ended(&bob_call, "transferred");
+    drop(bob_media);
+    let incoming = carol.next("incoming");
+    let carol_call = incoming["call_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        incoming,
+        json!({"type": "incoming", "call_id": carol_call, "from": "user:alice"}),
+        "carol is offered alice"
+    );
+    let (carol_browser, carol_offer) = Browser::talking(800.0);
+    carol.send(&json!({"type": "accept", "call_id": carol_call, "sdp": carol_offer}).to_string());
+    let answered = expect(&mut carol, "answered", &carol_call);
+    let carol_media = carol.start_media(carol_browser, answered["sdp"].as_str().unwrap());
+    let mut at_alice = ToneMeter::opus(800.0);
+    alice_media.hear(&mut at_alice, 25);
+    let mut at_carol = ToneMeter::opus(1000.0);
+    carol_media.hear(&mut at_carol, 25);
+    println!("carol -> dcx -> alice: {at_alice}; alice -> dcx -> carol: {at_carol}");
+
+    alice.send(r#"{"type":"hangup","call_id":"a1"}"#);
+    alice.expect_ended("a1", "hangup");
+    carol.expect_ended(&carol_call, "remote_hangup");
+    drop((alice_media, carol_media));
 }

@@ -163,6 +163,13 @@ impl CallHandle {
         self.supervision
     }
 
+    /// The same handle, naming the far end (what a transfer target is told).
+    #[must_use]
+    pub(super) fn with_far_end(mut self, far_end: &str) -> Self {
+        self.far_end = Some(far_end.into());
+        self
+    }
+
     /// The far end as dialled, for a browser's own PSTN call.
     pub fn far_end(&self) -> Option<&str> {
         self.far_end.as_deref()

@@ -9,7 +9,9 @@
 //! callee:             incoming -> accept {offer} -> answered {sdp} ....... -> ended
 //! ```
 //! Either side's `hangup`, its media going away, the callee's `reject` or the ring
-//! timeout ends it for both.
+//! timeout ends it for both. Once answered, either side can hand its place to a third
+//! browser (a blind transfer to `user:NAME`): its peer leaves the room, and the browser
+//! that accepts the offer takes its side, in a new room with the party who stayed.
 
 mod supervisor;
 
@@ -69,6 +71,7 @@ pub fn spawn(
     let (caller_tx, caller_rx) = mpsc::unbounded_channel();
     let (callee_tx, callee_rx) = mpsc::unbounded_channel();
     let span = tracing::info_span!("user_call", from = %spec.users.0, to = %spec.users.1);
+    let users = spec.users.clone();
     let task = async move {
         let mut call = UserCall::new(&services, &spec, hub);
         call.run(spec.offer.clone(), caller_rx, callee_rx).await;
@@ -76,8 +79,10 @@ pub fn spawn(
     };
     tokio::spawn(tracing::Instrument::instrument(task, span));
     (
-        CallHandle::new(caller_tx).user_caller(),
-        CallHandle::new(callee_tx),
+        CallHandle::new(caller_tx)
+            .user_caller()
+            .with_far_end(&format!("user:{}", users.1)),
+        CallHandle::new(callee_tx).with_far_end(&format!("user:{}", users.0)),
     )
 }
 
@@ -94,6 +99,9 @@ struct UserCall<'a> {
     end: Option<(HangupSide, String)>,
     /// A supervisor in the room.
     supervisor: Option<supervisor::RoomSupervisor>,
+    /// The side (0 the caller, 1 the callee) whose browser transferred the call away
+    /// (blind, to another user): the browser that takes it becomes that side.
+    transferring: Option<usize>,
 }
 
 fn unix_ms() -> i64 {
@@ -123,6 +131,7 @@ impl<'a> UserCall<'a> {
             answered_ms: None,
             end: None,
             supervisor: None,
+            transferring: None,
         }
     }
 
@@ -142,7 +151,7 @@ impl<'a> UserCall<'a> {
             }
         };
         self.peers[0] = Some(peer);
-        let mut caller_events = self.services.peers.subscribe(peer);
+        let mut caller_events = Some(self.services.peers.subscribe(peer));
         let mut callee_events: Option<mpsc::Receiver<MediaEvent>> = None;
         self.caller.send(ServerMessage::Trying {
             call_id: self.caller.call_id(),
@@ -166,6 +175,12 @@ impl<'a> UserCall<'a> {
                     None => std::future::pending().await,
                 }
             };
+            let caller_event = async {
+                match &mut caller_events {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let supervisor_event = async {
                 match &mut self.supervisor {
                     Some(s) => s.events.recv().await,
@@ -184,11 +199,33 @@ impl<'a> UserCall<'a> {
                         // Not answered yet: `to` is dropped, the joining call says so.
                     }
                     Some(CallCommand::Update(offer)) => self.update(0, offer).await,
+                    Some(CallCommand::Detach) => {
+                        if self.leave(0).await {
+                            caller_events = None;
+                        }
+                    }
+                    Some(CallCommand::Attach { session, call_id, offer, .. }) if self.transferring == Some(0) => {
+                        match self.take_over(0, (session, call_id), offer).await {
+                            Some(events) => caller_events = Some(events),
+                            None => return,
+                        }
+                    }
                     Some(c) => {
                         self.supervision(0, c).await;
                     }
                 },
                 c = from_callee.recv() => match c {
+                    Some(CallCommand::Attach { session, call_id, offer, .. }) if self.transferring == Some(1) => {
+                        match self.take_over(1, (session, call_id), offer).await {
+                            Some(events) => callee_events = Some(events),
+                            None => return,
+                        }
+                    }
+                    Some(CallCommand::Detach) => {
+                        if self.leave(1).await {
+                            callee_events = None;
+                        }
+                    }
                     Some(CallCommand::Attach { offer, .. }) if self.peers[1].is_none() => {
                         match self.accept(offer).await {
                             Some(events) => callee_events = Some(events),
@@ -210,7 +247,7 @@ impl<'a> UserCall<'a> {
                         self.unsupervise("the supervisor's media went away").await;
                     }
                 }
-                e = caller_events.recv() => {
+                e = caller_event => {
                     if gone(e.as_ref()) {
                         return self.hang_up(HangupSide::Caller, "the caller's media went away");
                     }
@@ -254,6 +291,77 @@ impl<'a> UserCall<'a> {
         self.peers[1] = None;
         self.caller.ended("transferred", None);
         self.end = Some((HangupSide::Caller, "transferred".into()));
+    }
+
+    /// Side `i`'s browser transferred the answered call away (blind, to another user; the
+    /// hub told it `ended` "transferred" and offers the call there): its peer leaves the
+    /// room, and nothing more goes to it. Whether it left.
+    async fn leave(&mut self, i: usize) -> bool {
+        let Some(peer) = self.peers[i].filter(|_| self.answered_ms.is_some()) else {
+            return false;
+        };
+        if let Some(room) = self.room.take() {
+            let _ = self.services.webrtc.close_room(room).await;
+        }
+        let _ = self.services.webrtc.remove_peer(peer).await;
+        self.peers[i] = None;
+        if i == 0 {
+            self.caller.to = None;
+        } else {
+            self.callee.to = None;
+        }
+        self.transferring = Some(i);
+        true
+    }
+
+    /// The browser the call was transferred to accepted with `offer`: it becomes side
+    /// `i`, in a room with the party that stayed. Its events, or `None` when the call
+    /// ended.
+    async fn take_over(
+        &mut self,
+        i: usize,
+        to: (SessionId, String),
+        offer: String,
+    ) -> Option<mpsc::Receiver<MediaEvent>> {
+        let call_id = to.1.clone();
+        if i == 0 {
+            self.caller.to = Some(to);
+        } else {
+            self.callee.to = Some(to);
+        }
+        self.transferring = None;
+        let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.hang_up(
+                    HangupSide::System,
+                    &format!("the SDP offer was refused: {e}"),
+                );
+                return None;
+            }
+        };
+        self.peers[i] = Some(peer);
+        let events = self.services.peers.subscribe(peer);
+        let (Some(a), Some(b)) = (self.peers[0], self.peers[1]) else {
+            self.hang_up(HangupSide::System, "the other party has gone");
+            return None;
+        };
+        match self.services.webrtc.pair([a, b]).await {
+            Ok(room) => self.room = Some(room),
+            Err(e) => {
+                self.hang_up(
+                    HangupSide::System,
+                    &format!("cannot join the call's room: {e}"),
+                );
+                return None;
+            }
+        }
+        let reply = if i == 0 { &self.caller } else { &self.callee };
+        reply.send(ServerMessage::Answered {
+            call_id,
+            sdp: Some(answer),
+        });
+        Some(events)
     }
 
     /// Side `i`'s browser (0 the caller, 1 the callee) sent a new offer.

@@ -125,7 +125,7 @@ impl Hub {
                     self.put_through.insert(token, back);
                 }
             }
-            None if handle.is_bridged() && matches!(target, crate::contact::Transfer::Agent(_)) => {
+            None if matches!(target, crate::contact::Transfer::Agent(_)) => {
                 let crate::contact::Transfer::Agent(user) = target else {
                     return Ok(());
                 };
@@ -139,7 +139,7 @@ impl Hub {
             }
             None if number.is_none() => {
                 return Err(refused(
-                    "a browser-to-browser call cannot be transferred (no SIP leg)",
+                    "a browser-to-browser call can be transferred to a user only (no SIP leg)",
                 ));
             }
             None if !handle.is_bridged() => {
