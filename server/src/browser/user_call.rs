@@ -141,46 +141,16 @@ impl<'a> UserCall<'a> {
         mut from_caller: mpsc::UnboundedReceiver<CallCommand>,
         mut from_callee: mpsc::UnboundedReceiver<CallCommand>,
     ) {
-        let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
-            Ok(p) => p,
-            Err(e) => {
-                let why = format!("the SDP offer was refused: {e}");
-                self.caller.ended(&why, None);
-                self.end = Some((HangupSide::System, why));
-                return;
-            }
+        let Some(events) = self.ring(offer).await else {
+            return;
         };
-        self.peers[0] = Some(peer);
-        let mut caller_events = Some(self.services.peers.subscribe(peer));
+        let mut caller_events = Some(events);
         let mut callee_events: Option<mpsc::Receiver<MediaEvent>> = None;
-        self.caller.send(ServerMessage::Trying {
-            call_id: self.caller.call_id(),
-            sdp: Some(answer),
-        });
-        self.callee.send(ServerMessage::Incoming {
-            call_id: self.callee.call_id(),
-            from: format!("user:{}", self.spec.users.0),
-            queue: None,
-        });
-        self.caller.send(ServerMessage::Ringing {
-            call_id: self.caller.call_id(),
-            early_media: false,
-        });
         let ring_out = tokio::time::sleep_until((Instant::now() + RING_TIMEOUT).into());
         tokio::pin!(ring_out);
         loop {
-            let callee_event = async {
-                match &mut callee_events {
-                    Some(rx) => rx.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let caller_event = async {
-                match &mut caller_events {
-                    Some(rx) => rx.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
+            let callee_event = next_of(&mut callee_events);
+            let caller_event = next_of(&mut caller_events);
             let supervisor_event = async {
                 match &mut self.supervisor {
                     Some(s) => s.events.recv().await,
@@ -291,6 +261,37 @@ impl<'a> UserCall<'a> {
         self.peers[1] = None;
         self.caller.ended("transferred", None);
         self.end = Some((HangupSide::Caller, "transferred".into()));
+    }
+
+    /// Answers the caller's `offer` (`trying`) and rings the callee (`incoming`, and
+    /// `ringing` to the caller); the caller's peer's events, or `None` when the offer
+    /// was refused (the call is over).
+    async fn ring(&mut self, offer: String) -> Option<mpsc::Receiver<MediaEvent>> {
+        let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
+            Ok(p) => p,
+            Err(e) => {
+                let why = format!("the SDP offer was refused: {e}");
+                self.caller.ended(&why, None);
+                self.end = Some((HangupSide::System, why));
+                return None;
+            }
+        };
+        self.peers[0] = Some(peer);
+        let events = self.services.peers.subscribe(peer);
+        self.caller.send(ServerMessage::Trying {
+            call_id: self.caller.call_id(),
+            sdp: Some(answer),
+        });
+        self.callee.send(ServerMessage::Incoming {
+            call_id: self.callee.call_id(),
+            from: format!("user:{}", self.spec.users.0),
+            queue: None,
+        });
+        self.caller.send(ServerMessage::Ringing {
+            call_id: self.caller.call_id(),
+            early_media: false,
+        });
+        Some(events)
     }
 
     /// Side `i`'s browser transferred the answered call away (blind, to another user; the
@@ -467,6 +468,14 @@ impl<'a> UserCall<'a> {
 }
 
 /// Whether a peer's event (or its channel closing) means its media is gone.
+/// The next event of a peer's receiver, if there is one (else never).
+async fn next_of(events: &mut Option<mpsc::Receiver<MediaEvent>>) -> Option<MediaEvent> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn gone(event: Option<&MediaEvent>) -> bool {
     matches!(event, None | Some(MediaEvent::PeerDisconnected(..)))
 }
