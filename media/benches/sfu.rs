@@ -293,8 +293,10 @@ fn crowded(rooms: usize) {
     assert_eq!(forwarded, packets, "every packet forwarded once");
     assert_eq!(b.world.core.sfu.core().peer_count(), peers);
     let before = b.world.core.sfu.counters().frames_forwarded;
+    let timeouts_before = b.world.core.sfu.core().counters().peer_timeouts;
     let (alone, fed) = b.replay(FRAMES_CROWDED);
     let forwarded_alone = b.world.core.sfu.counters().frames_forwarded - before;
+    let timeouts = b.world.core.sfu.core().counters().peer_timeouts - timeouts_before;
     println!();
     println!(
         "{peers} peers connected, {rooms} rooms of two, everyone sending {FRAMES_CROWDED} frames"
@@ -310,6 +312,11 @@ fn crowded(rooms: usize) {
         "{:<58} {:>9}",
         "  datagrams replayed / frames forwarded",
         format!("{fed}/{forwarded_alone}")
+    );
+    println!(
+        "{:<58} {:>9.3}",
+        "  peer timeouts run per datagram replayed",
+        timeouts as f64 / fed as f64
     );
     println!(
         "{:<58} {:>9}",

@@ -9,6 +9,7 @@ use std::time::Duration;
 use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::Frequency;
+use str0m::rtp::Extension;
 use str0m::RtcConfig;
 
 use super::MediaError;
@@ -102,7 +103,15 @@ impl WebRtcConfig {
             .set_reordering_timeout_audio(None)
             // No video here, so a short RTCP interval costs little and keeps the
             // round-trip time and loss figures fresh for the quality statistics.
-            .set_rtcp_report_interval_audio(Duration::from_secs(2));
+            .set_rtcp_report_interval_audio(Duration::from_secs(2))
+            // Audio only: no transport-wide congestion control. With
+            // `transport-cc` negotiated, str0m wakes every peer every 50 ms to send TWCC
+            // feedback (an SRTCP packet each), a third of the SFU's timeouts per packet
+            // with nothing to steer: Opus adapts to the loss in our receiver reports.
+            // The mid stays (BUNDLE demux) and the audio level (talk detection).
+            .clear_extension_map()
+            .set_extension(1, Extension::AudioLevel)
+            .set_extension(4, Extension::RtpMid);
         if self.accept_telephone_event {
             let codecs = config.codec_config();
             for (pt, rate) in [

@@ -29,6 +29,8 @@ pub struct CoreCounters {
     pub peers_added: u64,
     /// Peers gone, for whatever reason.
     pub peers_gone: u64,
+    /// Peers run by [`MediaCore::handle_timeout`] because their deadline had come.
+    pub peer_timeouts: u64,
 }
 
 /// The WebRTC peers of one shard. Inputs are `handle_*` and commands; outputs are
@@ -306,6 +308,7 @@ impl MediaCore {
         let mut due = std::mem::take(&mut self.due);
         due.clear();
         self.schedule.due(now, &mut due);
+        self.counters.peer_timeouts += due.len() as u64;
         for &id in &due {
             if let Some(peer) = self.peers.get_mut(&id) {
                 peer.handle_timeout(

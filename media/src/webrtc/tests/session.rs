@@ -33,6 +33,17 @@ fn answer_is_ice_lite_with_one_host_candidate_and_opus_with_fec() {
     assert!(!answer.contains("PCMA/8000"), "{answer}");
     assert!(answer.contains("telephone-event/48000"), "{answer}");
     assert!(answer.contains("a=fingerprint:sha-256"), "{answer}");
+    // Audio only: no transport-wide congestion control (no TWCC feedback every 50 ms per
+    // peer), whatever the browser offers; the mid stays for BUNDLE.
+    assert!(
+        offer.contains("transport-wide-cc"),
+        "the client offers it: {offer}"
+    );
+    assert!(!answer.contains("transport-wide-cc"), "{answer}");
+    assert!(
+        answer.contains("urn:ietf:params:rtp-hdrext:sdes:mid"),
+        "{answer}"
+    );
 }
 
 #[test]
