@@ -36,8 +36,8 @@ test('agent console: a supervisor listens, whispers and barges on a live call', 
     await w.login('agent.html', mintToken('boss', 'supervisor'), sup);
     assert.equal(await sup.isVisible('#supervise'), true, 'a supervisor sees the supervision card');
     // Its own token reads the live calls (GET /api/v1/calls takes supervisor tokens).
-    assert.equal(await sup.isVisible('#board-form'), false, 'no admin token asked for');
     await sup.waitForSelector(`#live-calls tr[data-call="${callId}"] button:not([disabled])`, { timeout: 10000 });
+    assert.equal(await sup.isVisible('#board-form'), false, 'no admin token asked for');
 
     // Listen: the supervisor hears both, nobody hears the supervisor.
     await sup.click(`#live-calls tr[data-call="${callId}"] button[aria-label="listen on ${callId}"]`);
