@@ -404,12 +404,12 @@ const ONWARD_HZ: f64 = 900.0;
 
 /// carrier-c for the onward leg of a transfer: its media another socket of the test
 /// (`+45`) talking [`ONWARD_HZ`], and it hangs up 1.5 s after its ACK.
-fn onward_carrier(dcx: &Dcx) -> (support::sipp::Sipp, Media) {
+fn onward_carrier(dcx: &Dcx, scenario: &str) -> (support::sipp::Sipp, Media) {
     let onward_rtp = dcx.ports.base + 45;
     let media = support::media::carrier_media_talking(onward_rtp, ONWARD_HZ);
     let args: Vec<String> = [
         "-sf",
-        &support::sipp::scenario("uas_media_at_bye.xml"),
+        &support::sipp::scenario(scenario),
         "-key",
         "rtp_port",
         &onward_rtp.to_string(),
@@ -425,7 +425,8 @@ fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
         return;
     }
     let dcx = Dcx::start("in-call-transfer-number", Ports::new(26_500), "");
-    let (onward, onward_media) = onward_carrier(&dcx);
+    // carrier-c rings 2 s (a 180 without SDP) before it answers.
+    let (onward, onward_media) = onward_carrier(&dcx, "uas_media_at_ring_bye.xml");
     let args = dcx.media_at("uas_media_at.xml");
     let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
     talk(&call, "before the transfer");
@@ -433,6 +434,11 @@ fn a_browser_transfers_its_call_to_a_number_and_dcx_bridges_the_two_carriers() {
     call.ws
         .send(r#"{"type":"transfer","call_id":"c1","to":"16665550000"}"#);
     call.ws.expect_ended("c1", "transferred");
+    // While carrier-c rings, carrier-b hears ringback (440 + 480 Hz), not carrier-c.
+    let mut ear = support::media::VoiceMeter::pcmu(&[480.0, ONWARD_HZ]);
+    let heard = ear.listen(&call.carrier_media, Duration::from_millis(300), 10);
+    println!("carrier-b while carrier-c rings: 480 Hz / carrier-c in {heard:?} of 10 windows");
+    assert!(heard[0] >= 8 && heard[1] == 0, "ringback: {heard:?}");
     let mut at_onward = ToneMeter::pcmu(CARRIER_HZ);
     onward_media.hear(&mut at_onward, TONE_WINDOWS / 2);
     let mut at_carrier = Since::at_carrier(Instant::now(), ONWARD_HZ, BROWSER_HZ);
@@ -570,7 +576,7 @@ fn an_attended_transfer_joins_the_call_and_the_consult_call_and_the_browser_leav
         return;
     }
     let dcx = Dcx::start("in-call-attended", Ports::new(26_600), "");
-    let (consulted, onward_media) = onward_carrier(&dcx);
+    let (consulted, onward_media) = onward_carrier(&dcx, "uas_media_at_bye.xml");
     let args = dcx.media_at("uas_media_at.xml");
     let mut call = Answered::talking(dcx, &args, CARRIER_HZ);
     talk(&call, "the first call");

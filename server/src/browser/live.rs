@@ -79,6 +79,8 @@ impl Reply {
 /// The hold tone toward a queued caller: 1 s of tone, 2 s of silence, every 20 ms.
 pub(super) struct Hold {
     tone: SineGenerator,
+    /// Ringback instead: 440 + 480 Hz, 2 s on and 4 s off (the North American cadence).
+    ringback: Option<(SineGenerator, SineGenerator)>,
     /// A WAV of the queue's (8 kHz mono) played in a loop instead of the tone.
     wav: Option<Arc<[i16]>>,
     tick: tokio::time::Interval,
@@ -94,6 +96,8 @@ pub enum HoldSound {
     Tone(u32),
     /// 8 kHz mono samples, looped.
     Wav(Arc<[i16]>),
+    /// Ringback (the far end's new leg rings without early media of its own).
+    Ringback,
 }
 
 impl Hold {
@@ -103,9 +107,17 @@ impl Hold {
         let (hz, wav) = match sound {
             HoldSound::Tone(hz) => (*hz, None),
             HoldSound::Wav(samples) => (0, Some(Arc::clone(samples))),
+            HoldSound::Ringback => (0, None),
         };
+        let ringback = matches!(sound, HoldSound::Ringback).then(|| {
+            (
+                SineGenerator::new(440.0, 8000, 3000),
+                SineGenerator::new(480.0, 8000, 3000),
+            )
+        });
         Self {
             tone: SineGenerator::new(f64::from(hz), 8000, 6000),
+            ringback,
             wav,
             tick,
             frames: 0,
@@ -115,7 +127,16 @@ impl Hold {
 
     fn frame(&mut self) -> [i16; 160] {
         let mut pcm = [0i16; 160];
-        if let Some(wav) = self.wav.as_ref().filter(|w| !w.is_empty()) {
+        if let Some((a, b)) = &mut self.ringback {
+            if self.frames % 300 < 100 {
+                let mut other = [0i16; 160];
+                a.fill(&mut pcm);
+                b.fill(&mut other);
+                for (s, o) in pcm.iter_mut().zip(other) {
+                    *s = s.saturating_add(o);
+                }
+            }
+        } else if let Some(wav) = self.wav.as_ref().filter(|w| !w.is_empty()) {
             for s in &mut pcm {
                 *s = wav[self.at];
                 self.at = (self.at + 1) % wav.len();
@@ -685,5 +706,14 @@ mod tests {
         assert!(silent.frame().iter().all(|&s| s == 0));
         let mut tone = Hold::new(&HoldSound::Tone(440));
         assert!(tone.frame().iter().any(|&s| s != 0));
+        // Ringback: 2 s of 440 + 480 Hz (100 frames), then 4 s of silence.
+        let mut ring = Hold::new(&HoldSound::Ringback);
+        let frames: Vec<[i16; 160]> = (0..300).map(|_| ring.frame()).collect();
+        assert!(frames[..100].iter().all(|f| f.iter().any(|&s| s != 0)));
+        assert!(frames[100..].iter().all(|f| f.iter().all(|&s| s == 0)));
+        assert!(
+            frames[0].iter().all(|&s| s.unsigned_abs() <= 6000),
+            "no clipping"
+        );
     }
 }

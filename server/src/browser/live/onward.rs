@@ -18,8 +18,8 @@
 //! the carrier has the call, dcx's side ends; when it will not (a refusal, a failed new
 //! call, no final NOTIFY), dcx bridges as above.
 //!
-//! Not done: ringback toward the far end when the new leg rings without early media
-//! (the far end hears the hold audio until the answer).
+//! While the new leg rings without early media of its own (a 180 without SDP), the far
+//! end hears ringback (440 + 480 Hz, 2 s on, 4 s off) instead of the hold audio.
 
 use std::time::Instant;
 
@@ -182,6 +182,10 @@ impl Live<'_> {
                 if let Err(e) = onward.bridge.set_carrier(m) {
                     tracing::error!("{e}");
                 }
+            }
+            // The new leg rings without media of its own: the far end hears ringback.
+            Some(BrowserNews::Ringing(None)) if !onward.spliced => {
+                self.hold = Some(Hold::new(&super::HoldSound::Ringback));
             }
             Some(
                 BrowserNews::Ringing(None) | BrowserNews::Offered(_) | BrowserNews::ReferFailed(_),
