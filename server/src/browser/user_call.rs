@@ -331,13 +331,27 @@ impl<'a> UserCall<'a> {
             self.callee.to = Some(to);
         }
         self.transferring = None;
+        let (events, answer) = self.join_side(i, offer).await?;
+        let reply = if i == 0 { &self.caller } else { &self.callee };
+        reply.send(ServerMessage::Answered {
+            call_id,
+            sdp: Some(answer),
+        });
+        Some(events)
+    }
+
+    /// Side `i`'s browser joins with `offer`: its peer, then the room of the two. Its
+    /// events and dcx's answer, or `None` when the call ended (it hung up both sides).
+    async fn join_side(
+        &mut self,
+        i: usize,
+        offer: String,
+    ) -> Option<(mpsc::Receiver<MediaEvent>, String)> {
         let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
             Ok(p) => p,
             Err(e) => {
-                self.hang_up(
-                    HangupSide::System,
-                    &format!("the SDP offer was refused: {e}"),
-                );
+                let why = format!("the SDP offer was refused: {e}");
+                self.hang_up(HangupSide::System, &why);
                 return None;
             }
         };
@@ -350,19 +364,12 @@ impl<'a> UserCall<'a> {
         match self.services.webrtc.pair([a, b]).await {
             Ok(room) => self.room = Some(room),
             Err(e) => {
-                self.hang_up(
-                    HangupSide::System,
-                    &format!("cannot join the call's room: {e}"),
-                );
+                let why = format!("cannot join the call's room: {e}");
+                self.hang_up(HangupSide::System, &why);
                 return None;
             }
         }
-        let reply = if i == 0 { &self.caller } else { &self.callee };
-        reply.send(ServerMessage::Answered {
-            call_id,
-            sdp: Some(answer),
-        });
-        Some(events)
+        Some((events, answer))
     }
 
     /// Side `i`'s browser (0 the caller, 1 the callee) sent a new offer.
@@ -375,27 +382,7 @@ impl<'a> UserCall<'a> {
 
     /// The callee accepted with its offer: answered on both sides, then the room.
     async fn accept(&mut self, offer: String) -> Option<mpsc::Receiver<MediaEvent>> {
-        let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
-            Ok(p) => p,
-            Err(e) => {
-                let why = format!("the callee's SDP offer was refused: {e}");
-                self.hang_up(HangupSide::System, &why);
-                return None;
-            }
-        };
-        self.peers[1] = Some(peer);
-        let events = self.services.peers.subscribe(peer);
-        let caller = self.peers[0]?;
-        match self.services.webrtc.pair([caller, peer]).await {
-            Ok(room) => self.room = Some(room),
-            Err(e) => {
-                self.hang_up(
-                    HangupSide::System,
-                    &format!("cannot join the call's room: {e}"),
-                );
-                return None;
-            }
-        }
+        let (events, answer) = self.join_side(1, offer).await?;
         self.answered_ms = Some(unix_ms());
         self.callee.send(ServerMessage::Answered {
             call_id: self.callee.call_id(),
