@@ -168,7 +168,9 @@ fn a_caller_who_hangs_up_while_queued_withdraws_the_offer() {
     assert_eq!(record["agent"], Value::Null, "nobody took it: {record}");
     let waited = record["queue_wait_ms"].as_i64().unwrap_or(-1);
     println!("CDR: queue_wait_ms {waited}, {record}");
-    assert!(waited >= 500, "{record}");
+    // The caller waits 500 ms after the 183 by sipp's clock, whose timers may fire a
+    // millisecond or two early (499 seen): the wait is the pause, not a moment less.
+    assert!(waited >= 490, "{record}");
 }
 
 #[test]
