@@ -1,10 +1,13 @@
-//! Read-only snapshots of the contact center (agents, queues, queue calls), taken by
+//! Read-only snapshots of the contact center (agents, queues, queue calls) and the
+//! methods that take them, called by
 //! the session hub for the REST API (`GET /api/v1/agents`, `/queues`, `/calls`). Plain
 //! data: they hold no reference into the contact center, so a snapshot can leave the
 //! hub's task while the state it was taken from moves on.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
+use dcx_routing::agents::{AgentIndex, AgentState};
 use dcx_signaling::AgentStatus;
 use serde::Serialize;
 
@@ -79,6 +82,125 @@ pub struct QueueView {
     pub agents_eligible: Vec<String>,
     /// Of those, the ones that could be offered a caller now.
     pub agents_available: Vec<String>,
+}
+
+/// Snapshots, for the REST API, and the one caller a transfer may bring back.
+impl super::ContactCenter {
+    /// Queue call `token`'s queue and caller, while the contact center holds it.
+    pub fn caller(&self, token: u64) -> Option<(String, String)> {
+        let c = self.calls.get(&token)?;
+        Some((self.queues[c.queue].name.clone(), c.from.clone()))
+    }
+
+    /// `user`'s presence at `now` and its wrap-up left, if `user` is an agent.
+    pub fn presence(&self, now: Instant, user: &str) -> Option<(AgentStatus, Option<u64>)> {
+        let &i = self.by_user.get(user)?;
+        let view = self.agent_view(now, i);
+        Some((view.state, view.wrap_up_remaining_s))
+    }
+
+    /// Every agent and its presence at `now`, in config order.
+    pub fn agents(&self, now: Instant) -> Vec<AgentView> {
+        (0..self.pool.len())
+            .map(|i| self.agent_view(now, i))
+            .collect()
+    }
+
+    fn agent_view(&self, now: Instant, i: AgentIndex) -> AgentView {
+        let live = &self.live[i];
+        let state = match self.pool.state(i) {
+            AgentState::Available => AgentStatus::Available,
+            AgentState::Busy => AgentStatus::Busy,
+            AgentState::WrapUp { .. } => AgentStatus::WrapUp,
+            AgentState::Away => AgentStatus::Away,
+            AgentState::Offline => AgentStatus::Offline,
+        };
+        let wrap_up_remaining_s = live
+            .wrap_until
+            .filter(|_| state == AgentStatus::WrapUp)
+            .map(|t| t.saturating_duration_since(now).as_secs());
+        AgentView {
+            user: self.pool.id(i).to_owned(),
+            state,
+            wrap_up_remaining_s,
+            call_id: live.call.or(live.offer).map(queue_call_id),
+            skills: self
+                .pool
+                .skills_of(i)
+                .map(|(s, level)| (s.to_owned(), level))
+                .collect(),
+            queues: self
+                .queues
+                .iter()
+                .filter(|q| self.pool.meets(i, q.compiled.requirement_at(0)))
+                .map(|q| q.name.clone())
+                .collect(),
+            calls_handled: self.pool.calls_handled(i),
+        }
+    }
+
+    /// Every call in a queue or taken from one, in arrival order.
+    pub fn queue_calls(&self, now: Instant) -> Vec<QueueCall> {
+        let mut calls: Vec<(u64, QueueCall)> = self
+            .calls
+            .iter()
+            .map(|(&token, c)| {
+                let (state, agent) = match (c.answered, c.ringing) {
+                    (Some(i), _) => (QueueCallState::Answered, Some(i)),
+                    (None, Some((i, _))) => (QueueCallState::Ringing, Some(i)),
+                    (None, None) => (QueueCallState::Waiting, None),
+                };
+                let call = QueueCall {
+                    token,
+                    call_id: queue_call_id(token),
+                    queue: self.queues[c.queue].name.clone(),
+                    from: c.from.clone(),
+                    state,
+                    agent: agent.map(|i| self.pool.id(i).to_owned()),
+                    wait_s: now.saturating_duration_since(c.arrived).as_secs(),
+                };
+                (c.seq, call)
+            })
+            .collect();
+        calls.sort_unstable_by_key(|(seq, _)| *seq);
+        calls.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Every queue at `now`: its callers nobody took yet, the agents it may offer them
+    /// to, and which of those are free now.
+    pub fn queues(&self, now: Instant) -> Vec<QueueView> {
+        let now_ms = self.clock.unix_ms(now);
+        let calls = self.queue_calls(now);
+        self.queues
+            .iter()
+            .map(|q| {
+                let req = q.compiled.requirement_at(0);
+                let agents = |ready: bool| -> Vec<String> {
+                    (0..self.pool.len())
+                        .filter(|&i| {
+                            if ready {
+                                self.pool.is_eligible(i, req, now_ms)
+                            } else {
+                                self.pool.meets(i, req)
+                            }
+                        })
+                        .map(|i| self.pool.id(i).to_owned())
+                        .collect()
+                };
+                QueueView {
+                    name: q.name.clone(),
+                    strategy: q.compiled.strategy().name(),
+                    waiting: calls
+                        .iter()
+                        .filter(|c| c.queue == q.name && c.state != QueueCallState::Answered)
+                        .cloned()
+                        .collect(),
+                    agents_eligible: agents(false),
+                    agents_available: agents(true),
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

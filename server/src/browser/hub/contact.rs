@@ -113,41 +113,33 @@ impl Hub {
                     .contact
                     .as_mut()
                     .ok_or_else(|| refused("no contact center"))?;
-                let now = Instant::now();
                 // Where the caller goes back to if the number cannot be reached.
-                let came_from = cc
-                    .queue_calls(now)
-                    .into_iter()
-                    .find(|c| c.token == token)
-                    .map(|c| (c.queue, c.from));
-                cc.transfer(now, token, &target).map_err(refused)?;
+                let came_from = cc.caller(token);
+                cc.transfer(Instant::now(), token, &target)
+                    .map_err(refused)?;
                 if let (Some(back), Some(_)) = (came_from, &number) {
                     self.put_through.insert(token, back);
                 }
             }
-            None if matches!(target, crate::contact::Transfer::Agent(_)) => {
-                let crate::contact::Transfer::Agent(user) = target else {
-                    return Ok(());
-                };
-                return self.transfer_to_user(session, claims, call_id, &user, &handle);
-            }
-            None if handle.is_bridged() && matches!(target, crate::contact::Transfer::Queue(_)) => {
-                let crate::contact::Transfer::Queue(queue) = target else {
-                    return Ok(());
-                };
-                return self.transfer_to_queue(session, call_id, &queue, &handle);
-            }
-            None if number.is_none() => {
-                return Err(refused(
-                    "a browser-to-browser call can be transferred to a user only (no SIP leg)",
-                ));
-            }
-            None if !handle.is_bridged() => {
-                return Err(refused(
-                    "a browser-to-browser call cannot be transferred (no SIP leg)",
-                ));
-            }
-            None => {}
+            None => match (&target, handle.is_bridged()) {
+                (crate::contact::Transfer::Agent(user), _) => {
+                    return self.transfer_to_user(session, claims, call_id, user, &handle);
+                }
+                (crate::contact::Transfer::Queue(queue), true) => {
+                    return self.transfer_to_queue(session, call_id, queue, &handle);
+                }
+                (crate::contact::Transfer::Queue(_), false) => {
+                    return Err(refused(
+                        "a browser-to-browser call can be transferred to a user only (no SIP leg)",
+                    ));
+                }
+                (crate::contact::Transfer::Number(_), false) => {
+                    return Err(refused(
+                        "a browser-to-browser call cannot be transferred (no SIP leg)",
+                    ));
+                }
+                (crate::contact::Transfer::Number(_), true) => {}
+            },
         }
         // The browser hears it is off the call before its wrap-up (the contact center's
         // actions are carried out after this).
