@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -49,13 +50,15 @@ async fn serve(State(pages): State<Arc<Pages>>, method: Method, uri: Uri) -> Res
         Pages::Embedded => ASSETS
             .iter()
             .find(|(p, _)| *p == path)
-            .map(|(_, bytes)| bytes.to_vec()),
+            // Served from the binary as they are: no copy per request.
+            .map(|(_, bytes)| Bytes::from_static(bytes)),
         Pages::Dir(root) => {
             let file = root.join(path.trim_start_matches('/'));
             tokio::task::spawn_blocking(move || std::fs::read(file).ok())
                 .await
                 .ok()
                 .flatten()
+                .map(Bytes::from)
         }
     };
     match body {
