@@ -7,7 +7,11 @@
 //! Only the SFU's own work is timed (its `handle_datagram` and `handle_timeout`); the
 //! clients standing in for browsers run in the same process, untimed. In the same run:
 //! the receive alone (peers in no room) and str0m's bare `write_audio`, so the forward
-//! step and this crate's share of it can be told apart.
+//! step and this crate's share of it can be told apart. With 1,000 peers the SFU is
+//! also timed alone on a replay of what the clients sent, twice: with the browsers at
+//! phases of their own within each 20 ms (as real ones are: the figure to quote) and in
+//! step (a room's two packets arrive together, so each peer is still warm in the CPU
+//! caches; the earlier figures of docs/performance.md were measured this way).
 //!
 //! `cargo bench -p dcx-media --bench sfu`
 
@@ -20,6 +24,11 @@ use dcx_media::tone::SineGenerator;
 use dcx_media::webrtc::{
     AudioCodec, MediaCore, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig,
 };
+
+// The allocator of the `dcx` binary, so that what is measured here is what runs there
+// (its huge pages matter with 1,000 peers: see docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod rss;
 use rss::rss_kib;
@@ -149,13 +158,28 @@ impl Bench {
     /// never run in between, so their state does not push the SFU's out of the CPU
     /// caches, as on a media server whose browsers are elsewhere. Returns the SFU's
     /// busy time and the packets fed. Ends the bench's world: the clients hear nothing.
-    fn replay(&mut self, frames: u64) -> (Duration, u64) {
-        let t0 = self.world.now;
+    ///
+    /// `in_step`: every client sends at the same instant of each 20 ms, so the packets
+    /// arrive in the clients' order and a room's two members arrive one after the
+    /// other (each peer's state is still warm from the packet just forwarded to it).
+    /// Otherwise each client sends at a phase of its own within the 20 ms, as browsers
+    /// with free-running capture clocks do, and the arrivals interleave.
+    fn replay(&mut self, frames: u64, in_step: bool) -> (Duration, u64) {
+        let t0 = self.world.now + FRAME_INTERVAL;
+        let phase = |client: usize| {
+            if in_step {
+                return Duration::ZERO;
+            }
+            // A fixed scramble of the client's index into 0..20 ms, in microseconds.
+            let spread = (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+            Duration::from_micros(spread % 20_000)
+        };
         for k in 0..frames {
-            let now = t0 + FRAME_INTERVAL * k as u32;
             let rtp_time = (self.next_frame + k) * FRAME_TICKS;
             let frame = self.next_frame + k;
-            for (client, cycle) in self.world.clients.iter_mut().zip(&self.payloads) {
+            let clients = self.world.clients.iter_mut().zip(&self.payloads);
+            for (i, (client, cycle)) in clients.enumerate() {
+                let now = t0 + FRAME_INTERVAL * k as u32 + phase(i);
                 let payload = &cycle[frame as usize % cycle.len()];
                 client.send_opus(now, &mut self.world.net, rtp_time, payload);
                 // str0m sends what was written at its next timeout.
@@ -169,10 +193,23 @@ impl Bench {
             .into_iter()
             .filter(|d| d.2 == self.world.core_addr)
             .collect();
+        self.next_frame += frames;
+        self.world.now = t0 + FRAME_INTERVAL * frames as u32;
+        let busy = self.world.core.busy;
+        self.feed(&datagrams);
+        (
+            self.world.core.busy.saturating_sub(busy),
+            datagrams.len() as u64,
+        )
+    }
+
+    /// Feeds `datagrams` to the SFU in order, with its timeouts; what it sends is
+    /// dropped. Never inlined, so a profiler can collect this alone (see `main`).
+    #[inline(never)]
+    fn feed(&mut self, datagrams: &[(Instant, SocketAddr, SocketAddr, Vec<u8>)]) {
         let local = self.world.core_local;
         let core = &mut self.world.core;
-        let busy = core.busy;
-        for (at, source, _, bytes) in &datagrams {
+        for (at, source, _, bytes) in datagrams {
             if core.poll_timeout().is_some_and(|t| t <= *at) {
                 core.handle_timeout(*at);
             }
@@ -180,7 +217,6 @@ impl Bench {
             while core.poll_transmit().is_some() {}
             while core.poll_event().is_some() {}
         }
-        (core.busy.saturating_sub(busy), datagrams.len() as u64)
     }
 
     /// Pairs the peers into rooms of two participants.
@@ -294,9 +330,14 @@ fn crowded(rooms: usize) {
     assert_eq!(b.world.core.sfu.core().peer_count(), peers);
     let before = b.world.core.sfu.counters().frames_forwarded;
     let timeouts_before = b.world.core.sfu.core().counters().peer_timeouts;
-    let (alone, fed) = b.replay(FRAMES_CROWDED);
+    let moves_before = b.world.core.sfu.core().counters().deadline_moves;
+    let (alone, fed) = b.replay(FRAMES_CROWDED, false);
     let forwarded_alone = b.world.core.sfu.counters().frames_forwarded - before;
     let timeouts = b.world.core.sfu.core().counters().peer_timeouts - timeouts_before;
+    let moves = b.world.core.sfu.core().counters().deadline_moves - moves_before;
+    let before = b.world.core.sfu.counters().frames_forwarded;
+    let (alone_in_step, fed_in_step) = b.replay(FRAMES_CROWDED, true);
+    let forwarded_in_step = b.world.core.sfu.counters().frames_forwarded - before;
     println!();
     println!(
         "{peers} peers connected, {rooms} rooms of two, everyone sending {FRAMES_CROWDED} frames"
@@ -313,10 +354,24 @@ fn crowded(rooms: usize) {
         "  datagrams replayed / frames forwarded",
         format!("{fed}/{forwarded_alone}")
     );
+    line(
+        "  the same with the browsers in step (rooms arrive paired)",
+        us_per(alone_in_step, fed_in_step),
+    );
+    println!(
+        "{:<58} {:>9}",
+        "    datagrams replayed / frames forwarded",
+        format!("{fed_in_step}/{forwarded_in_step}")
+    );
     println!(
         "{:<58} {:>9.3}",
         "  peer timeouts run per datagram replayed",
         timeouts as f64 / fed as f64
+    );
+    println!(
+        "{:<58} {:>9.3}",
+        "  peer deadlines moved per datagram replayed",
+        moves as f64 / fed as f64
     );
     println!(
         "{:<58} {:>9}",
@@ -394,6 +449,15 @@ fn supervision() {
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench --no-run`-style probes
+    }
+    // `cargo bench -p dcx-media --bench sfu -- crowded [ROOMS]`: the crowded run only,
+    // with 500 rooms or ROOMS (e.g. under a profiler: `valgrind --tool=callgrind
+    // --toggle-collect='sfu::Bench::feed'`).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "crowded") {
+        let rooms = args.get(at + 1).and_then(|n| n.parse().ok());
+        crowded(rooms.unwrap_or(ROOMS));
+        return;
     }
     two_peers();
     // `cargo bench -p dcx-media --bench sfu -- two-peers`: the forwarding path only.

@@ -38,6 +38,7 @@
 
 pub mod bridge;
 pub mod dtmf;
+mod fast_hash;
 pub mod g711;
 pub mod jitter;
 pub mod munger;

@@ -1,13 +1,14 @@
 //! [`Sfu`]: one shard's [`MediaCore`] and its rooms. See [`super`] for why it wraps the
 //! core and how a frame reaches its subscribers.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::room::{Frame, MixScratch, Room};
 use super::{CommandOutcome, Role, RoomCommand, RoomId, SfuCounters, SfuError, SupervisorMode};
+use crate::fast_hash::FastMap;
 use crate::webrtc::{AudioCodec, KeyPress, MediaCore, MediaError, MediaEvent, PeerId, Transmit};
 
 /// The mixing frame: one tick of every room's mixes.
@@ -30,9 +31,13 @@ const MAX_CATCH_UP_TICKS: u32 = 5;
 /// - outputs: [`Self::poll_transmit`], [`Self::poll_event`], [`Self::poll_timeout`].
 pub struct Sfu {
     core: MediaCore,
-    // Ordered maps: rooms tick in the same order on every run of a simulation.
-    rooms: BTreeMap<RoomId, Room>,
-    room_of: BTreeMap<PeerId, RoomId>,
+    /// Looked up for every frame.
+    rooms: FastMap<RoomId, Room>,
+    /// The rooms that mix, in order: they tick in the same order on every run of a
+    /// simulation.
+    mixing: BTreeSet<RoomId>,
+    /// Looked up for every frame; only looked up, so its order does not matter.
+    room_of: FastMap<PeerId, RoomId>,
     next_room: u64,
     events: VecDeque<MediaEvent>,
     /// The next mixing tick, while some room mixes.
@@ -57,8 +62,9 @@ impl Sfu {
     pub fn new(core: MediaCore) -> Self {
         Self {
             core,
-            rooms: BTreeMap::new(),
-            room_of: BTreeMap::new(),
+            rooms: FastMap::default(),
+            mixing: BTreeSet::new(),
+            room_of: FastMap::default(),
             next_room: 1,
             events: VecDeque::new(),
             next_mix: None,
@@ -212,7 +218,7 @@ impl Sfu {
         for peer in closed.peers() {
             self.room_of.remove(&peer);
         }
-        self.update_mix_clock(now);
+        self.update_mix_clock(now, room);
         Ok(())
     }
 
@@ -244,7 +250,7 @@ impl Sfu {
         let joined = target.join(peer, role);
         // Even a codec failure leaves the member in (with its mixes silent).
         self.room_of.insert(peer, room);
-        self.update_mix_clock(now);
+        self.update_mix_clock(now, room);
         joined
     }
 
@@ -259,7 +265,7 @@ impl Sfu {
             Some(r) => r.leave(peer).map(|_| ()),
             None => Ok(()),
         };
-        self.update_mix_clock(now);
+        self.update_mix_clock(now, room);
         left.map(|()| room)
     }
 
@@ -271,7 +277,7 @@ impl Sfu {
         supervisor: PeerId,
         mode: SupervisorMode,
     ) -> Result<(), SfuError> {
-        let room = self.room_mut(supervisor)?;
+        let (id, room) = self.room_mut(supervisor)?;
         if room.role_of(supervisor) != Some(Role::Supervisor) {
             return Err(SfuError::NotASupervisor(supervisor));
         }
@@ -281,15 +287,16 @@ impl Sfu {
             }
         }
         let changed = room.set_mode(supervisor, mode);
-        self.update_mix_clock(now);
+        self.update_mix_clock(now, id);
         changed
     }
 
     /// Mutes a member (nobody in its room hears it) or unmutes it. A muted member still
     /// hears the room.
     pub fn set_muted(&mut self, now: Instant, peer: PeerId, muted: bool) -> Result<(), SfuError> {
-        let changed = self.room_mut(peer)?.set_muted(peer, muted);
-        self.update_mix_clock(now);
+        let (id, room) = self.room_mut(peer)?;
+        let changed = room.set_muted(peer, muted);
+        self.update_mix_clock(now, id);
         changed
     }
 
@@ -318,8 +325,10 @@ impl Sfu {
         };
         let mut ticks = 0;
         while at <= now && ticks < MAX_CATCH_UP_TICKS {
-            for room in self.rooms.values_mut() {
-                room.mix_tick(now, &mut self.core, &mut self.scratch, &mut self.counters);
+            for id in &self.mixing {
+                if let Some(room) = self.rooms.get_mut(id) {
+                    room.mix_tick(now, &mut self.core, &mut self.scratch, &mut self.counters);
+                }
             }
             at += MIX_TICK;
             ticks += 1;
@@ -396,14 +405,21 @@ impl Sfu {
         }
     }
 
-    fn room_mut(&mut self, peer: PeerId) -> Result<&mut Room, SfuError> {
-        let room = self.room_of.get(&peer).ok_or(SfuError::NotInRoom(peer))?;
-        self.rooms.get_mut(room).ok_or(SfuError::NotInRoom(peer))
+    fn room_mut(&mut self, peer: PeerId) -> Result<(RoomId, &mut Room), SfuError> {
+        let id = *self.room_of.get(&peer).ok_or(SfuError::NotInRoom(peer))?;
+        let room = self.rooms.get_mut(&id).ok_or(SfuError::NotInRoom(peer))?;
+        Ok((id, room))
     }
 
-    /// Starts the mixing tick when a room starts mixing, stops it when none does.
-    fn update_mix_clock(&mut self, now: Instant) {
-        if !self.rooms.values().any(Room::is_mixing) {
+    /// After `room` changed (or closed): starts the mixing tick when a room starts
+    /// mixing, stops it when none does.
+    fn update_mix_clock(&mut self, now: Instant, room: RoomId) {
+        if self.rooms.get(&room).is_some_and(Room::is_mixing) {
+            self.mixing.insert(room);
+        } else {
+            self.mixing.remove(&room);
+        }
+        if self.mixing.is_empty() {
             self.next_mix = None;
         } else if self.next_mix.is_none() {
             self.next_mix = Some(now);

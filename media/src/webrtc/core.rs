@@ -1,7 +1,7 @@
 //! [`MediaCore`]: all WebRTC peers of one shard behind one UDP socket. See the module
 //! docs of [`crate::webrtc`] for the run loop.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +15,7 @@ use super::demux::{stun_local_ufrag, Demux};
 use super::peer::{KeyPress, Outbox, Peer};
 use super::schedule::Schedule;
 use super::{AudioCodec, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig};
+use crate::fast_hash::FastMap;
 
 /// Counters of the shared socket, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub struct CoreCounters {
     pub peers_gone: u64,
     /// Peers run by [`MediaCore::handle_timeout`] because their deadline had come.
     pub peer_timeouts: u64,
+    /// Times a peer's deadline moved, so its place in the schedule did (a cost per
+    /// datagram that grows with the number of peers).
+    pub deadline_moves: u64,
 }
 
 /// The WebRTC peers of one shard. Inputs are `handle_*` and commands; outputs are
@@ -39,7 +43,8 @@ pub struct MediaCore {
     rtc_config: RtcConfig,
     candidates: Vec<Candidate>,
     connect_timeout: std::time::Duration,
-    peers: BTreeMap<PeerId, Peer>,
+    /// Boxed: a table slot is a pointer, and growing the table moves no `Rtc`.
+    peers: FastMap<PeerId, Box<Peer>>,
     /// When each peer is next due for `handle_timeout`.
     schedule: Schedule,
     /// The peers due in a `handle_timeout` call (kept for its capacity).
@@ -94,7 +99,7 @@ impl MediaCore {
             rtc_config: config.rtc_config(crypto, certificate),
             candidates,
             connect_timeout: config.connect_timeout,
-            peers: BTreeMap::new(),
+            peers: FastMap::default(),
             schedule: Schedule::default(),
             due: Vec::new(),
             demux: Demux::default(),
@@ -109,7 +114,10 @@ impl MediaCore {
 
     /// The counters so far.
     pub fn counters(&self) -> CoreCounters {
-        self.counters
+        CoreCounters {
+            deadline_moves: self.schedule.moves(),
+            ..self.counters
+        }
     }
 
     /// Peers added and not yet reported gone.
@@ -174,7 +182,7 @@ impl MediaCore {
         self.next_id += 1;
         self.counters.peers_added += 1;
         self.demux.add_peer(id, ufrag);
-        self.peers.insert(id, peer);
+        self.peers.insert(id, Box::new(peer));
         self.settle(id);
         Ok((id, answer))
     }
@@ -355,22 +363,31 @@ impl MediaCore {
             events: &mut self.events,
         };
         let result = f(peer, &mut out);
-        self.settle(id);
+        // Settled here rather than by `settle`: the peer is at hand (one lookup per
+        // datagram's peer, not two).
+        if peer.gone().is_none() {
+            let at = peer.timeout();
+            self.schedule.set(id, &mut peer.scheduled, at);
+        } else {
+            self.settle(id);
+        }
         result
     }
 
     /// After a peer did something: forgets it if it ended (and reports why), or notes
     /// its next deadline.
     fn settle(&mut self, id: PeerId) {
-        let Some(peer) = self.peers.get(&id) else {
+        let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
         let Some(reason) = peer.gone().cloned() else {
-            self.schedule.set(id, peer.timeout());
+            let at = peer.timeout();
+            self.schedule.set(id, &mut peer.scheduled, at);
             return;
         };
+        let scheduled = peer.scheduled;
         self.peers.remove(&id);
-        self.schedule.remove(id);
+        self.schedule.remove(id, scheduled);
         self.demux.remove_peer(id);
         self.counters.peers_gone += 1;
         self.events
@@ -380,7 +397,7 @@ impl MediaCore {
     /// The peer a datagram belongs to: STUN by the ufrag it names, the rest by the
     /// address ICE proved; each candidate confirmed by str0m's `accepts`.
     fn route(&mut self, source: SocketAddr, datagram: &[u8], input: &Input) -> Option<PeerId> {
-        let accepted = |peers: &BTreeMap<PeerId, Peer>, id: PeerId| {
+        let accepted = |peers: &FastMap<PeerId, Box<Peer>>, id: PeerId| {
             peers.get(&id).is_some_and(|p| p.accepts(input))
         };
         if stun_local_ufrag(datagram).is_some() {

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::PeerId;
+use crate::fast_hash::FastMap;
 
 const STUN_HEADER_LEN: usize = 20;
 const STUN_MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
@@ -44,7 +45,9 @@ pub(super) fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
 #[derive(Debug, Default)]
 pub(super) struct Demux {
     by_ufrag: HashMap<String, PeerId>,
-    by_addr: HashMap<SocketAddr, PeerId>,
+    /// Looked up for every datagram that is not STUN: see [`crate::fast_hash`] for why its hash
+    /// need not resist chosen keys (an address is added only once ICE proved it).
+    by_addr: FastMap<SocketAddr, PeerId>,
 }
 
 impl Demux {

@@ -18,6 +18,7 @@ use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
 use super::rtp_io::{Outgoing, PtTable, Received, RecvState, SendState};
+use super::schedule::Scheduled;
 use super::{AudioCodec, DisconnectReason, MediaError, MediaEvent, PeerId, Transmit};
 use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReceiverConfig};
 
@@ -53,6 +54,8 @@ pub(super) struct Peer {
     connect_deadline: Instant,
     /// str0m's next timeout, from the last drain.
     rtc_timeout: Instant,
+    /// The deadline the core's schedule has it under.
+    pub(super) scheduled: Scheduled,
     /// Made on the first telephone-event, at that payload's clock rate.
     dtmf: Option<DtmfReceiver>,
     gone: Option<DisconnectReason>,
@@ -71,6 +74,7 @@ impl Peer {
             narrowband: false,
             connect_deadline: now + connect_timeout,
             rtc_timeout: now,
+            scheduled: None,
             dtmf: None,
             gone: None,
         }
