@@ -5,9 +5,11 @@
 //! peer over `/ws`), who answers and hears the caller; the file still loads with
 //! `dcx check-config` and kept the comments it had. And a trunk created through the API
 //! carries a browser's call (sipp answering as the new carrier) once an uploaded deck
-//! routes to it.
+//! routes to it. And a registering trunk deleted through the API removes its binding at
+//! the registrar (sipp) with `Expires: 0`.
 //!
-//! Ports: `29_200` on (the block of `api.rs`, which takes `29_000` and `29_100`).
+//! Ports: `29_200`, `29_300` and `29_800` (the block of `api.rs`, which takes `29_000`
+//! and `29_100`).
 
 mod support;
 
@@ -15,7 +17,7 @@ use serde_json::json;
 use support::contact::{token, Dcx, Ports, AGENT_HZ, CALLER_HZ, TONE_WINDOWS};
 use support::media::ToneMeter;
 use support::request;
-use support::sipp::have_sipp;
+use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
 use support::ws_client::strs;
 
 fn admin() -> String {
@@ -164,4 +166,69 @@ fn a_trunk_made_through_the_api_carries_a_browser_call_once_the_deck_names_it() 
         .find(|r| r["leg"] == "browser")
         .unwrap_or_else(|| panic!("no browser leg in {records:?}"));
     assert_eq!(strs(call, ["trunk_out"]), ["carrier-n"], "{call}");
+}
+
+#[test]
+fn a_registering_trunk_deleted_through_the_api_removes_its_binding() {
+    if !have_sipp() {
+        return;
+    }
+    let ports = Ports::new(29_800);
+    let dcx = Dcx::start("prov-unregister", ports, "");
+    let base = ports.base;
+    // The registrar: grants the first REGISTER an hour, then wants `Expires: 0` on the
+    // same Call-ID.
+    let at = SippPorts {
+        sip: base + 5,
+        media: base + 20,
+        control: base + 51,
+    };
+    let registrar = Sipp::callee(
+        &dcx.gw.dir,
+        "carrier-r",
+        &["-sf", &scenario("uas_register_unregister.xml")],
+        at,
+    );
+    let http = dcx.gw.http_addr().to_owned();
+    let admin = admin();
+    let trunk = json!({"name": "carrier-r", "address": format!("127.0.0.1:{}", base + 5),
+                       "options_interval_s": 0, "register": true,
+                       "username": "gw", "password": "s3cret"});
+    let (status, body) = request(
+        &http,
+        "POST",
+        "/api/v1/trunks",
+        Some(&admin),
+        &trunk.to_string(),
+    );
+    assert_eq!(status, 201, "{body}");
+    // /healthz has no event to wait on: poll it until the registrar's 200 shows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let reg = dcx.gw.health()["registrations"]["carrier-r"].clone();
+        if reg["state"] == "registered" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not registered: {reg}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, body) = request(
+        &http,
+        "DELETE",
+        "/api/v1/trunks/carrier-r",
+        Some(&admin),
+        "",
+    );
+    assert!(status == 200 || status == 204, "{status} {body}");
+    // The registrar saw the un-REGISTER (Expires: 0, same Call-ID) and answered it.
+    registrar.assert_success();
+    let health = dcx.gw.health();
+    assert!(
+        health["registrations"].get("carrier-r").is_none(),
+        "a removed trunk is not shown: {}",
+        health["registrations"]
+    );
 }

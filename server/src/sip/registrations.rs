@@ -10,7 +10,12 @@
 //! 10.2.4). Sans-IO like the probes: responses and time in, datagrams into the
 //! endpoint's queue; [`Registrations::view`] is what `/healthz` shows.
 //!
-//! Not done: removing the binding (`Expires: 0`) at shutdown; registering over TCP.
+//! A trunk removed through the API (or moved to another address or account) takes its
+//! binding with it: its registration sends one REGISTER with `Expires: 0` on the same
+//! Call-ID (challenges answered as usual) and is forgotten at the final response or
+//! the transaction's timeout, whatever they say.
+//!
+//! Not done: removing the binding at shutdown; registering over TCP.
 
 use crate::call::legs::Transport;
 use dcx_sip::auth::{authorize, Credentials};
@@ -92,6 +97,10 @@ struct Registrar {
     in_flight: Option<Attempt>,
     successes: u64,
     last_failure: Option<u16>,
+    /// Its trunk is gone: it is removing its binding and no longer shown.
+    leaving: bool,
+    /// Its un-REGISTER ended: forgotten at the end of this input.
+    done: bool,
 }
 
 /// The registrations of one endpoint.
@@ -149,15 +158,31 @@ impl Registrations {
             in_flight: None,
             successes: 0,
             last_failure: None,
+            leaving: false,
+            done: false,
         }
     }
 
     /// Registers with `targets` from now on (the trunks changed through the API): a
     /// registration whose target is unchanged goes on as it was; a new or changed one
-    /// registers now; one that is gone stops refreshing (its binding is left to expire,
-    /// as at shutdown).
+    /// registers now; one whose binding no new target replaces (the same account at the
+    /// same address) removes it with `Expires: 0`, if it ever made one.
     pub fn reconfigure(&mut self, now: Instant, targets: Vec<RegisterTarget>) {
-        let mut old = std::mem::take(&mut self.trunks);
+        let (leaving, mut old): (Vec<_>, Vec<_>) = std::mem::take(&mut self.trunks)
+            .into_iter()
+            .partition(|r| r.leaving);
+        // The bindings the new targets make: an account at a registrar.
+        let bindings: Vec<(SocketAddr, String)> = targets
+            .iter()
+            .map(|t| (t.addr, t.credentials.username.clone()))
+            .collect();
+        let replaces = |r: &Registrar| {
+            let made = (r.target.addr, &r.target.credentials.username);
+            bindings.iter().any(|(addr, user)| (*addr, user) == made)
+        };
+        // A binding being removed that a new target makes again is left alone: the
+        // un-REGISTER could reach the registrar after the new REGISTER.
+        let leaving: Vec<_> = leaving.into_iter().filter(|r| !replaces(r)).collect();
         for t in targets {
             let same = old.iter().position(|r| {
                 let o = &r.target;
@@ -170,6 +195,19 @@ impl Registrations {
             };
             self.trunks.push(registrar);
         }
+        for mut r in old {
+            if r.successes == 0 || replaces(&r) {
+                continue;
+            }
+            tracing::info!(trunk = %r.target.name, "removing the binding of a removed trunk");
+            // A refresh in flight is abandoned: the un-REGISTER supersedes it (higher
+            // CSeq, same Call-ID).
+            r.in_flight = None;
+            r.leaving = true;
+            r.machine.unregister(now);
+            self.trunks.push(r);
+        }
+        self.trunks.extend(leaving);
         self.refresh_view(now);
     }
 
@@ -209,6 +247,7 @@ impl Registrations {
             _ => None,
         };
         self.finish(now, i, Some(code), granted);
+        self.trunks.retain(|r| !r.done);
         true
     }
 
@@ -273,6 +312,11 @@ impl Registrations {
     fn finish(&mut self, now: Instant, i: usize, status: Option<u16>, granted: Option<u32>) {
         let r = &mut self.trunks[i];
         r.in_flight = None;
+        if r.leaving {
+            r.done = true;
+            tracing::info!(trunk = %r.target.name, status, "binding of a removed trunk ended");
+            return;
+        }
         match status {
             Some(code @ 200..=299) => {
                 r.successes += 1;
@@ -314,6 +358,7 @@ impl Registrations {
                 }
             }
         }
+        self.trunks.retain(|r| !r.done);
         self.transmit(out);
     }
 
@@ -377,6 +422,7 @@ impl Registrations {
             Err(e) => {
                 tracing::warn!(trunk = %r.target.name, "cannot build REGISTER: {e}");
                 r.machine.handle_timeout_failure(now);
+                r.done |= r.leaving;
             }
         }
     }
@@ -385,6 +431,7 @@ impl Registrations {
         self.view = self
             .trunks
             .iter()
+            .filter(|r| !r.leaving)
             .map(|r| {
                 let (state, expires_in_s) = match r.machine.state() {
                     RegistrationState::Registered { until } => (
@@ -439,6 +486,8 @@ fn min_expires(msg: &Message<'_>) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn target(name: &str, addr: &str) -> RegisterTarget {
@@ -456,15 +505,134 @@ mod tests {
 
     /// The REGISTERs sent at `now`, as `(to, Call-ID)`.
     fn sent(r: &mut Registrations, now: Instant) -> Vec<(SocketAddr, String)> {
+        sent_whole(r, now)
+            .into_iter()
+            .map(|(to, call_id, _, _)| (to, call_id))
+            .collect()
+    }
+
+    /// The REGISTERs sent at `now`, as `(to, Call-ID, Expires, the datagram)`.
+    fn sent_whole(
+        r: &mut Registrations,
+        now: Instant,
+    ) -> Vec<(SocketAddr, String, String, Vec<u8>)> {
         let mut out = VecDeque::new();
         r.handle_timeout(now, &mut out);
         out.into_iter()
             .map(|(to, bytes)| {
                 let msg = Message::parse_datagram(&bytes).unwrap();
                 assert_eq!(msg.method(), Some(dcx_sip::Method::Register));
-                (to, msg.call_id().unwrap().to_owned())
+                let expires = msg
+                    .header("Expires")
+                    .and_then(dcx_sip::Header::value_str)
+                    .unwrap()
+                    .to_owned();
+                let call_id = msg.call_id().unwrap().to_owned();
+                (to, call_id, expires, bytes)
             })
             .collect()
+    }
+
+    /// The registrar's answer to `request`: `status`, with a Contact granting an
+    /// hour when it is a 2xx.
+    fn answer(request: &[u8], status: u16) -> Vec<u8> {
+        let req = Message::parse_datagram(request).unwrap();
+        let mut text = format!("SIP/2.0 {status} Whatever\r\n");
+        for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+            let value = req
+                .header(name)
+                .and_then(dcx_sip::Header::value_str)
+                .unwrap();
+            text.push_str(name);
+            text.push_str(": ");
+            text.push_str(value);
+            text.push_str("\r\n");
+        }
+        if status < 300 {
+            text.push_str("Contact: <sip:gw@203.0.113.10:5060>;expires=3600\r\n");
+        }
+        text.push_str("Content-Length: 0\r\n\r\n");
+        text.into_bytes()
+    }
+
+    /// A registration with carrier-b that the registrar accepted.
+    fn registered_with_b(now: Instant) -> (Registrations, String) {
+        let b = "198.51.100.20:5060".parse().unwrap();
+        let mut r = Registrations::new(
+            now,
+            vec![target("carrier-b", "198.51.100.20:5060")],
+            "203.0.113.10:5060".into(),
+            Timers::default(),
+            9,
+        );
+        let first = sent_whole(&mut r, now);
+        assert_eq!(first[0].2, "3600");
+        let ok = answer(&first[0].3, 200);
+        assert!(r.handle_response(now, b, &Message::parse_datagram(&ok).unwrap()));
+        assert_eq!(r.view()[0].state, "registered");
+        (r, first[0].1.clone())
+    }
+
+    #[test]
+    fn a_removed_trunk_removes_its_binding_then_is_forgotten() {
+        let now = Instant::now();
+        let b: SocketAddr = "198.51.100.20:5060".parse().unwrap();
+        let (mut r, call_id) = registered_with_b(now);
+        r.reconfigure(now, vec![target("carrier-x", "198.51.100.30:5060")]);
+        let names: Vec<String> = r.view().iter().map(|v| v.name.clone()).collect();
+        assert_eq!(names, ["carrier-x"], "a leaving registration is not shown");
+        let out = sent_whole(&mut r, now);
+        let to_b: Vec<_> = out.iter().filter(|s| s.0 == b).collect();
+        assert_eq!(to_b.len(), 1, "one un-REGISTER to carrier-b: {out:?}");
+        assert_eq!(to_b[0].2, "0", "Expires: 0");
+        assert_eq!(to_b[0].1, call_id, "on the binding's own Call-ID");
+        // The registrar's 200 ends it: nothing more is sent to carrier-b, ever.
+        let ok = answer(&to_b[0].3, 200);
+        assert!(r.handle_response(now, b, &Message::parse_datagram(&ok).unwrap()));
+        let later = now + Duration::from_secs(7200);
+        assert!(sent_whole(&mut r, later).iter().all(|s| s.0 != b));
+        assert_eq!(r.trunks.len(), 1);
+    }
+
+    #[test]
+    fn a_binding_a_new_target_makes_again_is_not_removed() {
+        let now = Instant::now();
+        let b: SocketAddr = "198.51.100.20:5060".parse().unwrap();
+        let (mut r, call_id) = registered_with_b(now);
+        // The same account at the same registrar, with a new password and name: the
+        // new REGISTER replaces the binding, and no un-REGISTER may race it.
+        let mut changed = target("carrier-b2", "198.51.100.20:5060");
+        changed.credentials.password = "n3w".into();
+        r.reconfigure(now, vec![changed]);
+        let out = sent_whole(&mut r, now);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!((out[0].0, out[0].2.as_str()), (b, "3600"));
+        assert_ne!(out[0].1, call_id, "a new registration");
+        // Removed before it ever registered: nothing to remove.
+        r.reconfigure(now, vec![]);
+        assert!(sent_whole(&mut r, now).is_empty());
+        assert!(r.trunks.is_empty());
+    }
+
+    #[test]
+    fn an_unregister_that_times_out_is_forgotten() {
+        let now = Instant::now();
+        let (mut r, _) = registered_with_b(now);
+        r.reconfigure(now, vec![]);
+        assert_eq!(sent_whole(&mut r, now).len(), 1);
+        assert!(r.view().is_empty());
+        // Timer F (64 T1) passes with no answer.
+        let mut t = now;
+        while r.trunks.len() == 1 && t < now + Duration::from_secs(60) {
+            t = r
+                .poll_timeout()
+                .unwrap_or(t + Duration::from_secs(1))
+                .max(t);
+            let _ = sent_whole(&mut r, t);
+            t += Duration::from_millis(1);
+        }
+        assert!(r.trunks.is_empty(), "forgotten after the timeout");
+        assert_eq!(r.poll_timeout(), None);
     }
 
     #[test]
