@@ -20,8 +20,10 @@ use support::request;
 use support::sipp::{have_sipp, scenario, Sipp, SippPorts};
 use support::ws_client::strs;
 
-fn admin() -> String {
-    token("ops", dcx_signaling::Role::Admin)
+/// `method` on `path` of `dcx`'s REST API with an admin token.
+fn as_admin(dcx: &Dcx, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let admin = token("ops", dcx_signaling::Role::Admin);
+    request(dcx.gw.http_addr(), method, path, Some(&admin), body)
 }
 
 #[test]
@@ -32,10 +34,8 @@ fn a_queue_agent_and_did_made_through_the_api_take_a_pstn_call_without_a_restart
     let dcx = Dcx::start("prov-queue", Ports::new(29_200), "wrap_up_s = 1\n");
     let config = dcx.gw.dir.join("dcx.toml");
     let before = std::fs::read_to_string(&config).unwrap();
-    let http = dcx.gw.http_addr().to_owned();
-    let admin = admin();
     let api = |method: &str, path: &str, body: serde_json::Value| {
-        request(&http, method, path, Some(&admin), &body.to_string())
+        as_admin(&dcx, method, path, &body.to_string())
     };
     let queue = json!({"name": "sales", "skills": {"sales": 1}, "ring_timeout_s": 10,
                        "wrap_up_s": 1, "hold_tone_hz": 440});
@@ -125,20 +125,12 @@ fn a_trunk_made_through_the_api_carries_a_browser_call_once_the_deck_names_it() 
     // up 1.5 s after its ACK.
     let (carrier, carrier_media) = dcx.carrier("carrier-n", base + 5, CARRIER_HZ);
 
-    let http = dcx.gw.http_addr().to_owned();
-    let admin = admin();
     let trunk = json!({"name": "carrier-n", "address": format!("127.0.0.1:{}", base + 5),
                        "options_interval_s": 0});
-    let (status, body) = request(
-        &http,
-        "POST",
-        "/api/v1/trunks",
-        Some(&admin),
-        &trunk.to_string(),
-    );
+    let (status, body) = as_admin(&dcx, "POST", "/api/v1/trunks", &trunk.to_string());
     assert_eq!(status, 201, "{body}");
     let deck = "prefix,carrier,rate\n1555,carrier-n,0.001\n1,carrier-b,0.01\n";
-    let (status, body) = request(&http, "PUT", "/api/v1/deck", Some(&admin), deck);
+    let (status, body) = as_admin(&dcx, "PUT", "/api/v1/deck", deck);
     assert_eq!(status, 200, "{body}");
 
     let mut agent1 = dcx.agent("agent1");
@@ -189,39 +181,15 @@ fn a_registering_trunk_deleted_through_the_api_removes_its_binding() {
         &["-sf", &scenario("uas_register_unregister.xml")],
         at,
     );
-    let http = dcx.gw.http_addr().to_owned();
-    let admin = admin();
     let trunk = json!({"name": "carrier-r", "address": format!("127.0.0.1:{}", base + 5),
                        "options_interval_s": 0, "register": true,
                        "username": "gw", "password": "s3cret"});
-    let (status, body) = request(
-        &http,
-        "POST",
-        "/api/v1/trunks",
-        Some(&admin),
-        &trunk.to_string(),
-    );
+    let (status, body) = as_admin(&dcx, "POST", "/api/v1/trunks", &trunk.to_string());
     assert_eq!(status, 201, "{body}");
-    // /healthz has no event to wait on: poll it until the registrar's 200 shows.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let reg = dcx.gw.health()["registrations"]["carrier-r"].clone();
-        if reg["state"] == "registered" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not registered: {reg}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let (status, body) = request(
-        &http,
-        "DELETE",
-        "/api/v1/trunks/carrier-r",
-        Some(&admin),
-        "",
-    );
+    // The registrar's 200, as dcx logs it, before the trunk goes.
+    let line = dcx.gw.wait_for("registered");
+    assert!(line.contains("carrier-r"), "{line}");
+    let (status, body) = as_admin(&dcx, "DELETE", "/api/v1/trunks/carrier-r", "");
     assert!(status == 200 || status == 204, "{status} {body}");
     // The registrar saw the un-REGISTER (Expires: 0, same Call-ID) and answered it.
     registrar.assert_success();

@@ -366,8 +366,7 @@ impl MediaCore {
         // Settled here rather than by `settle`: the peer is at hand (one lookup per
         // datagram's peer, not two).
         if peer.gone().is_none() {
-            let at = peer.timeout();
-            self.schedule.set(id, &mut peer.scheduled, at);
+            peer.reschedule(&mut self.schedule);
         } else {
             self.settle(id);
         }
@@ -381,8 +380,7 @@ impl MediaCore {
             return;
         };
         let Some(reason) = peer.gone().cloned() else {
-            let at = peer.timeout();
-            self.schedule.set(id, &mut peer.scheduled, at);
+            peer.reschedule(&mut self.schedule);
             return;
         };
         let scheduled = peer.scheduled;

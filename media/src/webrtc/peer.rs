@@ -18,7 +18,7 @@ use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
 use super::rtp_io::{Outgoing, PtTable, Received, RecvState, SendState};
-use super::schedule::Scheduled;
+use super::schedule::{Schedule, Scheduled};
 use super::{AudioCodec, DisconnectReason, MediaError, MediaEvent, PeerId, Transmit};
 use crate::dtmf::{DtmfDigit, DtmfReceiver, DtmfReceiverConfig};
 
@@ -134,6 +134,12 @@ impl Peer {
     /// True when the offer gave us an audio m-line with a codec we take.
     pub(super) fn has_common_audio_codec(&self) -> bool {
         self.pts.has_audio()
+    }
+
+    /// Puts it in `schedule` under its next deadline.
+    pub(super) fn reschedule(&mut self, schedule: &mut Schedule) {
+        let at = self.timeout();
+        schedule.set(self.id, &mut self.scheduled, at);
     }
 
     /// When [`Self::handle_timeout`] has work to do.
