@@ -13,6 +13,11 @@
 //! step (a room's two packets arrive together, so each peer is still warm in the CPU
 //! caches; the earlier figures of docs/performance.md were measured this way).
 //!
+//! The floor (`bare.rs`): the same replay through bare str0m `Rtc`s built from dcx's own
+//! `RtcConfig`, each room forwarding a packet as it came (no core, no schedule of ours,
+//! no munging), so that what str0m itself costs per packet is measured in the same run
+//! and dcx/bare says what dcx adds. `-- floor [ROOMS] [ROUNDS]` alternates the two.
+//!
 //! `cargo bench -p dcx-media --bench sfu`
 
 use std::net::SocketAddr;
@@ -33,6 +38,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod rss;
 use rss::rss_kib;
 
+mod bare;
+use bare::Bare;
+
 // The webrtc tests' world (simulated network, str0m clients), shared with this bench; it
 // names the library's types through this module's imports above.
 #[allow(dead_code)]
@@ -51,16 +59,93 @@ const PAYLOAD_BYTES: usize = 80;
 /// Seconds each supervised call talks.
 const SUPERVISED_SECONDS: u64 = 10;
 
-/// The SFU, with the time spent in its inputs counted.
-struct Timed {
-    sfu: Sfu,
+/// What forwards between the clients: dcx's [`Sfu`], or the [`Bare`] str0m floor.
+trait Server {
+    fn build(config: &WebRtcConfig) -> Self;
+    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError>;
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, d: &[u8]);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    fn poll_event(&mut self) -> Option<MediaEvent>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Puts two peers in a room of their own.
+    fn pair(&mut self, now: Instant, a: PeerId, b: PeerId);
+    fn frames_forwarded(&self) -> u64;
+}
+
+impl Server for Sfu {
+    fn build(config: &WebRtcConfig) -> Self {
+        Sfu::new(MediaCore::new(config).unwrap())
+    }
+    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError> {
+        Sfu::add_peer(self, now, offer)
+    }
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, d: &[u8]) {
+        Sfu::handle_datagram(self, now, source, local, d);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Sfu::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Sfu::poll_transmit(self)
+    }
+    fn poll_event(&mut self) -> Option<MediaEvent> {
+        Sfu::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Sfu::poll_timeout(self)
+    }
+    fn pair(&mut self, now: Instant, a: PeerId, b: PeerId) {
+        let room = self.create_room();
+        for peer in [a, b] {
+            self.join(now, room, peer, Role::Participant).unwrap();
+        }
+    }
+    fn frames_forwarded(&self) -> u64 {
+        self.counters().frames_forwarded
+    }
+}
+
+impl Server for Bare {
+    fn build(config: &WebRtcConfig) -> Self {
+        Bare::new(config)
+    }
+    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError> {
+        Ok(Bare::add_peer(self, now, offer))
+    }
+    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, _: SocketAddr, d: &[u8]) {
+        Bare::handle_datagram(self, now, source, d);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Bare::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Bare::poll_transmit(self)
+    }
+    fn poll_event(&mut self) -> Option<MediaEvent> {
+        Bare::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Bare::poll_timeout(self)
+    }
+    fn pair(&mut self, _: Instant, a: PeerId, b: PeerId) {
+        Bare::pair(self, a, b);
+    }
+    fn frames_forwarded(&self) -> u64 {
+        Bare::frames_forwarded(self)
+    }
+}
+
+/// The server, with the time spent in its inputs counted.
+struct Timed<S> {
+    sfu: S,
     busy: Duration,
 }
 
-impl Endpoint for Timed {
+impl<S: Server> Endpoint for Timed<S> {
     fn build(config: &WebRtcConfig) -> Self {
         Self {
-            sfu: Sfu::new(MediaCore::new(config).unwrap()),
+            sfu: S::build(config),
             busy: Duration::ZERO,
         }
     }
@@ -94,16 +179,16 @@ impl Endpoint for Timed {
     }
 }
 
-/// The world around a timed SFU, and where each client's RTP clock is.
-struct Bench {
-    world: World<Timed>,
+/// The world around a timed server, and where each client's RTP clock is.
+struct Bench<S = Sfu> {
+    world: World<Timed<S>>,
     peers: Vec<PeerId>,
     next_frame: u64,
     /// What each client sends: a cycle of frames.
     payloads: Vec<Vec<Vec<u8>>>,
 }
 
-impl Bench {
+impl<S: Server> Bench<S> {
     /// `clients` browsers, all connected.
     fn new(clients: usize) -> Self {
         let mut world = World::with_endpoint(LinkConfig::CLEAN, 7);
@@ -222,15 +307,17 @@ impl Bench {
     /// Pairs the peers into rooms of two participants.
     fn pair_up(&mut self) {
         let now = self.world.now;
-        let sfu = &mut self.world.core.sfu;
         for pair in self.peers.chunks(2) {
-            let room = sfu.create_room();
-            for &peer in pair {
-                sfu.join(now, room, peer, Role::Participant).unwrap();
-            }
+            self.world.core.sfu.pair(now, pair[0], pair[1]);
         }
     }
 
+    fn frames_forwarded(&self) -> u64 {
+        self.world.core.sfu.frames_forwarded()
+    }
+}
+
+impl Bench<Sfu> {
     fn leave_rooms(&mut self) {
         let now = self.world.now;
         for &peer in &self.peers {
@@ -272,7 +359,7 @@ fn line(label: &str, us: f64) {
 }
 
 fn two_peers() {
-    let mut b = Bench::new(2);
+    let mut b = Bench::<Sfu>::new(2);
     let (busy, packets) = b.talk(FRAMES_TWO_PEERS);
     let receive = us_per(busy, packets);
     b.pair_up();
@@ -316,7 +403,7 @@ fn two_peers() {
 fn crowded(rooms: usize) {
     let peers = 2 * rooms;
     let rss_before = rss_kib();
-    let mut b = Bench::new(peers);
+    let mut b = Bench::<Sfu>::new(peers);
     let rss_peers = rss_kib().saturating_sub(rss_before);
     b.talk(50);
     let (busy, packets) = b.talk(FRAMES_CROWDED);
@@ -380,6 +467,80 @@ fn crowded(rooms: usize) {
     );
 }
 
+/// With `2 * rooms` peers in rooms of two, all talking: the replay alone at the
+/// browsers' own phases and in step, in us per packet, through `S`.
+fn replays<S: Server>(rooms: usize) -> (f64, f64) {
+    let mut b = Bench::<S>::new(2 * rooms);
+    b.pair_up();
+    b.talk(50);
+    let mut figures = [false, true].map(|in_step| {
+        let before = b.frames_forwarded();
+        let (busy, fed) = b.replay(FRAMES_CROWDED, in_step);
+        assert!(
+            b.frames_forwarded() - before >= FRAMES_CROWDED * 2 * rooms as u64,
+            "every frame forwarded"
+        );
+        us_per(busy, fed)
+    });
+    figures.reverse();
+    let [in_step, own_phases] = figures;
+    (own_phases, in_step)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One round of [`floor`]: (dcx, bare), each (own phases, in step) in us/packet.
+type Round = ((f64, f64), (f64, f64));
+
+/// dcx's SFU against the bare str0m forwarder ([`Bare`]) on the same replay, `rounds`
+/// times alternated, with `2 * rooms` peers: what str0m itself costs per packet, and
+/// dcx's ratio to it.
+fn floor(rooms: usize, rounds: usize) {
+    println!();
+    println!(
+        "{} peers, {rooms} rooms of two, the replay alone: dcx's SFU against bare str0m \
+         (the floor), {rounds} rounds alternated, us/packet",
+        2 * rooms
+    );
+    println!(
+        "{:<10} {:>14} {:>14} {:>14} {:>14}",
+        "round", "dcx own phase", "bare own phase", "dcx in step", "bare in step"
+    );
+    let mut rows = Vec::new();
+    for round in 1..=rounds {
+        // Who goes first swaps each round: a fresh world's first replay can run on
+        // a machine in another state (frequency, the other core's load).
+        let (dcx, bare) = if round % 2 == 1 {
+            (replays::<Sfu>(rooms), replays::<Bare>(rooms))
+        } else {
+            let bare = replays::<Bare>(rooms);
+            (replays::<Sfu>(rooms), bare)
+        };
+        println!(
+            "{round:<10} {:>14.2} {:>14.2} {:>14.2} {:>14.2}",
+            dcx.0, bare.0, dcx.1, bare.1
+        );
+        rows.push((dcx, bare));
+    }
+    let m = |f: fn(&Round) -> f64| median(rows.iter().map(f).collect());
+    let (dcx_own, bare_own) = (m(|r| r.0 .0), m(|r| r.1 .0));
+    let (dcx_step, bare_step) = (m(|r| r.0 .1), m(|r| r.1 .1));
+    println!(
+        "{:<10} {dcx_own:>14.2} {bare_own:>14.2} {dcx_step:>14.2} {bare_step:>14.2}",
+        "median"
+    );
+    println!(
+        "dcx/bare (medians): {:.2} at own phases, {:.2} in step; bare str0m's ceiling \
+         {:.0} packets/s per core at own phases",
+        dcx_own / bare_own,
+        dcx_step / bare_step,
+        1e6 / bare_own
+    );
+}
+
 /// One second of a tone as 20 ms Opus frames from a browser (48 kHz, 32 kbit/s, the
 /// encoder's default complexity); whole periods, so the cycle repeats seamlessly.
 fn opus_tone(frequency_hz: f64) -> Vec<Vec<u8>> {
@@ -404,7 +565,7 @@ type ModeOf = fn(PeerId) -> SupervisorMode;
 /// An agent, a customer and a supervisor in the mode `mode` makes of the agent's peer,
 /// all talking; returns the SFU's CPU per second of the call, in microseconds.
 fn supervised(mode: ModeOf) -> f64 {
-    let mut b = Bench::new(3);
+    let mut b = Bench::<Sfu>::new(3);
     b.payloads = [440.0, 1000.0, 2500.0].map(opus_tone).to_vec();
     let now = b.world.now;
     let sfu = &mut b.world.core.sfu;
@@ -454,6 +615,12 @@ fn main() {
     // with 500 rooms or ROOMS (e.g. under a profiler: `valgrind --tool=callgrind
     // --toggle-collect='sfu::Bench::feed'`).
     let args: Vec<String> = std::env::args().collect();
+    // `-- floor [ROOMS] [ROUNDS]`: dcx against bare str0m on the replay, alternated.
+    if let Some(at) = args.iter().position(|a| a == "floor") {
+        let number = |k: usize| args.get(at + k).and_then(|n| n.parse().ok());
+        floor(number(1).unwrap_or(ROOMS), number(2).unwrap_or(3));
+        return;
+    }
     if let Some(at) = args.iter().position(|a| a == "crowded") {
         let rooms = args.get(at + 1).and_then(|n| n.parse().ok());
         crowded(rooms.unwrap_or(ROOMS));
@@ -466,5 +633,6 @@ fn main() {
     }
     crowded(ROOMS / 10);
     crowded(ROOMS);
+    floor(ROOMS, 1);
     supervision();
 }

@@ -80,11 +80,9 @@ impl WebRtcConfig {
     }
 
     /// The `RtcConfig` of every peer: ICE-lite, our codecs, the shared certificate.
-    pub(super) fn rtc_config(
-        &self,
-        crypto: &Arc<CryptoProvider>,
-        certificate: &DtlsCert,
-    ) -> RtcConfig {
+    /// Public so that the SFU bench can build bare str0m peers exactly like ours (its
+    /// floor: str0m's own cost of the same forwarding).
+    pub fn rtc_config(&self, crypto: &Arc<CryptoProvider>, certificate: &DtlsCert) -> RtcConfig {
         let mut config = RtcConfig::new()
             .set_ice_lite(true)
             .set_crypto_provider(Arc::clone(crypto))

@@ -78,6 +78,14 @@ impl PeerId {
         self.0
     }
 
+    /// The id numbered `n`, for stand-ins of the core (the SFU bench's bare str0m
+    /// forwarder). A core numbers its own peers; an id it never gave out is refused
+    /// as [`MediaError::UnknownPeer`].
+    #[doc(hidden)]
+    pub fn from_raw(n: u64) -> Self {
+        Self(n)
+    }
+
     /// An id no core handed out, for tests of what is keyed by peers.
     #[cfg(test)]
     pub(crate) fn for_test(id: u64) -> Self {
