@@ -41,6 +41,8 @@ use rss::rss_kib;
 mod bare;
 use bare::Bare;
 
+mod shards;
+
 // The webrtc tests' world (simulated network, str0m clients), shared with this bench; it
 // names the library's types through this module's imports above.
 #[allow(dead_code)]
@@ -179,6 +181,9 @@ impl<S: Server> Endpoint for Timed<S> {
     }
 }
 
+/// A datagram on the simulated network: when, from, to, the bytes.
+type Datagram = (Instant, SocketAddr, SocketAddr, Vec<u8>);
+
 /// The world around a timed server, and where each client's RTP clock is.
 struct Bench<S = Sfu> {
     world: World<Timed<S>>,
@@ -191,7 +196,12 @@ struct Bench<S = Sfu> {
 impl<S: Server> Bench<S> {
     /// `clients` browsers, all connected.
     fn new(clients: usize) -> Self {
-        let mut world = World::with_endpoint(LinkConfig::CLEAN, 7);
+        Self::on_shard(clients, 0)
+    }
+
+    /// [`Self::new`], the server being media shard `shard`.
+    fn on_shard(clients: usize, shard: u16) -> Self {
+        let mut world = World::on_shard(LinkConfig::CLEAN, 7, shard);
         let peers: Vec<PeerId> = (0..clients)
             .map(|i| {
                 world
@@ -250,6 +260,19 @@ impl<S: Server> Bench<S> {
     /// Otherwise each client sends at a phase of its own within the 20 ms, as browsers
     /// with free-running capture clocks do, and the arrivals interleave.
     fn replay(&mut self, frames: u64, in_step: bool) -> (Duration, u64) {
+        let datagrams = self.record(frames, in_step);
+        let busy = self.world.core.busy;
+        self.feed(&datagrams);
+        (
+            self.world.core.busy.saturating_sub(busy),
+            datagrams.len() as u64,
+        )
+    }
+
+    /// What the clients send to the SFU in `frames` frames, made and not delivered,
+    /// for [`Self::feed`]; the world's clock moves to the end of it. See
+    /// [`Self::replay`].
+    fn record(&mut self, frames: u64, in_step: bool) -> Vec<Datagram> {
         let t0 = self.world.now + FRAME_INTERVAL;
         let phase = |client: usize| {
             if in_step {
@@ -280,18 +303,13 @@ impl<S: Server> Bench<S> {
             .collect();
         self.next_frame += frames;
         self.world.now = t0 + FRAME_INTERVAL * frames as u32;
-        let busy = self.world.core.busy;
-        self.feed(&datagrams);
-        (
-            self.world.core.busy.saturating_sub(busy),
-            datagrams.len() as u64,
-        )
+        datagrams
     }
 
     /// Feeds `datagrams` to the SFU in order, with its timeouts; what it sends is
     /// dropped. Never inlined, so a profiler can collect this alone (see `main`).
     #[inline(never)]
-    fn feed(&mut self, datagrams: &[(Instant, SocketAddr, SocketAddr, Vec<u8>)]) {
+    fn feed(&mut self, datagrams: &[Datagram]) {
         let local = self.world.core_local;
         let core = &mut self.world.core;
         for (at, source, _, bytes) in datagrams {
@@ -621,6 +639,12 @@ fn main() {
         floor(number(1).unwrap_or(ROOMS), number(2).unwrap_or(3));
         return;
     }
+    // `-- shards [ROOMS] [ROUNDS]`: the peers of ROOMS rooms on one loop, then on two.
+    if let Some(at) = args.iter().position(|a| a == "shards") {
+        let number = |k: usize| args.get(at + k).and_then(|n| n.parse().ok());
+        shards::shards(number(1).unwrap_or(ROOMS), number(2).unwrap_or(3));
+        return;
+    }
     if let Some(at) = args.iter().position(|a| a == "crowded") {
         let rooms = args.get(at + 1).and_then(|n| n.parse().ok());
         crowded(rooms.unwrap_or(ROOMS));
@@ -634,5 +658,6 @@ fn main() {
     crowded(ROOMS / 10);
     crowded(ROOMS);
     floor(ROOMS, 1);
+    shards::shards(ROOMS, 1);
     supervision();
 }

@@ -255,6 +255,32 @@ pub fn app(gateway: Arc<Gateway>, browsers: Option<Arc<crate::browser::Browsers>
     }
 }
 
+/// Media shard `shard`'s socket on `port` and its core, announcing `ip:port`.
+async fn bind_shard(
+    ip: std::net::IpAddr,
+    port: u16,
+    shard: u16,
+) -> anyhow::Result<(tokio::net::UdpSocket, dcx_media::webrtc::MediaCore)> {
+    // The public address if it is local, else every interface (1:1 NAT in front).
+    let socket = match tokio::net::UdpSocket::bind((ip, port)).await {
+        Ok(s) => s,
+        Err(_) => tokio::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, port))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot bind the WebRTC port {port} (media.webrtc_port, shard {shard}): {e}"
+                )
+            })?,
+    };
+    let config = dcx_media::webrtc::WebRtcConfig {
+        shard,
+        ..dcx_media::webrtc::WebRtcConfig::new(ip, port)
+    };
+    let core =
+        dcx_media::webrtc::MediaCore::new(&config).map_err(|e| anyhow::anyhow!("{e} (media)"))?;
+    Ok((socket, core))
+}
+
 /// Starts the WebRTC media loop, the peer router and the session hub, when
 /// `[signaling]` and `[media] webrtc_port` are configured.
 async fn start_browsers(
@@ -279,20 +305,20 @@ async fn start_browsers(
         .get_ref()
         .parse()
         .map_err(|e| anyhow::anyhow!("media.public_ip: {e}"))?;
-    // The public address if it is local, else every interface (1:1 NAT in front).
-    let socket = match tokio::net::UdpSocket::bind((ip, port)).await {
-        Ok(s) => s,
-        Err(_) => tokio::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, port))
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("cannot bind the WebRTC port {port} (media.webrtc_port): {e}")
-            })?,
-    };
-    let core = dcx_media::webrtc::MediaCore::new(&dcx_media::webrtc::WebRtcConfig::new(ip, port))
-        .map_err(|e| anyhow::anyhow!("{e} (media)"))?;
-    tracing::info!(addr = %socket.local_addr()?, "webrtc listening");
-    let (shell, webrtc, events) = crate::webrtc_shell::WebRtcShell::new(socket, core, stopped)?;
-    tokio::spawn(shell.run());
+    let shards = *media.webrtc_shards.get_ref();
+    let mut loops = Vec::with_capacity(usize::from(shards));
+    // The config checked that the ports fit in u16.
+    for (shard, port) in (0..shards).zip(port..) {
+        loops.push(bind_shard(ip, port, shard).await?);
+    }
+    for (socket, _) in &loops {
+        tracing::info!(addr = %socket.local_addr()?, shards, "webrtc listening");
+    }
+    let (shells, webrtc, events) = crate::webrtc_shell::WebRtcShell::sharded(loops, &stopped)?;
+    // One task each: the runtime's workers run them on different cores.
+    for shell in shells {
+        tokio::spawn(shell.run());
+    }
     let stats = gateway.browser_stats.clone();
     let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let services = Arc::new(crate::browser::Services {
@@ -415,6 +441,7 @@ async fn healthz(State(g): State<Arc<Gateway>>) -> Json<serde_json::Value> {
                 "malformed": c.core.datagrams_malformed,
                 "unrouted": c.core.datagrams_unrouted,
                 "peers": c.core.peers_added - c.core.peers_gone,
+                "shard_peers": handle.shard_peers(),
                 "writes_refused": c.writes_refused,
                 "audio_events_dropped": c.audio_events_dropped,
                 "browsers": browsers,

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use support::media::{ToneMeter, VoiceMeter};
 use support::webrtc_client::Browser;
-use support::ws_client::{call_frame, hello_frame, strs, Ws};
+use support::ws_client::{call_frame, candidate_port, hello_frame, strs, Ws};
 use support::Gateway;
 
 const TOKEN_KEY: &str = "dcx-demo-signing-key-change-me!!";
@@ -38,7 +38,7 @@ impl Dcx {
         let config = format!(
             "[server]\nhttp_listen = \"127.0.0.1:0\"\n\
              [sip]\nlisten = \"127.0.0.1:0\"\n\
-             [media]\nrtp_ports = \"{}-{}\"\npublic_ip = \"127.0.0.1\"\nwebrtc_port = {webrtc}\n\
+             [media]\nrtp_ports = \"{}-{}\"\npublic_ip = \"127.0.0.1\"\nwebrtc_port = {webrtc}\nwebrtc_shards = 2\n\
              [signaling]\ntoken_key = \"{TOKEN_KEY}\"\n\
              [routing]\ndeck = \"deck.csv\"\n\
              [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{base}\"\noptions_interval_s = 0\n",
@@ -55,7 +55,8 @@ impl Dcx {
     }
 
     fn login_as(&self, user: &str, role: Role) -> Ws {
-        let mut ws = Ws::connect(self.gw.http_addr(), self.webrtc);
+        // Two media shards: a call's peers must share one.
+        let mut ws = Ws::connect_to_shards(self.gw.http_addr(), self.webrtc..=self.webrtc + 1);
         ws.send(&hello_frame(&token_as(user, role), None));
         let welcome = ws.next("welcome");
         assert_eq!(welcome["user"], user, "{welcome}");
@@ -97,6 +98,11 @@ fn a_browser_calls_another_by_name_and_they_hear_each_other() {
     bob.send(&json!({"type": "accept", "call_id": bob_call, "sdp": bob_offer}).to_string());
     let answered = expect(&mut bob, "answered", &bob_call);
     let bob_media = bob.start_media(bob_browser, answered["sdp"].as_str().unwrap());
+    // Bob's peer is on Alice's shard: the room forwards between them in one loop.
+    assert_eq!(
+        candidate_port(answered["sdp"].as_str().unwrap()),
+        candidate_port(trying["sdp"].as_str().unwrap())
+    );
     let answered = expect(&mut alice, "answered", "a1");
     assert!(answered.get("sdp").is_none(), "{answered}");
 
@@ -176,6 +182,11 @@ fn a_supervisor_listens_whispers_to_one_browser_and_barges_on_a_browser_call() {
     let (boss_browser, boss_offer) = Browser::talking(boss_hz);
     boss.send(&supervise("s1", &boss_offer));
     let answered = expect(&mut boss, "answered", "s1");
+    // On the call's shard, whose room mixes for it.
+    assert_eq!(
+        candidate_port(answered["sdp"].as_str().unwrap()),
+        candidate_port(trying["sdp"].as_str().unwrap())
+    );
     let boss_media = boss.start_media(boss_browser, answered["sdp"].as_str().unwrap());
     let tones = [alice_hz, bob_hz, boss_hz];
     let (mut at_alice, mut at_bob, mut at_boss) = (

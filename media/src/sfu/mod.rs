@@ -93,7 +93,8 @@ pub const MIX_FRAME: usize = 960;
 /// The most members a room holds (what each member hears is a 64-bit set).
 pub const MAX_MEMBERS: usize = 64;
 
-/// Identifies one room of an [`Sfu`]; never reused by that `Sfu`.
+/// Identifies one room of an [`Sfu`]; never reused by that `Sfu`, and unique across
+/// the shards of a gateway like a [`PeerId`] (its shard in the top bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoomId(u64);
 
@@ -102,11 +103,16 @@ impl RoomId {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// The shard whose [`Sfu`] has (or had) this room; its members are that shard's.
+    pub fn shard(self) -> u16 {
+        crate::webrtc::split_shard(self.0).0
+    }
 }
 
 impl fmt::Display for RoomId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "room-{}", self.0)
+        crate::webrtc::write_numbered(f, "room", self.0)
     }
 }
 
@@ -168,6 +174,23 @@ pub enum RoomCommand {
         /// Muted (heard by nobody) or not.
         muted: bool,
     },
+}
+
+impl RoomCommand {
+    /// The shard whose [`Sfu`] applies this command: its room's, or its peer's; `None`
+    /// for [`Self::Create`], which any shard can do. A shell over several shards
+    /// routes by it.
+    pub fn shard(&self) -> Option<u16> {
+        match *self {
+            Self::Create => None,
+            Self::Close(room) | Self::Join { room, .. } => Some(room.shard()),
+            Self::Leave(peer)
+            | Self::SetSupervisorMode {
+                supervisor: peer, ..
+            }
+            | Self::SetMuted { peer, .. } => Some(peer.shard()),
+        }
+    }
 }
 
 /// Why a room command failed. Nothing changed, except after [`SfuError::Codec`].

@@ -203,7 +203,7 @@ impl Sfu {
 
     /// A new, empty room.
     pub fn create_room(&mut self) -> RoomId {
-        let id = RoomId(self.next_room);
+        let id = RoomId(crate::webrtc::with_shard(self.core.shard(), self.next_room));
         self.next_room += 1;
         self.rooms.insert(id, Room::new());
         id

@@ -33,6 +33,10 @@ pub struct WebRtcConfig {
     pub accept_telephone_event: bool,
     /// A peer not connected (ICE and DTLS) this long after its offer is given up.
     pub connect_timeout: Duration,
+    /// Which shard of the gateway's media this core is (0 when there is one): the
+    /// number is in every [`super::PeerId`] it hands out, so that ids stay unique
+    /// across shards and name the shard that has the peer ([`super::PeerId::shard`]).
+    pub shard: u16,
 }
 
 impl WebRtcConfig {
@@ -45,6 +49,7 @@ impl WebRtcConfig {
             accept_g711: true,
             accept_telephone_event: true,
             connect_timeout: Duration::from_secs(30),
+            shard: 0,
         }
     }
 

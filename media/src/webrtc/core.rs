@@ -37,6 +37,19 @@ pub struct CoreCounters {
     pub deadline_moves: u64,
 }
 
+impl std::ops::AddAssign for CoreCounters {
+    /// Sums two shards' counters (the gateway's figures are over all its shards).
+    fn add_assign(&mut self, other: Self) {
+        self.datagrams_received += other.datagrams_received;
+        self.datagrams_malformed += other.datagrams_malformed;
+        self.datagrams_unrouted += other.datagrams_unrouted;
+        self.peers_added += other.peers_added;
+        self.peers_gone += other.peers_gone;
+        self.peer_timeouts += other.peer_timeouts;
+        self.deadline_moves += other.deadline_moves;
+    }
+}
+
 /// The WebRTC peers of one shard. Inputs are `handle_*` and commands; outputs are
 /// drained with `poll_transmit`, `poll_event` and `poll_timeout`.
 pub struct MediaCore {
@@ -50,6 +63,8 @@ pub struct MediaCore {
     /// The peers due in a `handle_timeout` call (kept for its capacity).
     due: Vec<PeerId>,
     demux: Demux,
+    /// [`WebRtcConfig::shard`], in every peer's id.
+    shard: u16,
     next_id: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<MediaEvent>,
@@ -103,6 +118,7 @@ impl MediaCore {
             schedule: Schedule::default(),
             due: Vec::new(),
             demux: Demux::default(),
+            shard: config.shard,
             next_id: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -118,6 +134,11 @@ impl MediaCore {
             deadline_moves: self.schedule.moves(),
             ..self.counters
         }
+    }
+
+    /// The shard this core is ([`WebRtcConfig::shard`]).
+    pub fn shard(&self) -> u16 {
+        self.shard
     }
 
     /// Peers added and not yet reported gone.
@@ -165,7 +186,7 @@ impl MediaCore {
             answer = super::narrowband_opus(&answer);
         }
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
-        let id = PeerId(self.next_id);
+        let id = PeerId::numbered(self.shard, self.next_id);
         let mut peer = Peer::new(id, rtc, now, self.connect_timeout);
         peer.set_narrowband(narrowband);
         // str0m reports MediaAdded only once SRTP is up, so the answer names the mid.

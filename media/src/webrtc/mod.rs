@@ -68,14 +68,32 @@ use thiserror::Error;
 
 use crate::dtmf::DtmfEvent;
 
-/// Identifies one WebRTC peer of a [`MediaCore`]; never reused by that core.
+/// Identifies one WebRTC peer of a [`MediaCore`]; never reused by that core, and
+/// unique across the cores of one gateway: the core's shard
+/// ([`WebRtcConfig::shard`]) is in its top [`SHARD_BITS`] bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(u64);
+
+/// The bits of a [`PeerId`] (and of an `sfu::RoomId`) above the count, naming the
+/// shard that gave it out.
+pub const SHARD_BITS: u32 = 16;
+/// Where the shard's number starts in an id.
+pub(crate) const SHARD_SHIFT: u32 = u64::BITS - SHARD_BITS;
 
 impl PeerId {
     /// The number behind the id, for logs and metrics labels.
     pub fn get(self) -> u64 {
         self.0
+    }
+
+    /// The shard of the core that has (or had) this peer.
+    pub fn shard(self) -> u16 {
+        split_shard(self.0).0
+    }
+
+    /// The `n`th peer of `shard` (n from 1): how a core numbers its peers.
+    pub(crate) fn numbered(shard: u16, n: u64) -> Self {
+        Self(with_shard(shard, n))
     }
 
     /// The id numbered `n`, for stand-ins of the core (the SFU bench's bare str0m
@@ -95,7 +113,29 @@ impl PeerId {
 
 impl fmt::Display for PeerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "peer-{}", self.0)
+        write_numbered(f, "peer", self.0)
+    }
+}
+
+/// `n` (below 2^48) as the `n`th id of `shard`.
+pub(crate) fn with_shard(shard: u16, n: u64) -> u64 {
+    u64::from(shard) << SHARD_SHIFT | n
+}
+
+/// An id's shard and its number within the shard.
+pub(crate) fn split_shard(raw: u64) -> (u16, u64) {
+    // The shift leaves SHARD_BITS = 16 bits: the cast loses nothing.
+    #[allow(clippy::cast_possible_truncation)]
+    let shard = (raw >> SHARD_SHIFT) as u16;
+    (shard, raw & ((1 << SHARD_SHIFT) - 1))
+}
+
+/// `kind-n` for shard 0 (a gateway with one shard names ids as it always did), else
+/// `kind-shard.n`.
+pub(crate) fn write_numbered(f: &mut fmt::Formatter<'_>, kind: &str, raw: u64) -> fmt::Result {
+    match split_shard(raw) {
+        (0, n) => write!(f, "{kind}-{n}"),
+        (shard, n) => write!(f, "{kind}-{shard}.{n}"),
     }
 }
 

@@ -347,7 +347,15 @@ impl<'a> UserCall<'a> {
         i: usize,
         offer: String,
     ) -> Option<(mpsc::Receiver<MediaEvent>, String)> {
-        let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
+        // Beside the other side's peer: the two share a room, so a shard.
+        let added = match self.peers[1 - i] {
+            Some(other) => {
+                let webrtc = &self.services.webrtc;
+                webrtc.add_peer_beside(other, offer, false).await
+            }
+            None => self.services.webrtc.add_peer_with(offer, false).await,
+        };
+        let (peer, answer) = match added {
             Ok(p) => p,
             Err(e) => {
                 let why = format!("the SDP offer was refused: {e}");

@@ -605,6 +605,29 @@ mod tests {
     }
 
     #[test]
+    fn webrtc_shards_are_1_to_64_on_ports_clear_of_the_rtp_range() {
+        let media = |port: u16, shards: u16| {
+            format!(
+                "[routing]\ndeck = \"d.csv\"\n[media]\npublic_ip = \"127.0.0.1\"\n\
+                 rtp_ports = \"20000-20999\"\nwebrtc_port = {port}\nwebrtc_shards = {shards}\n"
+            )
+        };
+        assert_eq!(problems(&media(10_000, 2)), Vec::<String>::new());
+        assert_eq!(problems(&media(19_999, 1)), Vec::<String>::new());
+        let cases = [
+            (media(10_000, 0), "dcx.toml:7: media.webrtc_shards: 0 is not 1-64"),
+            (media(10_000, 65), "dcx.toml:7: media.webrtc_shards: 65 is not 1-64"),
+            (media(65_535, 2), "dcx.toml:7: media.webrtc_shards: 2 shards need the ports 65535-65536"),
+            (media(19_999, 2), "dcx.toml:6: media.webrtc_port: the WebRTC ports 19999-20000 overlap rtp_ports 20000-20999"),
+        ];
+        for (text, expect) in cases {
+            let p = problems(&text);
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert!(p[0].starts_with(expect), "{p:?}");
+        }
+    }
+
+    #[test]
     fn every_semantic_problem_is_listed() {
         let text = "[server]\nhttp_listen = \"nowhere\"\n\n[routing]\ndeck = \"d.csv\"\nmax_attempts = 0\n\
                     blocked = [{ prefix = \"+1900\", reason = \"premium\" }]\n\n\

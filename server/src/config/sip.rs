@@ -37,6 +37,17 @@ pub struct MediaSection {
     /// `public_ip`); browser calls are off without it.
     #[serde(default)]
     pub webrtc_port: Option<Spanned<u16>>,
+    /// Media loops for browsers' WebRTC, one per core to use (default 1): shard `i`
+    /// owns the UDP port `webrtc_port + i` and the peers answered on it.
+    #[serde(default = "default_webrtc_shards")]
+    pub webrtc_shards: Spanned<u16>,
+}
+
+/// Shard counts accepted by `[media] webrtc_shards`.
+pub const WEBRTC_SHARDS_RANGE: std::ops::RangeInclusive<u16> = 1..=64;
+
+fn default_webrtc_shards() -> Spanned<u16> {
+    Spanned::new(0..0, 1)
 }
 
 /// `[signaling]`: the browsers' WebSocket at `/ws`.
@@ -255,6 +266,7 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
                 "0: the port is announced in every SDP answer, so it must be fixed",
             );
         }
+        validate_webrtc_shards(media, loc);
     }
     validate_signaling(config, loc);
     let mut names = HashSet::new();
@@ -297,6 +309,46 @@ pub(super) fn validate(config: &Config, loc: &mut Locator<'_>) {
             "media",
             "[sip] needs [media] (public_ip, rtp_ports) for the calls' RTP",
         );
+    }
+}
+
+fn validate_webrtc_shards(media: &MediaSection, loc: &mut Locator<'_>) {
+    let shards = *media.webrtc_shards.get_ref();
+    if !WEBRTC_SHARDS_RANGE.contains(&shards) {
+        loc.push(
+            media.webrtc_shards.span(),
+            "media.webrtc_shards",
+            format!("{shards} is not 1-64 media loops"),
+        );
+        return;
+    }
+    let Some(port) = &media.webrtc_port else {
+        return;
+    };
+    let first = *port.get_ref();
+    if u32::from(first) + u32::from(shards) - 1 > u32::from(u16::MAX) {
+        loc.push(
+            media.webrtc_shards.span(),
+            "media.webrtc_shards",
+            format!(
+                "{shards} shards need the ports {first}-{}: past 65535",
+                u32::from(first) + u32::from(shards) - 1
+            ),
+        );
+        return;
+    }
+    let last = first + (shards - 1);
+    let rtp = media.rtp_ports.get_ref().split_once('-');
+    let rtp =
+        rtp.and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)));
+    if let Some((low, high)) = rtp {
+        if first <= high && low <= last {
+            loc.push(
+                port.span(),
+                "media.webrtc_port",
+                format!("the WebRTC ports {first}-{last} overlap rtp_ports {low}-{high}"),
+            );
+        }
     }
 }
 

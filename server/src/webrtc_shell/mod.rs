@@ -9,6 +9,14 @@
 //! port in every SDP answer, so binding comes first: see the tests), then spawns
 //! [`WebRtcShell::run`] into its own task set and keeps the [`WebRtcHandle`].
 //!
+//! ## Shards
+//! One loop saturates one core, so the gateway can run several (`[media]
+//! webrtc_shards`, [`WebRtcShell::sharded`]): shard `i` has its own socket (port
+//! `webrtc_port + i`), core and rooms, and shares nothing with the others but the
+//! event channel. Every peer and room id names its shard, and the one handle routes by
+//! it ([`handle`]); a room's members must share a shard, so a peer meant for a room is
+//! added beside one of its members ([`WebRtcHandle::add_peer_beside`]).
+//!
 //! ## Never waiting on the consumer
 //! The media loop must not stall behind whoever reads its events (that reader may well
 //! be awaiting a reply from this loop), so events are only ever `try_send`-ed into a
@@ -26,8 +34,13 @@
 //! a DTLS `close_notify`: call control removes its peers first if the browsers should
 //! be told.
 
+mod handle;
+
+pub use self::handle::WebRtcHandle;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -65,6 +78,10 @@ pub enum ShellError {
     /// dropped rather than sent late.
     #[error("the WebRTC media loop is busy: audio frame dropped")]
     Busy,
+    /// A room's members share a shard, and these are on different ones (a peer meant
+    /// for a room is added beside one of its members).
+    #[error("{0}: a room's members must share a media shard")]
+    Apart(String),
 }
 
 /// The core's counters and the shell's own, for metrics.
@@ -81,6 +98,17 @@ pub struct ShellCounters {
     pub receive_errors: u64,
     /// Socket send errors.
     pub send_errors: u64,
+}
+
+impl std::ops::AddAssign for ShellCounters {
+    /// Sums two shards' counters.
+    fn add_assign(&mut self, other: Self) {
+        self.core += other.core;
+        self.writes_refused += other.writes_refused;
+        self.audio_events_dropped += other.audio_events_dropped;
+        self.receive_errors += other.receive_errors;
+        self.send_errors += other.send_errors;
+    }
 }
 
 /// What the handle asks of the loop.
@@ -127,139 +155,6 @@ enum Command {
     },
 }
 
-/// How the rest of the gateway reaches the media loop; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct WebRtcHandle {
-    commands: mpsc::Sender<Command>,
-}
-
-impl WebRtcHandle {
-    /// Answers a browser's SDP offer: the new peer's id and the SDP answer. The peer
-    /// is reported connected (or gone) on the event receiver.
-    #[cfg(test)]
-    pub async fn add_peer(&self, offer: String) -> Result<(PeerId, String), ShellError> {
-        self.add_peer_with(offer, false).await
-    }
-
-    /// [`Self::add_peer`] for a call bridged to G.711 when `narrowband`: the answer asks
-    /// the browser for narrowband Opus (`MediaCore::add_peer_with`).
-    pub async fn add_peer_with(
-        &self,
-        offer: String,
-        narrowband: bool,
-    ) -> Result<(PeerId, String), ShellError> {
-        let (reply, answer) = oneshot::channel();
-        self.request(Command::AddPeer {
-            offer,
-            narrowband,
-            reply,
-        })
-        .await?;
-        answer
-            .await
-            .map_err(|_| ShellError::Stopped)?
-            .map_err(ShellError::from)
-    }
-
-    /// Closes a peer (the browser is told); reported as `PeerDisconnected(.., Removed)`.
-    pub async fn remove_peer(&self, peer: PeerId) -> Result<(), ShellError> {
-        let (reply, done) = oneshot::channel();
-        self.request(Command::RemovePeer { peer, reply }).await?;
-        done.await
-            .map_err(|_| ShellError::Stopped)?
-            .map_err(ShellError::from)
-    }
-
-    /// Sends one audio frame to a peer, as [`MediaCore::write_audio`]: `rtp_time` in
-    /// `codec.clock_rate_hz()` from any origin, `payload` one codec frame. Never waits:
-    /// [`ShellError::Busy`] when the loop is behind. What the core then refuses is
-    /// counted in [`ShellCounters::writes_refused`], not reported.
-    pub fn write_audio(
-        &self,
-        peer: PeerId,
-        codec: AudioCodec,
-        rtp_time: u64,
-        payload: impl Into<Arc<[u8]>>,
-    ) -> Result<(), ShellError> {
-        let command = Command::WriteAudio {
-            peer,
-            codec,
-            rtp_time,
-            payload: payload.into(),
-        };
-        self.commands.try_send(command).map_err(|e| match e {
-            TrySendError::Full(_) => ShellError::Busy,
-            TrySendError::Closed(_) => ShellError::Stopped,
-        })
-    }
-
-    /// A live peer's new offer (an ICE restart): dcx's answer, on the same session.
-    pub async fn renegotiate(&self, peer: PeerId, offer: String) -> Result<String, ShellError> {
-        let (reply, answer) = oneshot::channel();
-        self.request(Command::Renegotiate { peer, offer, reply })
-            .await?;
-        Ok(answer.await.map_err(|_| ShellError::Stopped)??)
-    }
-
-    /// Sends a key press to a peer as RFC 4733 (Opus clock, starting at `rtp_time` of
-    /// its audio). Never waits: [`ShellError::Busy`] when the loop is behind.
-    pub fn send_dtmf(
-        &self,
-        peer: PeerId,
-        rtp_time: u64,
-        press: KeyPress,
-    ) -> Result<(), ShellError> {
-        let command = Command::SendDtmf {
-            peer,
-            rtp_time,
-            press,
-        };
-        self.commands.try_send(command).map_err(|e| match e {
-            TrySendError::Full(_) => ShellError::Busy,
-            TrySendError::Closed(_) => ShellError::Stopped,
-        })
-    }
-
-    /// Puts two peers in a room of their own: each hears the other, forwarded by the
-    /// SFU without transcoding (a browser-to-browser call).
-    pub async fn pair(&self, peers: [PeerId; 2]) -> Result<RoomId, ShellError> {
-        let (reply, paired) = oneshot::channel();
-        self.request(Command::Pair { peers, reply }).await?;
-        paired
-            .await
-            .map_err(|_| ShellError::Stopped)?
-            .map_err(ShellError::Room)
-    }
-
-    /// Closes a room (its members stay peers, in no room).
-    pub async fn close_room(&self, room: RoomId) -> Result<(), ShellError> {
-        self.request(Command::CloseRoom { room }).await
-    }
-
-    /// A command to the rooms (a supervisor joining, its mode): done, or why not.
-    pub async fn room(&self, command: RoomCommand) -> Result<(), ShellError> {
-        let (reply, done) = oneshot::channel();
-        self.request(Command::Room { command, reply }).await?;
-        done.await
-            .map_err(|_| ShellError::Stopped)?
-            .map_err(ShellError::Room)
-    }
-
-    /// The counters as of now.
-    pub async fn counters(&self) -> Result<ShellCounters, ShellError> {
-        let (reply, counters) = oneshot::channel();
-        self.request(Command::Counters { reply }).await?;
-        counters.await.map_err(|_| ShellError::Stopped)
-    }
-
-    async fn request(&self, command: Command) -> Result<(), ShellError> {
-        self.commands
-            .send(command)
-            .await
-            .map_err(|_| ShellError::Stopped)
-    }
-}
-
 /// The media loop's state: the socket, the core, and the channels to the rest of the
 /// gateway. Built by [`Self::new`], consumed by [`Self::run`].
 pub struct WebRtcShell {
@@ -275,34 +170,66 @@ pub struct WebRtcShell {
     shutdown: watch::Receiver<bool>,
     /// The shell's counters (`core` is filled in when asked).
     counters: ShellCounters,
+    /// The core's peers after the last wakeup, for placing new ones.
+    peers: Arc<AtomicUsize>,
 }
 
 impl WebRtcShell {
     /// A shell for `core` on `socket` (bound where the core's candidates point), until
     /// `shutdown` flips to true or its sender is dropped. Returns the shell to spawn,
     /// the handle to talk to it, and the receiver of the core's events.
+    #[cfg(test)]
     pub fn new(
         socket: UdpSocket,
         core: MediaCore,
-        shutdown: watch::Receiver<bool>,
+        shutdown: &watch::Receiver<bool>,
     ) -> std::io::Result<(Self, WebRtcHandle, mpsc::Receiver<MediaEvent>)> {
-        let local_addr = socket.local_addr()?;
-        let (command_tx, commands) = mpsc::channel(COMMAND_QUEUE);
+        let (shells, handle, events) = Self::sharded(vec![(socket, core)], shutdown)?;
+        let shell = shells.into_iter().next().ok_or_else(no_shards)?;
+        Ok((shell, handle, events))
+    }
+
+    /// A shell for each `(socket, core)`, the core of index `i` being shard `i`
+    /// (`WebRtcConfig::shard`) on its own socket: one loop each, to be spawned apart so
+    /// that they run on different cores. One handle routes to all of them and one
+    /// receiver has all their events.
+    pub fn sharded(
+        shards: Vec<(UdpSocket, MediaCore)>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> std::io::Result<(Vec<Self>, WebRtcHandle, mpsc::Receiver<MediaEvent>)> {
+        if shards.is_empty() {
+            return Err(no_shards());
+        }
         let (events, event_rx) = mpsc::channel(EVENT_QUEUE);
-        let shell = Self {
-            socket,
-            local_addr,
-            core: Sfu::new(core),
-            commands,
-            events,
-            held: VecDeque::new(),
-            shutdown,
-            counters: ShellCounters::default(),
-        };
-        let handle = WebRtcHandle {
-            commands: command_tx,
-        };
-        Ok((shell, handle, event_rx))
+        let mut shells = Vec::with_capacity(shards.len());
+        let mut handles = Vec::with_capacity(shards.len());
+        for (i, (socket, core)) in shards.into_iter().enumerate() {
+            if usize::from(core.shard()) != i {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("media core {i} is numbered shard {}", core.shard()),
+                ));
+            }
+            let local_addr = socket.local_addr()?;
+            let (command_tx, commands) = mpsc::channel(COMMAND_QUEUE);
+            let peers = Arc::new(AtomicUsize::new(core.peer_count()));
+            shells.push(Self {
+                socket,
+                local_addr,
+                core: Sfu::new(core),
+                commands,
+                events: events.clone(),
+                held: VecDeque::new(),
+                shutdown: shutdown.clone(),
+                counters: ShellCounters::default(),
+                peers: Arc::clone(&peers),
+            });
+            handles.push(handle::Shard {
+                commands: command_tx,
+                peers,
+            });
+        }
+        Ok((shells, WebRtcHandle::new(handles), event_rx))
     }
 
     /// The media loop. Runs until shutdown; a socket error is logged and counted, and
@@ -377,6 +304,9 @@ impl WebRtcShell {
                 reply,
             } => {
                 let added = self.core.add_peer_with(now, &offer, narrowband);
+                // Counted before the reply: the next add may be placed by it.
+                let count = self.core.core().peer_count();
+                self.peers.store(count, Ordering::Relaxed);
                 if let Err(Ok((peer, _))) = reply.send(added) {
                     // The asker is gone and nobody will ever hear of this peer.
                     let _ = self.core.remove_peer(now, peer);
@@ -467,6 +397,8 @@ impl WebRtcShell {
         while let Some(event) = self.core.poll_event() {
             self.deliver(event);
         }
+        self.peers
+            .store(self.core.core().peer_count(), Ordering::Relaxed);
     }
 
     /// Passes an event on without waiting (see the module docs): audio only while
@@ -496,6 +428,10 @@ impl WebRtcShell {
             }
         }
     }
+}
+
+fn no_shards() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, "no media shards")
 }
 
 #[cfg(test)]

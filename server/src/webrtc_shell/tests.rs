@@ -201,7 +201,7 @@ async fn start_shell() -> (
     let port = socket.local_addr().unwrap().port();
     let core = MediaCore::new(&WebRtcConfig::new(Ipv4Addr::LOCALHOST.into(), port)).unwrap();
     let (stop, shutdown) = watch::channel(false);
-    let (shell, handle, events) = WebRtcShell::new(socket, core, shutdown).unwrap();
+    let (shell, handle, events) = WebRtcShell::new(socket, core, &shutdown).unwrap();
     (shell, handle, events, stop)
 }
 
@@ -303,6 +303,107 @@ async fn a_tone_goes_round_trip_over_loopback_with_the_media_loop_in_its_shell()
         handle.write_audio(peer, AudioCodec::Opus, 0, vec![0; 10]),
         Err(ShellError::Stopped)
     ));
+}
+
+/// The port of the host candidate in an SDP answer.
+fn candidate_port(answer: &str) -> u16 {
+    let line = answer.lines().find(|l| l.starts_with("a=candidate:"));
+    let line = line.unwrap_or_else(|| panic!("no candidate in {answer}"));
+    line.split(' ').nth(5).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn sharded_loops_place_peers_by_load_or_beside_and_route_by_id() {
+    let mut loops = Vec::new();
+    let mut ports = Vec::new();
+    for shard in 0..2 {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let config = WebRtcConfig {
+            shard,
+            ..WebRtcConfig::new(Ipv4Addr::LOCALHOST.into(), port)
+        };
+        loops.push((socket, MediaCore::new(&config).unwrap()));
+        ports.push(port);
+    }
+    let (stop, shutdown) = watch::channel(false);
+    let (shells, handle, _events) = WebRtcShell::sharded(loops, &shutdown).unwrap();
+    let shells: Vec<_> = shells.into_iter().map(|s| tokio::spawn(s.run())).collect();
+    let offer = || async { Browser::new().await.1 };
+
+    // By load: the first to the empty shard 0, the next to shard 1, each answered on
+    // its shard's port.
+    let (p0, answer_a) = handle.add_peer(offer().await).await.unwrap();
+    let (p1, answer_b) = handle.add_peer(offer().await).await.unwrap();
+    assert_eq!((p0.shard(), p1.shard()), (0, 1));
+    assert_eq!(candidate_port(&answer_a), ports[0]);
+    assert_eq!(candidate_port(&answer_b), ports[1]);
+    assert_eq!(handle.shard_peers(), [1, 1]);
+    // Peers of two shards cannot share a room; beside one, they can.
+    assert!(matches!(
+        handle.pair([p0, p1]).await,
+        Err(ShellError::Apart(_))
+    ));
+    let (p2, answer_c) = handle
+        .add_peer_beside(p1, offer().await, false)
+        .await
+        .unwrap();
+    assert_eq!((p2.shard(), candidate_port(&answer_c)), (1, ports[1]));
+    assert_ne!(p1, p2);
+    let room = handle.pair([p1, p2]).await.unwrap();
+    assert_eq!(room.shard(), 1);
+    let (p3, _) = handle.add_peer(offer().await).await.unwrap();
+    assert_eq!((p3.shard(), handle.shard_peers()), (0, vec![2, 2]));
+    let join = RoomCommand::Join {
+        room,
+        peer: p3,
+        role: Role::Supervisor,
+    };
+    assert!(matches!(handle.room(join).await, Err(ShellError::Apart(_))));
+    let (p4, _) = handle
+        .add_peer_beside(p2, offer().await, false)
+        .await
+        .unwrap();
+    let join = RoomCommand::Join {
+        room,
+        peer: p4,
+        role: Role::Supervisor,
+    };
+    handle.room(join).await.unwrap();
+
+    // Commands go to the peer's own shard: removing p1 and p3 leaves one on each side.
+    handle.remove_peer(p1).await.unwrap();
+    handle.remove_peer(p3).await.unwrap();
+    assert!(matches!(
+        handle.remove_peer(p1).await,
+        Err(ShellError::Media(MediaError::UnknownPeer(gone))) if gone == p1
+    ));
+    let counters = handle.counters().await.unwrap();
+    assert_eq!(
+        (counters.core.peers_added, counters.core.peers_gone),
+        (5, 2),
+        "summed over both shards: {counters:?}"
+    );
+    assert_eq!(handle.shard_peers(), [1, 2]);
+    handle.close_room(room).await.unwrap();
+    // An id from a shard that does not exist is unknown, not misrouted.
+    let stranger = PeerId::from_raw(u64::from(u16::MAX) << 48 | 1);
+    assert!(matches!(
+        handle.remove_peer(stranger).await,
+        Err(ShellError::Media(MediaError::UnknownPeer(_)))
+    ));
+    assert!(matches!(
+        handle.room(RoomCommand::Leave(stranger)).await,
+        Err(ShellError::Room(SfuError::NotInRoom(who))) if who == stranger
+    ));
+
+    drop(stop);
+    for shell in shells {
+        tokio::time::timeout(Duration::from_secs(2), shell)
+            .await
+            .expect("each shard ends on shutdown")
+            .unwrap();
+    }
 }
 
 #[tokio::test]

@@ -35,13 +35,18 @@ pub fn call_frame(call_id: &str, to: &str, sdp: &str) -> String {
 /// A browser's WebSocket to dcx: text frames out, JSON values in.
 pub struct Ws {
     socket: tungstenite::WebSocket<TcpStream>,
-    /// dcx's WebRTC port, which its answers must name.
-    webrtc: u16,
+    /// dcx's WebRTC ports (one per media shard), one of which its answers must name.
+    webrtc: std::ops::RangeInclusive<u16>,
 }
 
 impl Ws {
     /// Connects to `ws://addr/ws`; dcx's answers must name its WebRTC port `webrtc`.
     pub fn connect(addr: &str, webrtc: u16) -> Self {
+        Self::connect_to_shards(addr, webrtc..=webrtc)
+    }
+
+    /// [`Self::connect`] to a dcx with a media shard on each port of `webrtc`.
+    pub fn connect_to_shards(addr: &str, webrtc: std::ops::RangeInclusive<u16>) -> Self {
         let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
         stream.set_read_timeout(Some(WAIT)).unwrap();
         let (socket, _) = tungstenite::client(format!("ws://{addr}/ws"), stream)
@@ -162,12 +167,15 @@ impl Ws {
     /// starts `browser`'s media on it, on its own thread.
     pub fn start_media(&self, browser: Browser, answer: &str) -> Media<BrowserCommand> {
         assert!(answer.contains("a=ice-lite"), "{answer}");
-        let host = format!("127.0.0.1 {} typ host", self.webrtc);
+        let port = candidate_port(answer);
         assert!(
-            answer
-                .lines()
-                .any(|l| l.starts_with("a=candidate:") && l.contains(&host)),
-            "no host candidate at {host}: {answer}"
+            self.webrtc.contains(&port),
+            "no host candidate on {:?}: {answer}",
+            self.webrtc
+        );
+        assert!(
+            answer.contains(&format!("127.0.0.1 {port} typ host")),
+            "{answer}"
         );
         let answer = answer.to_owned();
         Media::spawn("the browser", move |heard, commands| {
@@ -190,4 +198,12 @@ impl Ws {
             }
         }
     }
+}
+
+/// The port of the host candidate in dcx's SDP `answer` (its media shard's).
+pub fn candidate_port(answer: &str) -> u16 {
+    let line = answer.lines().find(|l| l.starts_with("a=candidate:"));
+    let line = line.unwrap_or_else(|| panic!("no candidate in {answer}"));
+    let port = line.split(' ').nth(5).and_then(|p| p.parse().ok());
+    port.unwrap_or_else(|| panic!("no port in {line}"))
 }

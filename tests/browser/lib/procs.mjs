@@ -67,7 +67,9 @@ export function ports(base) {
     carrierRtp: base + 40, callerRtp: base + 41, carrierCRtp: base + 42, carrierCMedia: base + 24,
     carrierCControl: base + 52,
     carrierControl: base + 50, callerControl: base + 51,
-    pages: base + 60, webrtc: base + 61, http: base + 62, sip: base + 63,
+    pages: base + 60, http: base + 62, sip: base + 63,
+    // Two media shards, on webrtc and webrtc + 1.
+    webrtc: base + 64,
     rtpFirst: base + 70, rtpLast: base + 99,
   };
 }
@@ -106,6 +108,7 @@ t1_ms = 100
 rtp_ports = "${p.rtpFirst}-${p.rtpLast}"
 public_ip = "127.0.0.1"
 webrtc_port = ${p.webrtc}
+webrtc_shards = 2
 rtp_port_rest_ms = 500
 
 [signaling]

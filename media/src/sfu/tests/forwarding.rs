@@ -69,6 +69,26 @@ fn two_participants_hear_each_other_from_the_very_bytes_sent() {
 }
 
 #[test]
+fn a_shards_peers_and_rooms_carry_its_number_and_forward_as_on_shard_zero() {
+    let mut s = Scene::on_shard(11, 7);
+    let agent = s.add("198.51.100.1:5000", AGENT_HZ);
+    let customer = s.add("198.51.100.2:5000", CUSTOMER_HZ);
+    let room = s.room(&[(agent, Role::Participant), (customer, Role::Participant)]);
+    let (a, c) = (s.peer(agent), s.peer(customer));
+    assert_eq!((a.shard(), c.shard(), room.shard()), (7, 7, 7));
+    assert_eq!(
+        (a.to_string(), room.to_string()),
+        ("peer-7.1".into(), "room-7.1".into())
+    );
+    assert_ne!(a, c);
+    s.talk(Duration::from_secs(1));
+    s.world.run_for(ms(100));
+    assert_eq!(payloads(&s.received(agent)), s.voices[customer].sent);
+    assert_eq!(payloads(&s.received(customer)), s.voices[agent].sent);
+    assert_eq!(s.sfu().counters().frames_forwarded, 100);
+}
+
+#[test]
 fn a_mute_stops_that_side_only_and_the_stream_resumes_on_its_timeline() {
     let mut s = Scene::new(2);
     let agent = s.add("198.51.100.1:5000", AGENT_HZ);

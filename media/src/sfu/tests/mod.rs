@@ -78,8 +78,13 @@ struct Scene {
 
 impl Scene {
     fn new(seed: u64) -> Self {
+        Self::on_shard(seed, 0)
+    }
+
+    /// A scene whose SFU is shard `shard` of a gateway.
+    fn on_shard(seed: u64, shard: u16) -> Self {
         Self {
-            world: World::with_endpoint(LinkConfig::CLEAN, seed),
+            world: World::on_shard(LinkConfig::CLEAN, seed, shard),
             voices: Vec::new(),
         }
     }

@@ -417,8 +417,16 @@ impl World<MediaCore> {
 impl<E: Endpoint> World<E> {
     /// A world around an `E` built on the core's address.
     pub fn with_endpoint(link: LinkConfig, seed: u64) -> Self {
+        Self::on_shard(link, seed, 0)
+    }
+
+    /// [`Self::with_endpoint`], the core being shard `shard` of a gateway.
+    pub fn on_shard(link: LinkConfig, seed: u64, shard: u16) -> Self {
         let core_addr: SocketAddr = CORE_ADDR.parse().unwrap();
-        let config = WebRtcConfig::new(core_addr.ip(), core_addr.port());
+        let config = WebRtcConfig {
+            shard,
+            ..WebRtcConfig::new(core_addr.ip(), core_addr.port())
+        };
         let now = Instant::now();
         Self {
             now,

@@ -64,7 +64,7 @@ impl TestHub {
         let port = socket.local_addr().unwrap().port();
         let core = MediaCore::new(&WebRtcConfig::new(Ipv4Addr::LOCALHOST.into(), port)).unwrap();
         let (stop, stopped) = watch::channel(false);
-        let (shell, webrtc, events) = WebRtcShell::new(socket, core, stopped).unwrap();
+        let (shell, webrtc, events) = WebRtcShell::new(socket, core, &stopped).unwrap();
         let (sip_tx, sip) = mpsc::channel(64);
         let services = Arc::new(Services {
             webrtc,

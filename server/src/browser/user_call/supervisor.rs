@@ -73,8 +73,13 @@ impl UserCall<'_> {
         if self.supervisor.is_some() {
             return reply.refuse("this call has a supervisor already");
         }
-        // Fullband: the room mixes at 48 kHz.
-        let (peer, answer) = match self.services.webrtc.add_peer_with(offer, false).await {
+        // Beside the room's members (its shard forwards and mixes for them). Fullband:
+        // the room mixes at 48 kHz.
+        let Some(member) = self.peers.iter().flatten().next().copied() else {
+            return reply.refuse("the call has no media to supervise");
+        };
+        let added = self.services.webrtc.add_peer_beside(member, offer, false);
+        let (peer, answer) = match added.await {
             Ok(p) => p,
             Err(e) => return reply.refuse(&format!("the offer was refused: {e}")),
         };
