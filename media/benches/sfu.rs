@@ -61,42 +61,15 @@ const PAYLOAD_BYTES: usize = 80;
 /// Seconds each supervised call talks.
 const SUPERVISED_SECONDS: u64 = 10;
 
-/// What forwards between the clients: dcx's [`Sfu`], or the [`Bare`] str0m floor.
-trait Server {
-    fn build(config: &WebRtcConfig) -> Self;
-    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError>;
-    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, d: &[u8]);
-    fn handle_timeout(&mut self, now: Instant);
-    fn poll_transmit(&mut self) -> Option<Transmit>;
-    fn poll_event(&mut self) -> Option<MediaEvent>;
-    fn poll_timeout(&self) -> Option<Instant>;
+/// What forwards between the clients: dcx's [`Sfu`] (its `Endpoint` is the harness's),
+/// or the [`Bare`] str0m floor.
+trait Server: Endpoint {
     /// Puts two peers in a room of their own.
     fn pair(&mut self, now: Instant, a: PeerId, b: PeerId);
     fn frames_forwarded(&self) -> u64;
 }
 
 impl Server for Sfu {
-    fn build(config: &WebRtcConfig) -> Self {
-        Sfu::new(MediaCore::new(config).unwrap())
-    }
-    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError> {
-        Sfu::add_peer(self, now, offer)
-    }
-    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, d: &[u8]) {
-        Sfu::handle_datagram(self, now, source, local, d);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Sfu::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        Sfu::poll_transmit(self)
-    }
-    fn poll_event(&mut self) -> Option<MediaEvent> {
-        Sfu::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Sfu::poll_timeout(self)
-    }
     fn pair(&mut self, now: Instant, a: PeerId, b: PeerId) {
         let room = self.create_room();
         for peer in [a, b] {
@@ -108,7 +81,7 @@ impl Server for Sfu {
     }
 }
 
-impl Server for Bare {
+impl Endpoint for Bare {
     fn build(config: &WebRtcConfig) -> Self {
         Bare::new(config)
     }
@@ -130,6 +103,9 @@ impl Server for Bare {
     fn poll_timeout(&self) -> Option<Instant> {
         Bare::poll_timeout(self)
     }
+}
+
+impl Server for Bare {
     fn pair(&mut self, _: Instant, a: PeerId, b: PeerId) {
         Bare::pair(self, a, b);
     }

@@ -6,7 +6,6 @@
 mod forwarding;
 mod supervisor;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::format::Codec;
@@ -14,38 +13,8 @@ use str0m::media::MediaData;
 
 use super::{Role, RoomId, Sfu};
 use crate::tone::{goertzel_amplitude, SineGenerator};
-use crate::webrtc::tests::harness::{Endpoint, LinkConfig, World, FRAME_INTERVAL};
-use crate::webrtc::{MediaCore, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig};
-
-impl Endpoint for Sfu {
-    fn build(config: &WebRtcConfig) -> Self {
-        Sfu::new(MediaCore::new(config).unwrap())
-    }
-    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError> {
-        Sfu::add_peer(self, now, offer)
-    }
-    fn handle_datagram(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        datagram: &[u8],
-    ) {
-        Sfu::handle_datagram(self, now, source, destination, datagram);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Sfu::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        Sfu::poll_transmit(self)
-    }
-    fn poll_event(&mut self) -> Option<MediaEvent> {
-        Sfu::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Sfu::poll_timeout(self)
-    }
-}
+use crate::webrtc::tests::harness::{LinkConfig, World, FRAME_INTERVAL};
+use crate::webrtc::PeerId;
 
 /// The tones the test's people speak in.
 const AGENT_HZ: f64 = 440.0;

@@ -19,7 +19,7 @@ use str0m::media::{Direction, Frequency, MediaData, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
-use super::{MediaCore, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig};
+use super::{MediaCore, MediaError, MediaEvent, PeerId, Sfu, Transmit, WebRtcConfig};
 
 /// What the world drives on the server side: the sans-IO shape of [`MediaCore`].
 pub trait Endpoint {
@@ -39,35 +39,48 @@ pub trait Endpoint {
     fn poll_timeout(&self) -> Option<Instant>;
 }
 
-impl Endpoint for MediaCore {
-    fn build(config: &WebRtcConfig) -> Self {
-        MediaCore::new(config).unwrap()
-    }
-    fn add_peer(&mut self, now: Instant, offer: &str) -> Result<(PeerId, String), MediaError> {
-        MediaCore::add_peer(self, now, offer)
-    }
-    fn handle_datagram(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        datagram: &[u8],
-    ) {
-        MediaCore::handle_datagram(self, now, source, destination, datagram);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        MediaCore::handle_timeout(self, now);
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        MediaCore::poll_transmit(self)
-    }
-    fn poll_event(&mut self) -> Option<MediaEvent> {
-        MediaCore::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        MediaCore::poll_timeout(self)
-    }
+/// `Endpoint` for a type with the core's own `handle_*`/`poll_*` methods (the core, and
+/// the SFU that keeps its shape), built by `$build` from the config.
+macro_rules! endpoint_of_the_core_shape {
+    ($t:ty, $config:ident => $build:expr) => {
+        impl Endpoint for $t {
+            fn build($config: &WebRtcConfig) -> Self {
+                $build
+            }
+            fn add_peer(
+                &mut self,
+                now: Instant,
+                offer: &str,
+            ) -> Result<(PeerId, String), MediaError> {
+                <$t>::add_peer(self, now, offer)
+            }
+            fn handle_datagram(
+                &mut self,
+                now: Instant,
+                source: SocketAddr,
+                destination: SocketAddr,
+                datagram: &[u8],
+            ) {
+                <$t>::handle_datagram(self, now, source, destination, datagram);
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$t>::handle_timeout(self, now);
+            }
+            fn poll_transmit(&mut self) -> Option<Transmit> {
+                <$t>::poll_transmit(self)
+            }
+            fn poll_event(&mut self) -> Option<MediaEvent> {
+                <$t>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+        }
+    };
 }
+
+endpoint_of_the_core_shape!(MediaCore, config => MediaCore::new(config).unwrap());
+endpoint_of_the_core_shape!(Sfu, config => Sfu::new(MediaCore::new(config).unwrap()));
 
 /// Where the core's shared socket is.
 pub const CORE_ADDR: &str = "203.0.113.10:10000";

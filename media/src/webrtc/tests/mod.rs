@@ -12,6 +12,7 @@ use harness::{frame, parse_frame, World, FRAME_INTERVAL, FRAME_TICKS};
 
 // The harness names the library's types through this module (see its docs).
 use super::{AudioCodec, MediaCore, MediaError, MediaEvent, PeerId, Transmit, WebRtcConfig};
+use crate::sfu::Sfu;
 
 /// The tag in the frames a client sends, and in those the core sends to it.
 fn client_tag(client: usize) -> u8 {
