@@ -307,9 +307,9 @@ async fn start_browsers(
         .map_err(|e| anyhow::anyhow!("media.public_ip: {e}"))?;
     let shards = *media.webrtc_shards.get_ref();
     let mut loops = Vec::with_capacity(usize::from(shards));
-    // The config checked that the ports fit in u16.
-    for (shard, port) in (0..shards).zip(port..) {
-        loops.push(bind_shard(ip, port, shard).await?);
+    for shard in 0..shards {
+        // The config checked that the last port fits in u16.
+        loops.push(bind_shard(ip, port + shard, shard).await?);
     }
     for (socket, _) in &loops {
         tracing::info!(addr = %socket.local_addr()?, shards, "webrtc listening");

@@ -348,12 +348,10 @@ impl<'a> UserCall<'a> {
         offer: String,
     ) -> Option<(mpsc::Receiver<MediaEvent>, String)> {
         // Beside the other side's peer: the two share a room, so a shard.
+        let webrtc = &self.services.webrtc;
         let added = match self.peers[1 - i] {
-            Some(other) => {
-                let webrtc = &self.services.webrtc;
-                webrtc.add_peer_beside(other, offer, false).await
-            }
-            None => self.services.webrtc.add_peer_with(offer, false).await,
+            Some(other) => webrtc.add_peer_beside(other, offer, false).await,
+            None => webrtc.add_peer_with(offer, false).await,
         };
         let (peer, answer) = match added {
             Ok(p) => p,

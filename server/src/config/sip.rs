@@ -318,7 +318,11 @@ fn validate_webrtc_shards(media: &MediaSection, loc: &mut Locator<'_>) {
         loc.push(
             media.webrtc_shards.span(),
             "media.webrtc_shards",
-            format!("{shards} is not 1-64 media loops"),
+            format!(
+                "{shards} is not {}-{} media loops",
+                WEBRTC_SHARDS_RANGE.start(),
+                WEBRTC_SHARDS_RANGE.end()
+            ),
         );
         return;
     }
@@ -326,7 +330,7 @@ fn validate_webrtc_shards(media: &MediaSection, loc: &mut Locator<'_>) {
         return;
     };
     let first = *port.get_ref();
-    if u32::from(first) + u32::from(shards) - 1 > u32::from(u16::MAX) {
+    let Ok(last) = u16::try_from(u32::from(first) + u32::from(shards) - 1) else {
         loc.push(
             media.webrtc_shards.span(),
             "media.webrtc_shards",
@@ -336,12 +340,10 @@ fn validate_webrtc_shards(media: &MediaSection, loc: &mut Locator<'_>) {
             ),
         );
         return;
-    }
-    let last = first + (shards - 1);
-    let rtp = media.rtp_ports.get_ref().split_once('-');
-    let rtp =
-        rtp.and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)));
-    if let Some((low, high)) = rtp {
+    };
+    // A bad rtp_ports is reported on its own.
+    let rtp = dcx_sip::rtp::ports::PortPool::parse_range(media.rtp_ports.get_ref());
+    if let Ok((low, high)) = rtp {
         if first <= high && low <= last {
             loc.push(
                 port.span(),

@@ -201,15 +201,12 @@ impl WebRtcHandle {
 
     /// The shard with the fewest peers (the first of those if several).
     fn least_loaded(&self) -> &Shard {
-        let mut best = &self.shards[0];
-        let mut fewest = best.peers.load(Ordering::Relaxed);
-        for shard in &self.shards[1..] {
-            let peers = shard.peers.load(Ordering::Relaxed);
-            if peers < fewest {
-                (best, fewest) = (shard, peers);
-            }
-        }
-        best
+        let fewest = self
+            .shards
+            .iter()
+            .min_by_key(|s| s.peers.load(Ordering::Relaxed));
+        // Never empty, so `min_by_key` always finds one.
+        fewest.unwrap_or(&self.shards[0])
     }
 
     /// The shard that has `peer`: an id no shard of ours gave out is an unknown peer.

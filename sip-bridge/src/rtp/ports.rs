@@ -42,11 +42,17 @@ pub struct PortPool {
 impl PortPool {
     /// A pool over `"first-last"` (inclusive).
     pub fn parse(range: &str) -> Result<Self, PortError> {
+        let (first, last) = Self::parse_range(range)?;
+        Self::new(first, last)
+    }
+
+    /// The bounds of `"first-last"` (inclusive), as written.
+    pub fn parse_range(range: &str) -> Result<(u16, u16), PortError> {
         let bad = || PortError::BadRange(range.to_owned());
         let (a, b) = range.split_once('-').ok_or_else(bad)?;
         let first: u16 = a.trim().parse().map_err(|_| bad())?;
         let last: u16 = b.trim().parse().map_err(|_| bad())?;
-        Self::new(first, last)
+        Ok((first, last))
     }
 
     /// A pool over `first..=last`.
